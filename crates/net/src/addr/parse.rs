@@ -1,0 +1,2883 @@
+//! Reading and printing addresses: `FromStr` and `Display` for [`Address`].
+//!
+//! The parser is hand-written, not generated or built from combinators: the grammar is
+//! small, but each kind reads its target differently (`sh:` keeps every comma, `exec:`
+//! honours shell quotes, paths take `\,` escapes, socat spellings imply a role), and every
+//! error has to say, in the user's terms, what was expected and which near spelling exists.
+//! A few explicit functions do that more plainly than a grammar tool would.
+//!
+//! `Display` prints one canonical spelling and is the inverse of parsing: for every address
+//! the parser accepts, `addr.to_string().parse() == Ok(addr)`. A property test below and the
+//! `addr_parse` fuzz target check that, and that no input makes the parser panic.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{Address, Endpoint, Framing, InetTarget, IpVersion, Options, Role, UnixName, UnixType};
+
+/// Why an address string was rejected. `Display` is one line that quotes the address and
+/// says what was expected; [`AddrError::input`] gives the address back.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddrError {
+    #[error("empty address; {FORMAT_HINT}")]
+    Empty,
+    #[error("address {} contains a NUL byte, which no path, name or argument can hold", q(.input))]
+    NulByte { input: String },
+    #[error("unknown kind {} in {}; {}", q(.kind), q(.input), kind_hint(.suggestion))]
+    UnknownKind {
+        input: String,
+        kind: String,
+        /// A near kind name, or a whole corrected address (`tcp:localhost:80`).
+        suggestion: Option<String>,
+    },
+    #[error("missing ':' after kind in {}: expected {expected}", q(.input))]
+    MissingColon { input: String, expected: String },
+    #[error("{kind} takes no target in {}: expected '{kind}' or '{kind},OPTION...'", q(.input))]
+    UnexpectedTarget { input: String, kind: &'static str },
+    #[error("empty target in {}: expected {expected}", q(.input))]
+    EmptyTarget { input: String, expected: String },
+    #[error("bad port {} in {}: expected a number 0-65535", q(.port), q(.input))]
+    BadPort { input: String, port: String },
+    #[error("{kind} needs {expected}, got {} in {}", q(.target), q(.input))]
+    BadTarget {
+        input: String,
+        /// The kind as written (`tcp`, `TCP-LISTEN`).
+        kind: String,
+        target: String,
+        expected: String,
+    },
+    #[error("two roles in {}: {first} and {second}; give only one", q(.input))]
+    TwoRoles {
+        input: String,
+        first: String,
+        second: String,
+    },
+    #[error("empty option in {}: expected NAME or NAME=VALUE after each ','", q(.input))]
+    EmptyOption { input: String },
+    #[error("unknown option {} in {}; {}", q(.name), q(.input), option_hint(.suggestion, .kind))]
+    UnknownOption {
+        input: String,
+        name: String,
+        /// Canonical kind of the address, whose options the hint lists.
+        kind: &'static str,
+        suggestion: Option<&'static str>,
+    },
+    #[error(
+        "socat's 'fork' is not an option in {}: sockbox needs none; use 'listen --keep' to \
+         serve client after client, and 'relay' always serves many clients",
+        q(.input)
+    )]
+    Fork { input: String },
+    #[error("option '{option}' does not apply to {kind} in {}; it applies to {applies_to}", q(.input))]
+    NotApplicable {
+        input: String,
+        option: &'static str,
+        kind: &'static str,
+        applies_to: String,
+    },
+    #[error(
+        "option '{option}' does not apply to an abstract name in {}: abstract sockets have no \
+         file permissions",
+        q(.input)
+    )]
+    NoPermissions { input: String, option: &'static str },
+    #[error("option '{option}' needs a value in {}: expected {option}={usage}", q(.input))]
+    MissingValue {
+        input: String,
+        option: &'static str,
+        usage: &'static str,
+    },
+    #[error("bad value {} for option '{option}' in {}: expected {expected}", q(.value), q(.input))]
+    BadValue {
+        input: String,
+        option: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("option '{option}' is given twice in {}", q(.input))]
+    Repeated { input: String, option: &'static str },
+    /// A value on its own, outside an address (see [`parse_duration`], [`parse_size`]).
+    #[error("bad value {}: expected {expected}", q(.value))]
+    Value {
+        value: String,
+        expected: &'static str,
+    },
+}
+
+impl AddrError {
+    /// The address that was rejected, as the user wrote it (empty for [`AddrError::Empty`]).
+    pub fn input(&self) -> &str {
+        match self {
+            AddrError::Empty => "",
+            AddrError::NulByte { input }
+            | AddrError::UnknownKind { input, .. }
+            | AddrError::MissingColon { input, .. }
+            | AddrError::UnexpectedTarget { input, .. }
+            | AddrError::EmptyTarget { input, .. }
+            | AddrError::BadPort { input, .. }
+            | AddrError::BadTarget { input, .. }
+            | AddrError::TwoRoles { input, .. }
+            | AddrError::EmptyOption { input }
+            | AddrError::UnknownOption { input, .. }
+            | AddrError::Fork { input }
+            | AddrError::NotApplicable { input, .. }
+            | AddrError::NoPermissions { input, .. }
+            | AddrError::MissingValue { input, .. }
+            | AddrError::BadValue { input, .. }
+            | AddrError::Repeated { input, .. } => input,
+            AddrError::Value { value, .. } => value,
+        }
+    }
+}
+
+const FORMAT_HINT: &str = "addresses look like KIND:TARGET, e.g. tcp:localhost:80";
+
+/// Quotes user text for an error message, escaping control characters so the message stays
+/// on one line.
+fn q(text: &str) -> impl fmt::Display + '_ {
+    struct Quoted<'a>(&'a str);
+    impl fmt::Display for Quoted<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("'")?;
+            for c in self.0.chars() {
+                if c.is_control() {
+                    write!(f, "{}", c.escape_default())?;
+                } else {
+                    write!(f, "{c}")?;
+                }
+            }
+            f.write_str("'")
+        }
+    }
+    Quoted(text)
+}
+
+fn kind_hint(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) if s.contains(':') => {
+            format!("addresses look like KIND:TARGET: did you mean {}?", q(s))
+        }
+        Some(s) => format!("did you mean {}?", q(s)),
+        None => FORMAT_HINT.to_owned(),
+    }
+}
+
+fn option_hint(suggestion: &Option<&'static str>, kind: &str) -> String {
+    if let Some(s) = suggestion {
+        return format!("did you mean '{s}'?");
+    }
+    let class = kind_class(kind);
+    let names: Vec<&str> = OPTIONS
+        .iter()
+        .filter(|spec| spec.classes & class != 0)
+        .map(|spec| spec.name)
+        .collect();
+    if names.is_empty() {
+        format!("{kind} takes no options")
+    } else {
+        let names = names.join(", ");
+        format!("{kind} takes {names} (a comma inside a target is written \\,)")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Kinds and their spellings
+
+/// A kind as the parser knows it before reading its target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Tcp(IpVersion),
+    Udp(IpVersion),
+    Unix(UnixType),
+    Fifo,
+    File,
+    Exec,
+    Sh,
+    Stdio,
+    Icmp { v6: bool },
+}
+
+/// How a spelling's target is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// The kind's own grammar.
+    Plain,
+    /// socat's inet `*-LISTEN`, `*-RECV*`: a port only; a plain `bind=HOST` becomes the host.
+    PortOnly,
+    /// socat's `ABSTRACT-*`: an abstract name written without the `@`.
+    AbstractName,
+}
+
+/// One accepted spelling of a kind: canonical names and socat aliases.
+struct Spelling {
+    /// Lower case; matched case-insensitively.
+    name: &'static str,
+    kind: Kind,
+    /// The role a socat spelling implies (`TCP-LISTEN` listens).
+    role: Option<Role>,
+    form: Form,
+}
+
+const fn plain(name: &'static str, kind: Kind) -> Spelling {
+    Spelling {
+        name,
+        kind,
+        role: None,
+        form: Form::Plain,
+    }
+}
+
+const fn socat(name: &'static str, kind: Kind, role: Role, form: Form) -> Spelling {
+    Spelling {
+        name,
+        kind,
+        role: Some(role),
+        form,
+    }
+}
+
+const TCP_ANY: Kind = Kind::Tcp(IpVersion::Any);
+const TCP_V4: Kind = Kind::Tcp(IpVersion::V4);
+const TCP_V6: Kind = Kind::Tcp(IpVersion::V6);
+const UDP_ANY: Kind = Kind::Udp(IpVersion::Any);
+const UDP_V4: Kind = Kind::Udp(IpVersion::V4);
+const UDP_V6: Kind = Kind::Udp(IpVersion::V6);
+const UNIX: Kind = Kind::Unix(UnixType::Stream);
+const UNIX_DGRAM: Kind = Kind::Unix(UnixType::Dgram);
+const LISTEN: Role = Role::Listen;
+const CONNECT: Role = Role::Connect;
+
+/// Every spelling, canonical ones first so that a did-you-mean prefers them.
+const SPELLINGS: &[Spelling] = &[
+    plain("tcp", TCP_ANY),
+    plain("tcp4", TCP_V4),
+    plain("tcp6", TCP_V6),
+    plain("udp", UDP_ANY),
+    plain("udp4", UDP_V4),
+    plain("udp6", UDP_V6),
+    plain("unix", UNIX),
+    plain("unix-dgram", UNIX_DGRAM),
+    plain("seqpacket", Kind::Unix(UnixType::Seqpacket)),
+    plain("fifo", Kind::Fifo),
+    plain("file", Kind::File),
+    plain("exec", Kind::Exec),
+    plain("sh", Kind::Sh),
+    plain("stdio", Kind::Stdio),
+    plain("-", Kind::Stdio),
+    plain("icmp", Kind::Icmp { v6: false }),
+    plain("icmp6", Kind::Icmp { v6: true }),
+    // socat spellings. TCP:, UDP:, UNIX:, EXEC: and STDIO are the canonical words above.
+    socat("tcp-connect", TCP_ANY, CONNECT, Form::Plain),
+    socat("tcp4-connect", TCP_V4, CONNECT, Form::Plain),
+    socat("tcp6-connect", TCP_V6, CONNECT, Form::Plain),
+    socat("tcp-listen", TCP_ANY, LISTEN, Form::PortOnly),
+    socat("tcp4-listen", TCP_V4, LISTEN, Form::PortOnly),
+    socat("tcp6-listen", TCP_V6, LISTEN, Form::PortOnly),
+    socat("tcp-l", TCP_ANY, LISTEN, Form::PortOnly),
+    socat("tcp4-l", TCP_V4, LISTEN, Form::PortOnly),
+    socat("tcp6-l", TCP_V6, LISTEN, Form::PortOnly),
+    socat("udp-connect", UDP_ANY, CONNECT, Form::Plain),
+    socat("udp4-connect", UDP_V4, CONNECT, Form::Plain),
+    socat("udp6-connect", UDP_V6, CONNECT, Form::Plain),
+    socat("udp-sendto", UDP_ANY, CONNECT, Form::Plain),
+    socat("udp4-sendto", UDP_V4, CONNECT, Form::Plain),
+    socat("udp6-sendto", UDP_V6, CONNECT, Form::Plain),
+    socat("udp-listen", UDP_ANY, LISTEN, Form::PortOnly),
+    socat("udp4-listen", UDP_V4, LISTEN, Form::PortOnly),
+    socat("udp6-listen", UDP_V6, LISTEN, Form::PortOnly),
+    socat("udp-l", UDP_ANY, LISTEN, Form::PortOnly),
+    socat("udp4-l", UDP_V4, LISTEN, Form::PortOnly),
+    socat("udp6-l", UDP_V6, LISTEN, Form::PortOnly),
+    socat("udp-recvfrom", UDP_ANY, LISTEN, Form::PortOnly),
+    socat("udp4-recvfrom", UDP_V4, LISTEN, Form::PortOnly),
+    socat("udp6-recvfrom", UDP_V6, LISTEN, Form::PortOnly),
+    socat("udp-recv", UDP_ANY, LISTEN, Form::PortOnly),
+    socat("udp4-recv", UDP_V4, LISTEN, Form::PortOnly),
+    socat("udp6-recv", UDP_V6, LISTEN, Form::PortOnly),
+    socat("unix-connect", UNIX, CONNECT, Form::Plain),
+    socat("unix-client", UNIX, CONNECT, Form::Plain),
+    socat("unix-listen", UNIX, LISTEN, Form::Plain),
+    socat("unix-l", UNIX, LISTEN, Form::Plain),
+    socat("unix-sendto", UNIX_DGRAM, CONNECT, Form::Plain),
+    socat("unix-recvfrom", UNIX_DGRAM, LISTEN, Form::Plain),
+    socat("unix-recv", UNIX_DGRAM, LISTEN, Form::Plain),
+    socat("abstract-connect", UNIX, CONNECT, Form::AbstractName),
+    socat("abstract-client", UNIX, CONNECT, Form::AbstractName),
+    socat("abstract-listen", UNIX, LISTEN, Form::AbstractName),
+    socat("abstract-sendto", UNIX_DGRAM, CONNECT, Form::AbstractName),
+    socat("abstract-recvfrom", UNIX_DGRAM, LISTEN, Form::AbstractName),
+    socat("abstract-recv", UNIX_DGRAM, LISTEN, Form::AbstractName),
+    plain("system", Kind::Sh),
+    plain("pipe", Kind::Fifo),
+    plain("open", Kind::File),
+    plain("gopen", Kind::File),
+];
+
+fn find_spelling(word: &str) -> Option<&'static Spelling> {
+    SPELLINGS.iter().find(|s| s.name.eq_ignore_ascii_case(word))
+}
+
+/// The canonical name of a kind: its first spelling.
+fn canonical_name(kind: Kind) -> &'static str {
+    SPELLINGS
+        .iter()
+        .find(|s| s.kind == kind)
+        .map_or("", |s| s.name)
+}
+
+/// What a kind's target looks like, for messages.
+fn target_usage(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Tcp(_) | Kind::Udp(_) => INET_USAGE,
+        Kind::Unix(_) => "PATH or @NAME",
+        Kind::Fifo | Kind::File => "PATH",
+        Kind::Exec => "PROGRAM [ARGS...]",
+        Kind::Sh => "a shell command line",
+        Kind::Stdio => "nothing",
+        Kind::Icmp { .. } => "HOST",
+    }
+}
+
+const INET_USAGE: &str = "HOST:PORT or PORT";
+
+/// Kind classes, one bit each, to say which options apply where.
+const C_TCP: u16 = 1;
+const C_UDP: u16 = 1 << 1;
+const C_UNIX: u16 = 1 << 2;
+const C_UNIX_DGRAM: u16 = 1 << 3;
+const C_SEQPACKET: u16 = 1 << 4;
+const C_FIFO: u16 = 1 << 5;
+const C_FILE: u16 = 1 << 6;
+const C_EXEC: u16 = 1 << 7;
+const C_STDIO: u16 = 1 << 8;
+const C_UNIX_ALL: u16 = C_UNIX | C_UNIX_DGRAM | C_SEQPACKET;
+
+/// Class bits and the kind names they stand for, in the order messages list them.
+const CLASS_NAMES: &[(u16, &str)] = &[
+    (C_TCP, "tcp, tcp4, tcp6"),
+    (C_UDP, "udp, udp4, udp6"),
+    (C_UNIX, "unix"),
+    (C_UNIX_DGRAM, "unix-dgram"),
+    (C_SEQPACKET, "seqpacket"),
+    (C_FIFO, "fifo"),
+    (C_FILE, "file"),
+    (C_EXEC, "exec"),
+    (C_STDIO, "stdio"),
+];
+
+/// The class of a kind; `sh` and `icmp` have none, so no option applies to them.
+fn class_of(kind: Kind) -> u16 {
+    match kind {
+        Kind::Tcp(_) => C_TCP,
+        Kind::Udp(_) => C_UDP,
+        Kind::Unix(UnixType::Stream) => C_UNIX,
+        Kind::Unix(UnixType::Dgram) => C_UNIX_DGRAM,
+        Kind::Unix(UnixType::Seqpacket) => C_SEQPACKET,
+        Kind::Fifo => C_FIFO,
+        Kind::File => C_FILE,
+        Kind::Exec => C_EXEC,
+        Kind::Stdio => C_STDIO,
+        Kind::Sh | Kind::Icmp { .. } => 0,
+    }
+}
+
+fn kind_class(name: &str) -> u16 {
+    find_spelling(name).map_or(0, |s| class_of(s.kind))
+}
+
+fn endpoint_kind(endpoint: &Endpoint) -> Kind {
+    match endpoint {
+        Endpoint::Tcp(t) => Kind::Tcp(t.version),
+        Endpoint::Udp(t) => Kind::Udp(t.version),
+        Endpoint::Unix(ty, _) => Kind::Unix(*ty),
+        Endpoint::Fifo(_) => Kind::Fifo,
+        Endpoint::File(_) => Kind::File,
+        Endpoint::Exec(_) => Kind::Exec,
+        Endpoint::Sh(_) => Kind::Sh,
+        Endpoint::Stdio => Kind::Stdio,
+        Endpoint::Icmp { v6, .. } => Kind::Icmp { v6: *v6 },
+    }
+}
+
+fn applies_to_text(classes: u16) -> String {
+    let names: Vec<&str> = CLASS_NAMES
+        .iter()
+        .filter(|(bit, _)| classes & bit != 0)
+        .map(|(_, names)| *names)
+        .collect();
+    names.join(", ")
+}
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+/// Every option, in the order `Display` prints them (the field order of [`Options`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opt {
+    Reuseaddr,
+    Reuseport,
+    Nodelay,
+    Keepalive,
+    V6only,
+    Bind,
+    Dev,
+    Rcvbuf,
+    Sndbuf,
+    Backlog,
+    Timeout,
+    Mode,
+    Owner,
+    Group,
+    Frame,
+}
+
+struct OptSpec {
+    opt: Opt,
+    name: &'static str,
+    /// The value's placeholder; empty for a flag.
+    usage: &'static str,
+    /// Kind classes the option applies to.
+    classes: u16,
+    /// What a good value looks like, for messages.
+    expected: &'static str,
+}
+
+const FLAG: &str = "nothing, or one of 1, 0, true, false, yes, no, on, off";
+const SIZE: &str = "a size in bytes below 2GiB, optionally with k, K, KiB, m, M, MiB, g, G or GiB";
+const INET: u16 = C_TCP | C_UDP;
+const CONNECTING: u16 = C_TCP | C_UNIX | C_SEQPACKET;
+const FILE_OWNED: u16 = C_UNIX_ALL | C_FIFO;
+const STREAMS: u16 = C_TCP | C_UNIX | C_FIFO | C_FILE | C_EXEC | C_STDIO;
+
+const fn flag(opt: Opt, name: &'static str, classes: u16) -> OptSpec {
+    OptSpec {
+        opt,
+        name,
+        usage: "",
+        classes,
+        expected: FLAG,
+    }
+}
+
+const fn valued(
+    opt: Opt,
+    name: &'static str,
+    usage: &'static str,
+    classes: u16,
+    expected: &'static str,
+) -> OptSpec {
+    OptSpec {
+        opt,
+        name,
+        usage,
+        classes,
+        expected,
+    }
+}
+
+const OPTIONS: &[OptSpec] = &[
+    flag(Opt::Reuseaddr, "reuseaddr", INET),
+    flag(Opt::Reuseport, "reuseport", INET),
+    flag(Opt::Nodelay, "nodelay", C_TCP),
+    flag(Opt::Keepalive, "keepalive", C_TCP),
+    flag(Opt::V6only, "v6only", INET),
+    valued(
+        Opt::Bind,
+        "bind",
+        "ADDR",
+        INET | C_UNIX_ALL,
+        "a local address",
+    ),
+    valued(
+        Opt::Dev,
+        "dev",
+        "IFACE",
+        INET,
+        "an interface name of 1-15 bytes without '/', ':' or spaces",
+    ),
+    valued(Opt::Rcvbuf, "rcvbuf", "SIZE", INET | C_UNIX_ALL, SIZE),
+    valued(Opt::Sndbuf, "sndbuf", "SIZE", INET | C_UNIX_ALL, SIZE),
+    valued(
+        Opt::Backlog,
+        "backlog",
+        "N",
+        CONNECTING,
+        "a number 0-4294967295",
+    ),
+    valued(
+        Opt::Timeout,
+        "timeout",
+        "DURATION",
+        CONNECTING,
+        "a duration above zero such as 500ms, 2s, 1.5s or 1m (a bare number is seconds)",
+    ),
+    valued(
+        Opt::Mode,
+        "mode",
+        "OCTAL",
+        FILE_OWNED,
+        "octal permission bits up to 7777, such as 0660",
+    ),
+    valued(
+        Opt::Owner,
+        "owner",
+        "USER",
+        FILE_OWNED,
+        "a user name or uid",
+    ),
+    valued(
+        Opt::Group,
+        "group",
+        "GROUP",
+        FILE_OWNED,
+        "a group name or gid",
+    ),
+    valued(
+        Opt::Frame,
+        "frame",
+        "len32|len16|line",
+        STREAMS,
+        "len32, len16 or line",
+    ),
+];
+
+/// socat's names for the same options, accepted everywhere, printed canonically.
+const SYNONYMS: &[(&str, Opt)] = &[
+    ("so-reuseaddr", Opt::Reuseaddr),
+    ("so-reuseport", Opt::Reuseport),
+    ("tcp-nodelay", Opt::Nodelay),
+    ("so-keepalive", Opt::Keepalive),
+    ("ipv6only", Opt::V6only),
+    ("ipv6-v6only", Opt::V6only),
+    ("so-bindtodevice", Opt::Dev),
+    ("interface", Opt::Dev),
+    ("so-rcvbuf", Opt::Rcvbuf),
+    ("so-sndbuf", Opt::Sndbuf),
+    ("connect-timeout", Opt::Timeout),
+    ("perm", Opt::Mode),
+    ("user", Opt::Owner),
+];
+
+fn spec_of(opt: Opt) -> &'static OptSpec {
+    // OPTIONS is in `Opt` order; the test `options_table_is_in_field_order` checks it.
+    &OPTIONS[opt as usize]
+}
+
+fn find_option(name: &str) -> Option<&'static OptSpec> {
+    if let Some(spec) = OPTIONS.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
+        return Some(spec);
+    }
+    SYNONYMS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, opt)| spec_of(*opt))
+}
+
+// ---------------------------------------------------------------------------------------
+// Did you mean
+
+/// The candidate nearest to `word` by edit distance (a transposition counts once), if it is
+/// near enough to be a plausible typo. Ties go to the earlier candidate.
+fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let len = word.chars().count();
+    if len == 0 || len > 64 {
+        return None;
+    }
+    let word = word.to_lowercase();
+    let limit = match len {
+        0..=3 => 1,
+        4..=6 => 2,
+        _ => 3,
+    };
+    candidates
+        .into_iter()
+        .map(|c| (strsim::osa_distance(&word, c), c))
+        .filter(|(d, _)| *d <= limit && *d < len)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Prints a suggestion in the user's case: socat users write `TCP-LISTEN`.
+fn in_case_of(word: &str, suggestion: &str) -> String {
+    let upper = word.chars().any(|c| c.is_ascii_uppercase());
+    let lower = word.chars().any(|c| c.is_ascii_lowercase());
+    if upper && !lower {
+        suggestion.to_ascii_uppercase()
+    } else {
+        suggestion.to_owned()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Escapes
+
+/// Byte offset of the first comma not escaped by a backslash.
+fn find_unescaped_comma(s: &str) -> Option<usize> {
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            ',' => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Byte offset of the first comma outside shell quotes and not escaped, using the quoting
+/// rules `shlex::split` applies to an `exec:` command.
+fn find_shell_comma(s: &str) -> Option<usize> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+    }
+    let mut quote = Quote::None;
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Quote::Single, '\'') | (Quote::Double, '"') => quote = Quote::None,
+            (Quote::Single, _) => {}
+            (_, '\\') => {
+                chars.next();
+            }
+            (Quote::None, '\'') => quote = Quote::Single,
+            (Quote::None, '"') => quote = Quote::Double,
+            (Quote::None, ',') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits at unescaped commas.
+fn split_unescaped(mut s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    while let Some(i) = find_unescaped_comma(s) {
+        parts.push(&s[..i]);
+        s = &s[i + 1..];
+    }
+    parts.push(s);
+    parts
+}
+
+/// Undoes [`Escaped`]: `\,` `\\` `\@` stand for `,` `\` `@`; any other backslash is kept.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(&next @ (',' | '\\' | '@')) = chars.peek() {
+                out.push(next);
+                chars.next();
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Writes a target or option value so that [`unescape`] gives it back and no comma in it
+/// starts an option. `leading_at` also escapes a first `@`, which would mean "abstract".
+struct Escaped<'a> {
+    text: &'a str,
+    leading_at: bool,
+}
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, c) in self.text.char_indices() {
+            match c {
+                ',' | '\\' => write!(f, "\\{c}")?,
+                '@' if i == 0 && self.leading_at => f.write_str("\\@")?,
+                _ => write!(f, "{c}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn escaped(text: &str) -> Escaped<'_> {
+    Escaped {
+        text,
+        leading_at: false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Hosts, ports and values
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')
+}
+
+/// `HOST:PORT`, `[V6]:PORT` or `PORT`, split but not yet checked.
+struct HostPort<'a> {
+    host: Option<&'a str>,
+    bracketed: bool,
+    port: &'a str,
+}
+
+fn split_host_port(target: &str) -> Result<HostPort<'_>, &'static str> {
+    if let Some(inner) = target.strip_prefix('[') {
+        let (host, rest) = inner
+            .split_once(']')
+            .ok_or("[IPV6]:PORT with a closing ']'")?;
+        let port = rest.strip_prefix(':').ok_or("[IPV6]:PORT")?;
+        return Ok(HostPort {
+            host: Some(host),
+            bracketed: true,
+            port,
+        });
+    }
+    match target.rsplit_once(':') {
+        Some((host, _)) if host.contains(':') => {
+            Err("[IPV6]:PORT, with brackets around an IPv6 address")
+        }
+        Some(("", _)) => Err(INET_USAGE),
+        Some((host, port)) => Ok(HostPort {
+            host: Some(host),
+            bracketed: false,
+            port,
+        }),
+        None if is_digits(target) => Ok(HostPort {
+            host: None,
+            bracketed: false,
+            port: target,
+        }),
+        None => Err(INET_USAGE),
+    }
+}
+
+fn parse_port(s: &str) -> Option<u16> {
+    if is_digits(s) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// What is wrong with a host.
+#[derive(Clone, Copy, Debug)]
+enum HostProblem {
+    BadIpv6,
+    BadZone,
+    Ipv6OnV4Kind,
+    Ipv4OnV6Kind,
+    BadName,
+}
+
+impl HostProblem {
+    /// What was expected instead, for a kind whose canonical name is `kind`.
+    fn expected(self, kind: &str) -> String {
+        match self {
+            HostProblem::BadIpv6 => "a valid IPv6 address in brackets".to_owned(),
+            HostProblem::BadZone => "an interface name after '%' in an IPv6 address".to_owned(),
+            HostProblem::Ipv6OnV4Kind => {
+                format!("a host name or IPv4 address ({kind} is IPv4 only)")
+            }
+            HostProblem::Ipv4OnV6Kind => {
+                format!("a host name or IPv6 address ({kind} is IPv6 only)")
+            }
+            HostProblem::BadName => {
+                "a host name (letters, digits, '-', '.', '_'), an IPv4 address or [IPV6]".to_owned()
+            }
+        }
+    }
+}
+
+/// Checks a host name or IP literal (`bracketed` or containing ':' means IPv6, with an
+/// optional `%zone`) against the IP version the kind allows.
+fn check_host(version: IpVersion, host: &str, bracketed: bool) -> Result<(), HostProblem> {
+    if bracketed || host.contains(':') {
+        let (addr, zone) = match host.split_once('%') {
+            Some((addr, zone)) => (addr, Some(zone)),
+            None => (host, None),
+        };
+        if addr.parse::<Ipv6Addr>().is_err() {
+            return Err(HostProblem::BadIpv6);
+        }
+        if zone.is_some_and(|z| z.is_empty() || !z.chars().all(is_name_char)) {
+            return Err(HostProblem::BadZone);
+        }
+        if version == IpVersion::V4 {
+            return Err(HostProblem::Ipv6OnV4Kind);
+        }
+        return Ok(());
+    }
+    if host.parse::<Ipv4Addr>().is_ok() {
+        if version == IpVersion::V6 {
+            return Err(HostProblem::Ipv4OnV6Kind);
+        }
+        return Ok(());
+    }
+    if host.is_empty() || !host.chars().all(is_name_char) {
+        return Err(HostProblem::BadName);
+    }
+    Ok(())
+}
+
+/// `[x]` -> (`x`, true); anything else unchanged.
+fn strip_brackets(s: &str) -> (&str, bool) {
+    match s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        Some(inner) => (inner, true),
+        None => (s, false),
+    }
+}
+
+/// Whether `s` reads as an inet target, so a kind-less `localhost:80` gets `tcp:` suggested.
+fn looks_like_inet(s: &str) -> bool {
+    let Ok(hp) = split_host_port(s) else {
+        return false;
+    };
+    parse_port(hp.port).is_some()
+        && hp
+            .host
+            .is_none_or(|h| check_host(IpVersion::Any, h, hp.bracketed).is_ok())
+}
+
+/// Longest `sun_path` name: 108 bytes less the terminating NUL (or the leading NUL of an
+/// abstract name).
+const SUN_PATH_MAX: usize = 107;
+
+fn parse_flag(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+const GIB: u64 = 1024 * MIB;
+
+/// Bytes with an optional binary suffix; at most `i32::MAX`, what `setsockopt(2)` takes.
+fn read_size(v: &str) -> Option<usize> {
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, suffix) = v.split_at(split);
+    let unit = match suffix.to_ascii_lowercase().as_str() {
+        "" => 1,
+        "k" | "kib" => KIB,
+        "m" | "mib" => MIB,
+        "g" | "gib" => GIB,
+        _ => return None,
+    };
+    let bytes = parse_u64(number)?.checked_mul(unit)?;
+    if bytes > i32::MAX as u64 {
+        return None;
+    }
+    usize::try_from(bytes).ok()
+}
+
+fn parse_u64(s: &str) -> Option<u64> {
+    if is_digits(s) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Prints a size with the largest binary suffix that divides it exactly.
+struct Size(usize);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0 as u64;
+        for (unit, suffix) in [(GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")] {
+            if n != 0 && n % unit == 0 {
+                return write!(f, "{}{suffix}", n / unit);
+            }
+        }
+        write!(f, "{n}")
+    }
+}
+
+const NANOS_PER_SEC: u128 = 1_000_000_000;
+
+/// `500ms`, `2s`, `1.5s`, `1m` or a bare number of seconds, exact to the nanosecond; zero is
+/// refused (a zero timeout would mean "fail at once").
+fn read_duration(v: &str) -> Option<Duration> {
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let unit_nanos: u128 = match unit {
+        "" | "s" => NANOS_PER_SEC,
+        "ms" => 1_000_000,
+        "m" => 60 * NANOS_PER_SEC,
+        _ => return None,
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty())
+        || !digits_ok(whole)
+        || !digits_ok(fraction)
+        || fraction.len() > 9
+    {
+        return None;
+    }
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let fraction_nanos = match fraction.len() {
+        0 => 0,
+        len => fraction.parse::<u128>().ok()? * unit_nanos / 10u128.pow(len as u32),
+    };
+    let nanos = whole.checked_mul(unit_nanos)?.checked_add(fraction_nanos)?;
+    let secs = u64::try_from(nanos / NANOS_PER_SEC).ok()?;
+    let duration = Duration::new(secs, (nanos % NANOS_PER_SEC) as u32);
+    (!duration.is_zero()).then_some(duration)
+}
+
+/// Prints a duration as whole seconds, whole milliseconds, or decimal seconds.
+struct Dur(Duration);
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (secs, nanos) = (self.0.as_secs(), self.0.subsec_nanos());
+        if nanos == 0 {
+            write!(f, "{secs}s")
+        } else if nanos % 1_000_000 == 0 {
+            write!(f, "{}ms", self.0.as_millis())
+        } else {
+            let fraction = format!("{nanos:09}");
+            write!(f, "{secs}.{}s", fraction.trim_end_matches('0'))
+        }
+    }
+}
+
+/// `0660`, `660` or `0o660`, at most `0o7777`.
+fn parse_mode(v: &str) -> Option<u32> {
+    let digits = v
+        .strip_prefix("0o")
+        .or_else(|| v.strip_prefix("0O"))
+        .unwrap_or(v);
+    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return None;
+    }
+    u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+/// Interface names as the kernel allows them (`dev_valid_name`): 1-15 bytes, no '/', ':'
+/// or white space.
+fn valid_dev(v: &str) -> bool {
+    (1..=15).contains(&v.len())
+        && v != "."
+        && v != ".."
+        && !v
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+}
+
+fn parse_frame(v: &str) -> Option<Framing> {
+    match v.to_ascii_lowercase().as_str() {
+        "len32" => Some(Framing::Len32),
+        "len16" => Some(Framing::Len16),
+        "line" => Some(Framing::Line),
+        _ => None,
+    }
+}
+
+/// Parses a duration spelt as `timeout=` takes it: `500ms`, `2s`, `1.5s`, `1m`, or a bare
+/// number of seconds; it must be above zero. For command-line flags, so that one spelling
+/// works everywhere.
+pub fn parse_duration(s: &str) -> Result<Duration, AddrError> {
+    read_duration(s).ok_or_else(|| AddrError::Value {
+        value: s.to_owned(),
+        expected: spec_of(Opt::Timeout).expected,
+    })
+}
+
+/// Parses a size spelt as `rcvbuf=` takes it: bytes, optionally with a binary suffix
+/// (`256k`, `4MiB`), below 2 GiB. For command-line flags.
+pub fn parse_size(s: &str) -> Result<usize, AddrError> {
+    read_size(s).ok_or_else(|| AddrError::Value {
+        value: s.to_owned(),
+        expected: SIZE,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The parser
+
+impl FromStr for Address {
+    type Err = AddrError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Parser { input: s }.address()
+    }
+}
+
+/// One parse: holds the whole input so every error can quote it.
+struct Parser<'a> {
+    input: &'a str,
+}
+
+/// The text after the kind word: nothing, `:TARGET...` or `,OPTIONS`.
+#[derive(Clone, Copy)]
+enum After<'a> {
+    End,
+    Colon(&'a str),
+    Comma(&'a str),
+}
+
+/// Splits the first word (up to ':' or ',') from the rest.
+fn split_word(s: &str) -> (&str, After<'_>) {
+    match s.find([':', ',']) {
+        None => (s, After::End),
+        Some(i) if s[i..].starts_with(':') => (&s[..i], After::Colon(&s[i + 1..])),
+        Some(i) => (&s[..i], After::Comma(&s[i + 1..])),
+    }
+}
+
+fn role_word(word: &str) -> Option<Role> {
+    if word.eq_ignore_ascii_case("listen") {
+        Some(Role::Listen)
+    } else if word.eq_ignore_ascii_case("connect") {
+        Some(Role::Connect)
+    } else {
+        None
+    }
+}
+
+impl Parser<'_> {
+    fn input(&self) -> String {
+        self.input.to_owned()
+    }
+
+    fn address(&self) -> Result<Address, AddrError> {
+        if self.input.is_empty() {
+            return Err(AddrError::Empty);
+        }
+        if self.input.contains('\0') {
+            return Err(AddrError::NulByte {
+                input: self.input(),
+            });
+        }
+        let (prefix, rest) = self.role_prefix()?;
+        let (word, after) = split_word(rest);
+        let spelling = self.spelling(word, rest, prefix)?;
+        let role = self.merge_roles(prefix, word, spelling)?;
+        let (target, options) = self.split_target(spelling.kind, word, after)?;
+        let endpoint = self.endpoint(spelling, word, target, role)?;
+        let mut options = self.options(&endpoint, options)?;
+        let endpoint = adopt_bind_host(spelling.form, endpoint, &mut options);
+        Ok(Address {
+            role,
+            endpoint,
+            options,
+        })
+    }
+
+    /// Reads an optional `listen:` / `connect:` and returns the rest.
+    fn role_prefix(&self) -> Result<(Option<Role>, &str), AddrError> {
+        let (word, after) = split_word(self.input);
+        let Some(role) = role_word(word) else {
+            return Ok((None, self.input));
+        };
+        match after {
+            After::Colon("") => Err(AddrError::EmptyTarget {
+                input: self.input(),
+                expected: format!("{role}:KIND:TARGET"),
+            }),
+            After::Colon(rest) => Ok((Some(role), rest)),
+            After::End | After::Comma(_) => Err(AddrError::MissingColon {
+                input: self.input(),
+                expected: format!("{role}:KIND:TARGET"),
+            }),
+        }
+    }
+
+    fn spelling(
+        &self,
+        word: &str,
+        rest: &str,
+        prefix: Option<Role>,
+    ) -> Result<&'static Spelling, AddrError> {
+        if let Some(spelling) = find_spelling(word) {
+            return Ok(spelling);
+        }
+        if let (Some(first), Some(second)) = (prefix, role_word(word)) {
+            return Err(AddrError::TwoRoles {
+                input: self.input(),
+                first: format!("'{first}:'"),
+                second: format!("'{second}:'"),
+            });
+        }
+        let names = SPELLINGS
+            .iter()
+            .map(|s| s.name)
+            .chain(["listen", "connect"]);
+        let suggestion = match closest(word, names) {
+            Some(name) => Some(in_case_of(word, name)),
+            None => {
+                let target = &rest[..find_unescaped_comma(rest).unwrap_or(rest.len())];
+                looks_like_inet(target).then(|| {
+                    let role = prefix.map(|r| format!("{r}:")).unwrap_or_default();
+                    format!("{role}tcp:{rest}")
+                })
+            }
+        };
+        Err(AddrError::UnknownKind {
+            input: self.input(),
+            kind: word.to_owned(),
+            suggestion,
+        })
+    }
+
+    fn merge_roles(
+        &self,
+        prefix: Option<Role>,
+        word: &str,
+        spelling: &Spelling,
+    ) -> Result<Option<Role>, AddrError> {
+        match (prefix, spelling.role) {
+            (Some(a), Some(b)) if a != b => Err(AddrError::TwoRoles {
+                input: self.input(),
+                first: format!("'{a}:'"),
+                second: format!("'{word}' (which means {b})"),
+            }),
+            (a, b) => Ok(a.or(b)),
+        }
+    }
+
+    /// Separates the target from the option list. `sh` keeps everything; `exec` respects
+    /// shell quotes; every other kind ends its target at the first unescaped comma.
+    fn split_target<'s>(
+        &self,
+        kind: Kind,
+        word: &str,
+        after: After<'s>,
+    ) -> Result<(&'s str, Option<&'s str>), AddrError> {
+        let rest = match (kind, after) {
+            (Kind::Stdio, After::End) => return Ok(("", None)),
+            (Kind::Stdio, After::Comma(options)) => return Ok(("", Some(options))),
+            (Kind::Stdio, After::Colon(_)) => {
+                return Err(AddrError::UnexpectedTarget {
+                    input: self.input(),
+                    kind: "stdio",
+                })
+            }
+            (_, After::End | After::Comma(_)) => {
+                return Err(AddrError::MissingColon {
+                    input: self.input(),
+                    expected: format!("{word}:{}", target_usage(kind)),
+                })
+            }
+            (_, After::Colon(rest)) => rest,
+        };
+        let comma = match kind {
+            Kind::Sh => None,
+            Kind::Exec => find_shell_comma(rest),
+            _ => find_unescaped_comma(rest),
+        };
+        let (target, options) = match comma {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        if target.is_empty() {
+            return Err(AddrError::EmptyTarget {
+                input: self.input(),
+                expected: format!("{word}:{}", target_usage(kind)),
+            });
+        }
+        Ok((target, options))
+    }
+
+    fn bad_target(&self, word: &str, target: &str, expected: impl Into<String>) -> AddrError {
+        AddrError::BadTarget {
+            input: self.input(),
+            kind: word.to_owned(),
+            target: target.to_owned(),
+            expected: expected.into(),
+        }
+    }
+
+    fn endpoint(
+        &self,
+        spelling: &Spelling,
+        word: &str,
+        target: &str,
+        role: Option<Role>,
+    ) -> Result<Endpoint, AddrError> {
+        Ok(match spelling.kind {
+            Kind::Tcp(v) => Endpoint::Tcp(self.inet(spelling, v, word, target, role)?),
+            Kind::Udp(v) => Endpoint::Udp(self.inet(spelling, v, word, target, role)?),
+            Kind::Unix(ty) => Endpoint::Unix(ty, self.unix_name(spelling.form, word, target)?),
+            Kind::Fifo => Endpoint::Fifo(unescape(target).into()),
+            Kind::File => Endpoint::File(unescape(target).into()),
+            Kind::Exec => Endpoint::Exec(self.argv(word, target)?),
+            Kind::Sh => Endpoint::Sh(self.shell_line(word, target)?),
+            Kind::Stdio => Endpoint::Stdio,
+            Kind::Icmp { v6 } => Endpoint::Icmp {
+                v6,
+                host: self.icmp_host(v6, word, target)?,
+            },
+        })
+    }
+
+    fn inet(
+        &self,
+        spelling: &Spelling,
+        version: IpVersion,
+        word: &str,
+        raw: &str,
+        role: Option<Role>,
+    ) -> Result<InetTarget, AddrError> {
+        let target = unescape(raw);
+        if spelling.form == Form::PortOnly && !is_digits(&target) {
+            let expected = "PORT (to listen on one address: listen:tcp:HOST:PORT)";
+            return Err(self.bad_target(word, &target, expected));
+        }
+        let hp = split_host_port(&target).map_err(|e| self.bad_target(word, &target, e))?;
+        let port = parse_port(hp.port).ok_or_else(|| AddrError::BadPort {
+            input: self.input(),
+            port: hp.port.to_owned(),
+        })?;
+        if let Some(host) = hp.host {
+            check_host(version, host, hp.bracketed).map_err(|problem| {
+                self.bad_target(
+                    word,
+                    &target,
+                    problem.expected(canonical_name(spelling.kind)),
+                )
+            })?;
+        } else if role == Some(Role::Connect) {
+            return Err(self.bad_target(word, &target, "HOST:PORT to connect"));
+        }
+        Ok(InetTarget {
+            version,
+            host: hp.host.map(str::to_owned),
+            port,
+        })
+    }
+
+    fn unix_name(&self, form: Form, word: &str, raw: &str) -> Result<UnixName, AddrError> {
+        let name = match (form, raw.strip_prefix('@')) {
+            (Form::AbstractName, _) => UnixName::Abstract(unescape(raw)),
+            (_, Some("")) => return Err(self.bad_target(word, raw, "@NAME with a name after '@'")),
+            (_, Some(name)) => UnixName::Abstract(unescape(name)),
+            (_, None) => UnixName::Path(unescape(raw).into()),
+        };
+        let len = match &name {
+            UnixName::Abstract(n) => n.len(),
+            UnixName::Path(p) => p.as_os_str().len(),
+        };
+        if len > SUN_PATH_MAX {
+            let expected = format!("a name of at most {SUN_PATH_MAX} bytes (this one has {len})");
+            return Err(self.bad_target(word, raw, expected));
+        }
+        Ok(name)
+    }
+
+    fn argv(&self, word: &str, target: &str) -> Result<Vec<String>, AddrError> {
+        let argv = shlex::split(target)
+            .ok_or_else(|| self.bad_target(word, target, "a command with balanced quotes"))?;
+        match argv.first() {
+            None => Err(self.bad_target(word, target, "PROGRAM [ARGS...]")),
+            Some(program) if program.is_empty() => {
+                Err(self.bad_target(word, target, "a program name that is not empty"))
+            }
+            Some(_) => Ok(argv),
+        }
+    }
+
+    fn shell_line(&self, word: &str, target: &str) -> Result<String, AddrError> {
+        if target.trim().is_empty() {
+            return Err(self.bad_target(word, target, "a shell command line"));
+        }
+        Ok(target.to_owned())
+    }
+
+    fn icmp_host(&self, v6: bool, word: &str, raw: &str) -> Result<String, AddrError> {
+        let target = unescape(raw);
+        let (host, bracketed) = strip_brackets(&target);
+        let version = if v6 { IpVersion::V6 } else { IpVersion::V4 };
+        check_host(version, host, bracketed).map_err(|problem| {
+            let kind = canonical_name(Kind::Icmp { v6 });
+            self.bad_target(word, &target, problem.expected(kind))
+        })?;
+        Ok(host.to_owned())
+    }
+
+    fn options(&self, endpoint: &Endpoint, list: Option<&str>) -> Result<Options, AddrError> {
+        let mut options = Options::default();
+        let Some(list) = list else {
+            return Ok(options);
+        };
+        let mut seen = 0u32;
+        for item in split_unescaped(list) {
+            let (name, value) = match item.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (item, None),
+            };
+            let spec = self.option_spec(name, endpoint)?;
+            self.check_applies(spec, endpoint)?;
+            let bit = 1u32 << spec.opt as u32;
+            if seen & bit != 0 {
+                return Err(AddrError::Repeated {
+                    input: self.input(),
+                    option: spec.name,
+                });
+            }
+            seen |= bit;
+            self.set_option(&mut options, spec, value)?;
+        }
+        Ok(options)
+    }
+
+    fn option_spec(&self, name: &str, endpoint: &Endpoint) -> Result<&'static OptSpec, AddrError> {
+        if name.is_empty() {
+            return Err(AddrError::EmptyOption {
+                input: self.input(),
+            });
+        }
+        if let Some(spec) = find_option(name) {
+            return Ok(spec);
+        }
+        if name.eq_ignore_ascii_case("fork") {
+            return Err(AddrError::Fork {
+                input: self.input(),
+            });
+        }
+        let names = OPTIONS.iter().map(|s| (s.name, s.name));
+        let synonyms = SYNONYMS.iter().map(|(n, opt)| (*n, spec_of(*opt).name));
+        let all: Vec<(&str, &'static str)> = names.chain(synonyms).collect();
+        let suggestion = closest(name, all.iter().map(|(n, _)| *n))
+            .and_then(|hit| all.iter().find(|(n, _)| *n == hit))
+            .map(|(_, canonical)| *canonical);
+        Err(AddrError::UnknownOption {
+            input: self.input(),
+            name: name.to_owned(),
+            kind: endpoint.kind(),
+            suggestion,
+        })
+    }
+
+    fn check_applies(&self, spec: &OptSpec, endpoint: &Endpoint) -> Result<(), AddrError> {
+        if spec.classes & class_of(endpoint_kind(endpoint)) == 0 {
+            return Err(AddrError::NotApplicable {
+                input: self.input(),
+                option: spec.name,
+                kind: endpoint.kind(),
+                applies_to: applies_to_text(spec.classes),
+            });
+        }
+        let permission = matches!(spec.opt, Opt::Mode | Opt::Owner | Opt::Group);
+        if permission && matches!(endpoint, Endpoint::Unix(_, UnixName::Abstract(_))) {
+            return Err(AddrError::NoPermissions {
+                input: self.input(),
+                option: spec.name,
+            });
+        }
+        Ok(())
+    }
+
+    fn bad_value(&self, spec: &OptSpec, value: &str) -> AddrError {
+        AddrError::BadValue {
+            input: self.input(),
+            option: spec.name,
+            value: value.to_owned(),
+            expected: spec.expected,
+        }
+    }
+
+    fn set_option(
+        &self,
+        options: &mut Options,
+        spec: &OptSpec,
+        value: Option<&str>,
+    ) -> Result<(), AddrError> {
+        if spec.usage.is_empty() {
+            let on = match value {
+                None => true,
+                Some(v) => parse_flag(v).ok_or_else(|| self.bad_value(spec, v))?,
+            };
+            set_flag(options, spec.opt, on);
+            return Ok(());
+        }
+        let value = match value {
+            Some(v) if !v.is_empty() => unescape(v),
+            _ => {
+                return Err(AddrError::MissingValue {
+                    input: self.input(),
+                    option: spec.name,
+                    usage: spec.usage,
+                })
+            }
+        };
+        let bad = || self.bad_value(spec, &value);
+        match spec.opt {
+            Opt::Bind => options.bind = Some(value.clone()),
+            Opt::Dev if !valid_dev(&value) => return Err(bad()),
+            Opt::Dev => options.dev = Some(value.clone()),
+            Opt::Rcvbuf => options.rcvbuf = Some(read_size(&value).ok_or_else(bad)?),
+            Opt::Sndbuf => options.sndbuf = Some(read_size(&value).ok_or_else(bad)?),
+            Opt::Backlog => options.backlog = Some(parse_u32(&value).ok_or_else(bad)?),
+            Opt::Timeout => options.timeout = Some(read_duration(&value).ok_or_else(bad)?),
+            Opt::Mode => options.mode = Some(parse_mode(&value).ok_or_else(bad)?),
+            Opt::Owner => options.owner = Some(value.clone()),
+            Opt::Group => options.group = Some(value.clone()),
+            Opt::Frame => options.frame = Some(parse_frame(&value).ok_or_else(bad)?),
+            // Flags returned above.
+            Opt::Reuseaddr | Opt::Reuseport | Opt::Nodelay | Opt::Keepalive | Opt::V6only => {}
+        }
+        Ok(())
+    }
+}
+
+fn parse_u32(v: &str) -> Option<u32> {
+    if is_digits(v) {
+        v.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn set_flag(options: &mut Options, opt: Opt, on: bool) {
+    match opt {
+        Opt::Reuseaddr => options.reuseaddr = on,
+        Opt::Reuseport => options.reuseport = on,
+        Opt::Nodelay => options.nodelay = on,
+        Opt::Keepalive => options.keepalive = on,
+        Opt::V6only => options.v6only = on,
+        _ => {}
+    }
+}
+
+/// socat's `TCP-LISTEN:80,bind=127.0.0.1` listens on 127.0.0.1: a `bind=` that is a plain
+/// host becomes the listening host, so the canonical form is `listen:tcp:127.0.0.1:80`.
+fn adopt_bind_host(form: Form, mut endpoint: Endpoint, options: &mut Options) -> Endpoint {
+    if form != Form::PortOnly {
+        return endpoint;
+    }
+    if let (Endpoint::Tcp(t) | Endpoint::Udp(t), Some(bind)) = (&mut endpoint, &options.bind) {
+        let (host, bracketed) = strip_brackets(bind);
+        if check_host(t.version, host, bracketed).is_ok() {
+            t.host = Some(host.to_owned());
+            options.bind = None;
+        }
+    }
+    endpoint
+}
+
+// ---------------------------------------------------------------------------------------
+// Printing
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(role) = self.role {
+            write!(f, "{role}:")?;
+        }
+        write!(f, "{}", self.endpoint)?;
+        write_options(f, &self.options)
+    }
+}
+
+/// The canonical spelling of the endpoint alone, without role or options.
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = self.kind();
+        match self {
+            Endpoint::Tcp(t) | Endpoint::Udp(t) => write_inet(f, kind, t),
+            Endpoint::Unix(_, UnixName::Path(p)) => {
+                let text = p.to_string_lossy();
+                let path = Escaped {
+                    text: &text,
+                    leading_at: true,
+                };
+                write!(f, "{kind}:{path}")
+            }
+            Endpoint::Unix(_, UnixName::Abstract(name)) => write!(f, "{kind}:@{}", escaped(name)),
+            Endpoint::Fifo(p) | Endpoint::File(p) => {
+                write!(f, "{kind}:{}", escaped(&p.to_string_lossy()))
+            }
+            Endpoint::Exec(argv) => write_exec(f, argv),
+            Endpoint::Sh(line) => write!(f, "sh:{line}"),
+            Endpoint::Stdio => f.write_str("stdio"),
+            Endpoint::Icmp { host, .. } => write!(f, "{kind}:{}", escaped(host)),
+        }
+    }
+}
+
+fn write_inet(f: &mut fmt::Formatter<'_>, kind: &str, t: &InetTarget) -> fmt::Result {
+    match &t.host {
+        None => write!(f, "{kind}:{}", t.port),
+        Some(h) if h.contains(':') => write!(f, "{kind}:[{}]:{}", escaped(h), t.port),
+        Some(h) => write!(f, "{kind}:{}:{}", escaped(h), t.port),
+    }
+}
+
+/// Quotes each word as a POSIX shell would need (shlex also quotes commas), so the
+/// command splits back into the same argv and no comma starts an option.
+fn write_exec(f: &mut fmt::Formatter<'_>, argv: &[String]) -> fmt::Result {
+    let quoter = shlex::Quoter::new().allow_nul(true);
+    f.write_str("exec:")?;
+    for (i, word) in argv.iter().enumerate() {
+        if i > 0 {
+            f.write_str(" ")?;
+        }
+        match quoter.quote(word) {
+            Ok(quoted) => f.write_str(&quoted)?,
+            Err(_) => f.write_str(word)?,
+        }
+    }
+    Ok(())
+}
+
+fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
+    let flags = [
+        ("reuseaddr", o.reuseaddr),
+        ("reuseport", o.reuseport),
+        ("nodelay", o.nodelay),
+        ("keepalive", o.keepalive),
+        ("v6only", o.v6only),
+    ];
+    for (name, on) in flags {
+        if on {
+            write!(f, ",{name}")?;
+        }
+    }
+    if let Some(v) = &o.bind {
+        write!(f, ",bind={}", escaped(v))?;
+    }
+    if let Some(v) = &o.dev {
+        write!(f, ",dev={}", escaped(v))?;
+    }
+    if let Some(v) = o.rcvbuf {
+        write!(f, ",rcvbuf={}", Size(v))?;
+    }
+    if let Some(v) = o.sndbuf {
+        write!(f, ",sndbuf={}", Size(v))?;
+    }
+    if let Some(v) = o.backlog {
+        write!(f, ",backlog={v}")?;
+    }
+    if let Some(v) = o.timeout {
+        write!(f, ",timeout={}", Dur(v))?;
+    }
+    if let Some(v) = o.mode {
+        write!(f, ",mode={v:04o}")?;
+    }
+    if let Some(v) = &o.owner {
+        write!(f, ",owner={}", escaped(v))?;
+    }
+    if let Some(v) = &o.group {
+        write!(f, ",group={}", escaped(v))?;
+    }
+    if let Some(v) = o.frame {
+        write!(f, ",frame={v}")?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Help
+
+/// The text of `sockbox help addresses`: plain text, at most 80 columns.
+pub const HELP: &str = r#"ADDRESSES
+
+An address names one end of a connection:
+
+    [ROLE:]KIND:TARGET[,OPTION]...          OPTION is NAME or NAME=VALUE
+
+KIND is case-insensitive; sockbox prints the canonical lower-case form.
+The verb decides whether an address is listened on or connected to: connect
+connects, listen listens, and in `relay A B` A is listened on and B is
+connected to, once per client. Prefix an address with listen: or connect: to
+say otherwise, e.g. `relay connect:unix:/run/a.sock listen:tcp:8080`.
+
+KINDS
+  KIND               TARGET                  EXAMPLE
+  tcp tcp4 tcp6      HOST:PORT, [IPV6]:PORT  tcp:example.com:80
+                     or PORT (all addresses) tcp6:[::1]:8080   tcp:8080
+  udp udp4 udp6      as tcp; datagrams keep  udp:192.0.2.7:53
+                     their boundaries
+  unix               PATH or @NAME           unix:/run/app.sock
+                     (abstract namespace)    unix:@app
+  unix-dgram         as unix, SOCK_DGRAM     unix-dgram:./log.sock
+  seqpacket          as unix, SOCK_SEQPACKET seqpacket:@ctl
+  fifo               PATH of a named pipe    fifo:/tmp/pipe
+  file               PATH of a regular file  file:/var/tmp/capture.bin
+  exec               PROGRAM ARGS, split     exec:grep -v '^#'
+                     like a shell, no shell
+  sh                 a /bin/sh -c line       sh:tr a-z A-Z | tee /tmp/out
+  stdio  -           standard input/output   stdio   -
+  icmp icmp6         HOST (for ping)         icmp:192.0.2.1   icmp6:::1
+
+  tcp and udp try every address of HOST; the 4 and 6 kinds use one family.
+  PORT alone listens on every address; connecting needs a HOST.
+  PATH may be absolute or relative; @NAME is Linux's abstract namespace.
+
+OPTIONS
+  OPTION             MEANS                   APPLIES TO
+  reuseaddr          SO_REUSEADDR            tcp*, udp*
+  reuseport          SO_REUSEPORT            tcp*, udp*
+  nodelay            TCP_NODELAY             tcp*
+  keepalive          SO_KEEPALIVE            tcp*
+  v6only             IPV6_V6ONLY             tcp*, udp*
+  bind=ADDR          local address to bind   tcp*, udp*, unix*
+                     before connecting
+  dev=IFACE          SO_BINDTODEVICE         tcp*, udp*
+  rcvbuf=SIZE        SO_RCVBUF               tcp*, udp*, unix*
+  sndbuf=SIZE        SO_SNDBUF               tcp*, udp*, unix*
+  backlog=N          listen(2) backlog       tcp*, unix, seqpacket
+  timeout=DURATION   connect timeout         tcp*, unix, seqpacket
+  mode=OCTAL         socket file/FIFO mode   unix*, fifo
+  owner=USER         user name or uid        unix*, fifo
+  group=GROUP        group name or gid       unix*, fifo
+  frame=len32|len16|line                     tcp*, unix, fifo, file,
+                     cut a stream into       exec, stdio
+                     messages
+
+  tcp* is tcp, tcp4, tcp6; udp* likewise; unix* is unix, unix-dgram,
+  seqpacket. sh and icmp take no options. An option that does not apply to
+  the kind is an error, and so is an option given twice.
+  Flags: the bare name, or NAME=1/0, true/false, yes/no, on/off.
+  ADDR: HOST[:PORT] or [IPV6]:PORT for tcp and udp, PATH or @NAME for unix*.
+  SIZE: bytes, or with a suffix k/K/KiB, m/M/MiB, g/G/GiB (powers of 1024).
+  DURATION: 500ms, 2s, 1.5s, 1m; a bare number is seconds; more than 0.
+  OCTAL: 0660, 660 or 0o660, at most 7777.
+  mode, owner and group are errors on an abstract @NAME: it has no file.
+
+ESCAPING
+  The first comma starts the options. In a target or an option value,
+  \, is a comma, \\ a backslash and \@ an @; any other backslash stays as it
+  is. A unix path that really starts with @ is written \@: unix:\@odd.
+  exec: splits with shell quoting rules and runs no shell; a comma inside
+  quotes or after a backslash belongs to the command: exec:sh -c 'a=1,b=2'.
+  sh: takes the rest of the address verbatim, commas included, and has no
+  options.
+
+SOCAT SPELLINGS
+  Accepted in any case; sockbox prints the canonical form on the right.
+  TCP:H:P  TCP4:H:P  TCP6:H:P               tcp:H:P  tcp4:H:P  tcp6:H:P
+  TCP-CONNECT:H:P                           connect:tcp:H:P
+  TCP-LISTEN:P  TCP-L:P                     listen:tcp:P
+  UDP:H:P  UDP4:H:P  UDP6:H:P               udp:H:P  udp4:H:P  udp6:H:P
+  UDP-CONNECT:H:P  UDP-SENDTO:H:P           connect:udp:H:P
+  UDP-LISTEN:P  UDP-L:P  UDP-RECVFROM:P
+  UDP-RECV:P                                listen:udp:P
+  UNIX-CONNECT:PATH  UNIX-CLIENT:PATH       connect:unix:PATH
+  UNIX-LISTEN:PATH  UNIX-L:PATH             listen:unix:PATH
+  UNIX-SENDTO:PATH                          connect:unix-dgram:PATH
+  UNIX-RECVFROM:PATH  UNIX-RECV:PATH        listen:unix-dgram:PATH
+  ABSTRACT-CONNECT:N  ABSTRACT-CLIENT:N     connect:unix:@N
+  ABSTRACT-LISTEN:N                         listen:unix:@N
+  ABSTRACT-SENDTO:N                         connect:unix-dgram:@N
+  ABSTRACT-RECVFROM:N  ABSTRACT-RECV:N      listen:unix-dgram:@N
+  STDIO  -                                  stdio
+  EXEC:CMD                                  exec:CMD
+  SYSTEM:LINE                               sh:LINE
+  PIPE:PATH                                 fifo:PATH
+  OPEN:PATH  GOPEN:PATH                     file:PATH
+
+  Every TCP- and UDP- spelling also comes as TCP4-, TCP6-, UDP4-, UDP6-
+  (TCP6-LISTEN:P is listen:tcp6:P). TCP:, UDP:, UNIX:, EXEC: and STDIO are
+  the canonical kinds and imply no role.
+  With a socat LISTEN or RECV spelling, bind=HOST picks the listening
+  address: TCP-LISTEN:80,bind=127.0.0.1 is listen:tcp:127.0.0.1:80.
+  socat option names work too: user (owner), perm (mode), so-bindtodevice
+  and interface (dev), ipv6only and ipv6-v6only (v6only), connect-timeout
+  (timeout), so-reuseaddr, so-reuseport, tcp-nodelay, so-keepalive,
+  so-rcvbuf, so-sndbuf.
+  socat's fork is not needed: listen --keep serves client after client, and
+  relay always serves many clients.
+
+EXAMPLES
+  tcp:example.com:443                  a TCP server, by name
+  tcp6:[2001:db8::1]:22,nodelay        IPv6 only, Nagle off
+  listen:tcp:127.0.0.1:8080,reuseport  listen on loopback only
+  tcp:8080,backlog=1024                every address, port 8080
+  udp4:239.1.2.3:5000,dev=eth0         a UDP group via eth0
+  unix:/run/app.sock,mode=0660,group=app   socket file for group app
+  unix:@portal,timeout=500ms           abstract socket, 0.5 s to connect
+  unix-dgram:/dev/log                  the syslog socket
+  seqpacket:./ctl.sock,rcvbuf=1MiB     a message socket, 1 MiB buffer
+  fifo:/tmp/in,mode=600                a named pipe only you can open
+  file:/tmp/a\,b.log                   a file whose name has a comma
+  exec:sh -c 'echo a,b; cat'           a program with arguments
+  sh:tr a-z A-Z | tee /tmp/log         a shell pipeline
+  stdio,frame=line                     lines from standard input
+  connect:UNIX-CONNECT:/tmp/s          socat spelling, same role: fine
+  TCP-LISTEN:8080,reuseaddr            socat for listen:tcp:8080,reuseaddr
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn parse(s: &str) -> Address {
+        match s.parse::<Address>() {
+            Ok(a) => a,
+            Err(e) => panic!("{s:?} should parse: {e}"),
+        }
+    }
+
+    fn error(s: &str) -> String {
+        match s.parse::<Address>() {
+            Ok(a) => panic!("{s:?} should fail, parsed as {a:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Parses, checks the canonical print, and checks that the print parses back equal.
+    fn canonical(input: &str, expected: &str) -> Address {
+        let addr = parse(input);
+        assert_eq!(addr.to_string(), expected, "canonical form of {input:?}");
+        assert_eq!(parse(expected), addr, "{expected:?} parses back");
+        addr
+    }
+
+    fn inet(version: IpVersion, host: Option<&str>, port: u16) -> InetTarget {
+        InetTarget {
+            version,
+            host: host.map(str::to_owned),
+            port,
+        }
+    }
+
+    fn with_role(role: Role, endpoint: Endpoint) -> Address {
+        Address {
+            role: Some(role),
+            ..Address::new(endpoint)
+        }
+    }
+
+    fn unix_path(ty: UnixType, p: &str) -> Endpoint {
+        Endpoint::Unix(ty, UnixName::Path(PathBuf::from(p)))
+    }
+
+    fn unix_abstract(ty: UnixType, n: &str) -> Endpoint {
+        Endpoint::Unix(ty, UnixName::Abstract(n.to_owned()))
+    }
+
+    // --- kinds -------------------------------------------------------------------------
+
+    #[test]
+    fn inet_kinds() {
+        use IpVersion::*;
+        let cases = [
+            (
+                "tcp:localhost:80",
+                Endpoint::Tcp(inet(Any, Some("localhost"), 80)),
+            ),
+            (
+                "tcp4:127.0.0.1:1",
+                Endpoint::Tcp(inet(V4, Some("127.0.0.1"), 1)),
+            ),
+            (
+                "tcp6:[::1]:65535",
+                Endpoint::Tcp(inet(V6, Some("::1"), 65535)),
+            ),
+            ("tcp:8080", Endpoint::Tcp(inet(Any, None, 8080))),
+            ("tcp:0", Endpoint::Tcp(inet(Any, None, 0))),
+            (
+                "udp:example.com:53",
+                Endpoint::Udp(inet(Any, Some("example.com"), 53)),
+            ),
+            (
+                "udp4:10.0.0.1:9",
+                Endpoint::Udp(inet(V4, Some("10.0.0.1"), 9)),
+            ),
+            (
+                "udp6:[fe80::1%eth0]:9",
+                Endpoint::Udp(inet(V6, Some("fe80::1%eth0"), 9)),
+            ),
+            ("udp:5353", Endpoint::Udp(inet(Any, None, 5353))),
+            (
+                "tcp:[2001:db8::1]:443",
+                Endpoint::Tcp(inet(Any, Some("2001:db8::1"), 443)),
+            ),
+        ];
+        for (input, endpoint) in cases {
+            assert_eq!(canonical(input, input), Address::new(endpoint));
+        }
+    }
+
+    #[test]
+    fn inet_forms_that_print_differently() {
+        canonical("TCP:Host:080", "tcp:Host:80");
+        canonical("Udp6:[::1]:00053", "udp6:[::1]:53");
+    }
+
+    #[test]
+    fn unix_kinds() {
+        use UnixType::*;
+        let cases = [
+            ("unix:/run/a.sock", unix_path(Stream, "/run/a.sock")),
+            ("unix:./rel", unix_path(Stream, "./rel")),
+            ("unix:rel/s", unix_path(Stream, "rel/s")),
+            ("unix:@name", unix_abstract(Stream, "name")),
+            ("unix-dgram:/dev/log", unix_path(Dgram, "/dev/log")),
+            ("unix-dgram:@logs", unix_abstract(Dgram, "logs")),
+            ("seqpacket:/tmp/s", unix_path(Seqpacket, "/tmp/s")),
+            ("seqpacket:@ctl", unix_abstract(Seqpacket, "ctl")),
+        ];
+        for (input, endpoint) in cases {
+            assert_eq!(canonical(input, input), Address::new(endpoint));
+        }
+        canonical("UNIX-DGRAM:/x", "unix-dgram:/x");
+    }
+
+    #[test]
+    fn path_kinds() {
+        let fifo = canonical("fifo:/tmp/p", "fifo:/tmp/p");
+        assert_eq!(fifo.endpoint, Endpoint::Fifo("/tmp/p".into()));
+        let file = canonical("file:out.bin", "file:out.bin");
+        assert_eq!(file.endpoint, Endpoint::File("out.bin".into()));
+        let spaced = canonical("file:/tmp/a b/ünï", "file:/tmp/a b/ünï");
+        assert_eq!(spaced.endpoint, Endpoint::File("/tmp/a b/ünï".into()));
+    }
+
+    #[test]
+    fn exec_splits_like_a_shell() {
+        let argv = |v: &[&str]| Endpoint::Exec(v.iter().map(|s| s.to_string()).collect());
+        assert_eq!(parse("exec:cat -n").endpoint, argv(&["cat", "-n"]));
+        assert_eq!(
+            parse("exec:sh -c 'a,b'").endpoint,
+            argv(&["sh", "-c", "a,b"])
+        );
+        assert_eq!(
+            parse("exec:echo \"x y\" z").endpoint,
+            argv(&["echo", "x y", "z"])
+        );
+        assert_eq!(parse(r"exec:echo a\,b").endpoint, argv(&["echo", "a,b"]));
+        assert_eq!(parse("exec:echo ''").endpoint, argv(&["echo", ""]));
+        let framed = parse("exec:sh -c 'echo a,b',frame=line");
+        assert_eq!(framed.endpoint, argv(&["sh", "-c", "echo a,b"]));
+        assert_eq!(framed.options.frame, Some(Framing::Line));
+        canonical("exec:sh -c 'a,b'", "exec:sh -c 'a,b'");
+        canonical("EXEC:cat   -n", "exec:cat -n");
+        // Inside double quotes a shell keeps the backslash of `\n`.
+        let printf = canonical(r#"exec:printf "%s\n" x"#, r#"exec:printf "%s\\n" x"#);
+        assert_eq!(printf.endpoint, argv(&["printf", r"%s\n", "x"]));
+    }
+
+    #[test]
+    fn sh_keeps_the_whole_line() {
+        let a = canonical("sh:echo a,b,frame=line", "sh:echo a,b,frame=line");
+        assert_eq!(a.endpoint, Endpoint::Sh("echo a,b,frame=line".into()));
+        assert_eq!(a.options, Options::default());
+        let b = parse("sh: cat | tr a-z A-Z ");
+        assert_eq!(b.endpoint, Endpoint::Sh(" cat | tr a-z A-Z ".into()));
+    }
+
+    #[test]
+    fn stdio() {
+        assert_eq!(canonical("stdio", "stdio"), Address::new(Endpoint::Stdio));
+        assert_eq!(canonical("-", "stdio"), Address::new(Endpoint::Stdio));
+        assert_eq!(canonical("STDIO", "stdio"), Address::new(Endpoint::Stdio));
+        let framed = canonical("-,frame=line", "stdio,frame=line");
+        assert_eq!(framed.options.frame, Some(Framing::Line));
+        canonical("listen:-", "listen:stdio");
+    }
+
+    #[test]
+    fn icmp() {
+        let v4 = canonical("icmp:192.0.2.1", "icmp:192.0.2.1");
+        assert_eq!(
+            v4.endpoint,
+            Endpoint::Icmp {
+                v6: false,
+                host: "192.0.2.1".into()
+            }
+        );
+        let v6 = canonical("icmp6:::1", "icmp6:::1");
+        assert_eq!(
+            v6.endpoint,
+            Endpoint::Icmp {
+                v6: true,
+                host: "::1".into()
+            }
+        );
+        canonical("icmp6:[::1]", "icmp6:::1");
+        canonical("icmp:example.com", "icmp:example.com");
+    }
+
+    #[test]
+    fn roles() {
+        let a = canonical("listen:unix:/p", "listen:unix:/p");
+        assert_eq!(
+            a,
+            with_role(Role::Listen, unix_path(UnixType::Stream, "/p"))
+        );
+        let b = canonical("CONNECT:tcp:h:1", "connect:tcp:h:1");
+        assert_eq!(b.role, Some(Role::Connect));
+        assert_eq!(parse("tcp:h:1").role, None);
+    }
+
+    // --- escaping ----------------------------------------------------------------------
+
+    #[test]
+    fn escapes_in_paths() {
+        let a = canonical(r"file:/tmp/a\,b", r"file:/tmp/a\,b");
+        assert_eq!(a.endpoint, Endpoint::File("/tmp/a,b".into()));
+        let b = canonical(r"unix:/tmp/x\\y,mode=0600", r"unix:/tmp/x\\y,mode=0600");
+        assert_eq!(b.endpoint, unix_path(UnixType::Stream, r"/tmp/x\y"));
+        // Any other backslash is literal.
+        let c = canonical(r"fifo:C:\temp", r"fifo:C:\\temp");
+        assert_eq!(c.endpoint, Endpoint::Fifo(r"C:\temp".into()));
+        // A path that starts with @ is escaped so it does not read as abstract.
+        let d = canonical(r"unix:\@odd", r"unix:\@odd");
+        assert_eq!(d.endpoint, unix_path(UnixType::Stream, "@odd"));
+        let e = canonical(r"unix:@a\,b", r"unix:@a\,b");
+        assert_eq!(e.endpoint, unix_abstract(UnixType::Stream, "a,b"));
+        let f = canonical(r"unix:/a,bind=/b\,c", r"unix:/a,bind=/b\,c");
+        assert_eq!(f.options.bind.as_deref(), Some("/b,c"));
+    }
+
+    #[test]
+    fn display_escapes_what_needs_it() {
+        let mut addr = Address::new(Endpoint::File(r"/x,y\z".into()));
+        addr.options.frame = Some(Framing::Len16);
+        assert_eq!(addr.to_string(), r"file:/x\,y\\z,frame=len16");
+        let exec = Address::new(Endpoint::Exec(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo a,b \"q\" \\".into(),
+        ]));
+        assert_eq!(exec.to_string().parse::<Address>(), Ok(exec));
+    }
+
+    // --- socat spellings ---------------------------------------------------------------
+
+    #[test]
+    fn socat_inet_spellings() {
+        let cases = [
+            ("TCP:h:1", "tcp:h:1"),
+            ("TCP4:1.2.3.4:1", "tcp4:1.2.3.4:1"),
+            ("TCP6:[::1]:1", "tcp6:[::1]:1"),
+            ("TCP-CONNECT:h:1", "connect:tcp:h:1"),
+            ("TCP4-CONNECT:h:1", "connect:tcp4:h:1"),
+            ("TCP6-CONNECT:h:1", "connect:tcp6:h:1"),
+            ("TCP-LISTEN:80", "listen:tcp:80"),
+            ("TCP4-LISTEN:80", "listen:tcp4:80"),
+            ("TCP6-LISTEN:80", "listen:tcp6:80"),
+            ("TCP-L:80", "listen:tcp:80"),
+            ("tcp4-l:80", "listen:tcp4:80"),
+            ("TCP6-L:80", "listen:tcp6:80"),
+            ("UDP:h:1", "udp:h:1"),
+            ("UDP4:h:1", "udp4:h:1"),
+            ("UDP6:h:1", "udp6:h:1"),
+            ("UDP-CONNECT:h:1", "connect:udp:h:1"),
+            ("UDP4-CONNECT:h:1", "connect:udp4:h:1"),
+            ("UDP6-CONNECT:h:1", "connect:udp6:h:1"),
+            ("UDP-SENDTO:h:1", "connect:udp:h:1"),
+            ("UDP4-SENDTO:h:1", "connect:udp4:h:1"),
+            ("UDP6-SENDTO:h:1", "connect:udp6:h:1"),
+            ("UDP-LISTEN:53", "listen:udp:53"),
+            ("UDP4-LISTEN:53", "listen:udp4:53"),
+            ("UDP6-LISTEN:53", "listen:udp6:53"),
+            ("UDP-L:53", "listen:udp:53"),
+            ("UDP4-L:53", "listen:udp4:53"),
+            ("UDP6-L:53", "listen:udp6:53"),
+            ("UDP-RECVFROM:53", "listen:udp:53"),
+            ("UDP4-RECVFROM:53", "listen:udp4:53"),
+            ("UDP6-RECVFROM:53", "listen:udp6:53"),
+            ("UDP-RECV:53", "listen:udp:53"),
+            ("UDP4-RECV:53", "listen:udp4:53"),
+            ("UDP6-RECV:53", "listen:udp6:53"),
+        ];
+        for (socat, sockbox) in cases {
+            canonical(socat, sockbox);
+        }
+    }
+
+    #[test]
+    fn socat_unix_and_other_spellings() {
+        let cases = [
+            ("UNIX-CONNECT:/p", "connect:unix:/p"),
+            ("UNIX-CLIENT:/p", "connect:unix:/p"),
+            ("UNIX-LISTEN:/p", "listen:unix:/p"),
+            ("UNIX-L:/p", "listen:unix:/p"),
+            ("UNIX-SENDTO:/p", "connect:unix-dgram:/p"),
+            ("UNIX-RECVFROM:/p", "listen:unix-dgram:/p"),
+            ("UNIX-RECV:/p", "listen:unix-dgram:/p"),
+            ("UNIX:/p", "unix:/p"),
+            ("ABSTRACT-CONNECT:n", "connect:unix:@n"),
+            ("ABSTRACT-CLIENT:n", "connect:unix:@n"),
+            ("ABSTRACT-LISTEN:n", "listen:unix:@n"),
+            ("ABSTRACT-SENDTO:n", "connect:unix-dgram:@n"),
+            ("ABSTRACT-RECVFROM:n", "listen:unix-dgram:@n"),
+            ("ABSTRACT-RECV:n", "listen:unix-dgram:@n"),
+            ("ABSTRACT-LISTEN:@n", "listen:unix:@@n"),
+            ("STDIO", "stdio"),
+            ("-", "stdio"),
+            ("EXEC:cat -n", "exec:cat -n"),
+            ("SYSTEM:cat | wc -l", "sh:cat | wc -l"),
+            ("PIPE:/tmp/f", "fifo:/tmp/f"),
+            ("OPEN:/tmp/f", "file:/tmp/f"),
+            ("GOPEN:/tmp/f", "file:/tmp/f"),
+            ("unix-listen:/p", "listen:unix:/p"),
+        ];
+        for (socat, sockbox) in cases {
+            canonical(socat, sockbox);
+        }
+    }
+
+    #[test]
+    fn socat_options() {
+        canonical(
+            "UNIX-LISTEN:/p,user=bob,perm=0600,group=staff",
+            "listen:unix:/p,mode=0600,owner=bob,group=staff",
+        );
+        canonical(
+            "TCP-CONNECT:h:1,so-bindtodevice=eth0,connect-timeout=2.5,tcp-nodelay",
+            "connect:tcp:h:1,nodelay,dev=eth0,timeout=2500ms",
+        );
+        canonical(
+            "TCP6-LISTEN:1,ipv6only,so-reuseport,so-reuseaddr,so-keepalive,so-rcvbuf=4096",
+            "listen:tcp6:1,reuseaddr,reuseport,keepalive,v6only,rcvbuf=4KiB",
+        );
+        canonical(
+            "TCP-L:1,interface=lo,so-sndbuf=1",
+            "listen:tcp:1,dev=lo,sndbuf=1",
+        );
+        canonical("unix:/p,user=1000", "unix:/p,owner=1000");
+    }
+
+    #[test]
+    fn socat_listen_bind_becomes_the_host() {
+        canonical("TCP-LISTEN:80,bind=127.0.0.1", "listen:tcp:127.0.0.1:80");
+        canonical("TCP6-LISTEN:80,bind=[::1]", "listen:tcp6:[::1]:80");
+        canonical("UDP-RECVFROM:5353,bind=::", "listen:udp:[::]:5353");
+        // Not a plain host: kept as written for the opener to check.
+        canonical(
+            "TCP-LISTEN:80,bind=1.2.3.4:5",
+            "listen:tcp:80,bind=1.2.3.4:5",
+        );
+        // The canonical spelling never moves it.
+        canonical(
+            "listen:tcp:80,bind=127.0.0.1",
+            "listen:tcp:80,bind=127.0.0.1",
+        );
+    }
+
+    #[test]
+    fn role_prefix_with_socat_spelling() {
+        canonical("listen:TCP-LISTEN:80", "listen:tcp:80");
+        canonical("connect:UNIX-CONNECT:/p", "connect:unix:/p");
+        let e = error("connect:TCP-LISTEN:80");
+        assert!(e.contains("two roles"), "{e}");
+        assert!(e.contains("'connect:'") && e.contains("TCP-LISTEN"), "{e}");
+        let e = error("listen:connect:tcp:h:1");
+        assert!(e.contains("two roles"), "{e}");
+    }
+
+    #[test]
+    fn fork_explains_itself() {
+        let e = error("TCP-LISTEN:8080,fork");
+        assert!(e.contains("--keep") && e.contains("relay"), "{e}");
+        let e = error("tcp:8080,reuseaddr,fork");
+        assert!(e.contains("fork"), "{e}");
+    }
+
+    // --- options -----------------------------------------------------------------------
+
+    #[test]
+    fn options_table_is_in_field_order() {
+        for (i, spec) in OPTIONS.iter().enumerate() {
+            assert_eq!(spec.opt as usize, i, "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn flags() {
+        for name in ["reuseaddr", "reuseport", "nodelay", "keepalive", "v6only"] {
+            let on = parse(&format!("tcp:h:1,{name}"));
+            assert_eq!(on.to_string(), format!("tcp:h:1,{name}"));
+            for yes in ["1", "true", "yes", "on", "YES"] {
+                assert_eq!(parse(&format!("tcp:h:1,{name}={yes}")), on);
+            }
+            for no in ["0", "false", "no", "off", "Off"] {
+                let off = parse(&format!("tcp:h:1,{name}={no}"));
+                assert_eq!(off, parse("tcp:h:1"));
+            }
+            let e = error(&format!("tcp:h:1,{name}=maybe"));
+            assert!(e.contains("bad value 'maybe'") && e.contains("yes"), "{e}");
+        }
+        let all = "tcp:1,v6only,keepalive,nodelay,reuseport,reuseaddr";
+        canonical(all, "tcp:1,reuseaddr,reuseport,nodelay,keepalive,v6only");
+    }
+
+    #[test]
+    fn sizes() {
+        let cases = [
+            ("65536", 65536, "64KiB"),
+            ("1000", 1000, "1000"),
+            ("0", 0, "0"),
+            ("256k", 256 * 1024, "256KiB"),
+            ("256K", 256 * 1024, "256KiB"),
+            ("256KiB", 256 * 1024, "256KiB"),
+            ("4m", 4 << 20, "4MiB"),
+            ("4M", 4 << 20, "4MiB"),
+            ("4MiB", 4 << 20, "4MiB"),
+            ("1g", 1 << 30, "1GiB"),
+            ("1G", 1 << 30, "1GiB"),
+            ("1GiB", 1 << 30, "1GiB"),
+            ("1536k", 1536 * 1024, "1536KiB"),
+            ("2147483647", 2147483647, "2147483647"),
+        ];
+        for (text, bytes, printed) in cases {
+            let a = parse(&format!("udp:1,rcvbuf={text},sndbuf={text}"));
+            assert_eq!(a.options.rcvbuf, Some(bytes), "{text}");
+            assert_eq!(a.options.sndbuf, Some(bytes), "{text}");
+            assert_eq!(
+                a.to_string(),
+                format!("udp:1,rcvbuf={printed},sndbuf={printed}")
+            );
+        }
+        for bad in [
+            "2g",
+            "2147483648",
+            "1.5M",
+            "k",
+            "12kb",
+            "-1",
+            "1 k",
+            "99999999999999999999",
+        ] {
+            let e = error(&format!("tcp:1,rcvbuf={bad}"));
+            assert!(e.contains("option 'rcvbuf'") && e.contains("KiB"), "{e}");
+        }
+    }
+
+    #[test]
+    fn backlog() {
+        assert_eq!(parse("tcp:1,backlog=128").options.backlog, Some(128));
+        canonical("unix:/s,backlog=4294967295", "unix:/s,backlog=4294967295");
+        let e = error("tcp:1,backlog=4294967296");
+        assert!(e.contains("a number 0-4294967295"), "{e}");
+        error("tcp:1,backlog=+1");
+    }
+
+    #[test]
+    fn durations() {
+        let cases = [
+            ("500ms", Duration::from_millis(500), "500ms"),
+            ("2s", Duration::from_secs(2), "2s"),
+            ("2", Duration::from_secs(2), "2s"),
+            ("1.5s", Duration::from_millis(1500), "1500ms"),
+            ("1.5", Duration::from_millis(1500), "1500ms"),
+            ("1m", Duration::from_secs(60), "60s"),
+            ("0.5m", Duration::from_secs(30), "30s"),
+            ("0.000000001", Duration::from_nanos(1), "0.000000001s"),
+            ("1.25ms", Duration::from_micros(1250), "0.00125s"),
+            (".5s", Duration::from_millis(500), "500ms"),
+            (
+                "90061.000000007s",
+                Duration::new(90061, 7),
+                "90061.000000007s",
+            ),
+        ];
+        for (text, duration, printed) in cases {
+            let a = parse(&format!("tcp:h:1,timeout={text}"));
+            assert_eq!(a.options.timeout, Some(duration), "{text}");
+            assert_eq!(a.to_string(), format!("tcp:h:1,timeout={printed}"));
+            assert_eq!(parse(&a.to_string()), a);
+        }
+        for bad in [
+            "0",
+            "0ms",
+            "0.0s",
+            "",
+            "s",
+            "1h",
+            "1.2.3",
+            "-1s",
+            "1e3",
+            "0.0000000001",
+        ] {
+            let e = error(&format!("tcp:h:1,timeout={bad}"));
+            assert!(e.contains("timeout"), "{e}");
+        }
+        let e = error("tcp:h:1,timeout=0");
+        assert!(e.contains("above zero"), "{e}");
+    }
+
+    #[test]
+    fn modes() {
+        for text in ["0660", "660", "0o660", "0O660"] {
+            let a = parse(&format!("fifo:/f,mode={text}"));
+            assert_eq!(a.options.mode, Some(0o660));
+            assert_eq!(a.to_string(), "fifo:/f,mode=0660");
+        }
+        canonical("unix:/s,mode=7777", "unix:/s,mode=7777");
+        canonical("unix:/s,mode=0", "unix:/s,mode=0000");
+        for bad in ["10000", "0o", "8", "rw", "0x1ff", "-1"] {
+            let e = error(&format!("unix:/s,mode={bad}"));
+            assert!(e.contains("octal"), "{e}");
+        }
+    }
+
+    #[test]
+    fn text_options() {
+        let a = canonical(
+            "seqpacket:/s,owner=www-data,group=100,bind=/tmp/me",
+            "seqpacket:/s,bind=/tmp/me,owner=www-data,group=100",
+        );
+        assert_eq!(a.options.owner.as_deref(), Some("www-data"));
+        assert_eq!(a.options.group.as_deref(), Some("100"));
+        canonical("tcp:h:1,bind=[::1]:0", "tcp:h:1,bind=[::1]:0");
+        canonical("udp:h:1,bind=a=b", "udp:h:1,bind=a=b");
+        canonical("tcp:h:1,dev=eth0.100", "tcp:h:1,dev=eth0.100");
+        for bad in ["a/b", "sixteen-chars-xx", "a b", "a:b", ".."] {
+            let e = error(&format!("tcp:h:1,dev={bad}"));
+            assert!(e.contains("interface name"), "{e}");
+        }
+        for opt in ["bind", "dev", "owner", "group", "rcvbuf", "frame", "mode"] {
+            let kind = if opt == "mode" || opt == "owner" || opt == "group" {
+                "unix:/s"
+            } else {
+                "tcp:1"
+            };
+            let e = error(&format!("{kind},{opt}"));
+            assert!(e.contains(&format!("option '{opt}' needs a value")), "{e}");
+            let e = error(&format!("{kind},{opt}="));
+            assert!(e.contains("needs a value"), "{e}");
+        }
+    }
+
+    #[test]
+    fn frames() {
+        for (text, framing) in [
+            ("len32", Framing::Len32),
+            ("len16", Framing::Len16),
+            ("line", Framing::Line),
+            ("LINE", Framing::Line),
+        ] {
+            assert_eq!(
+                parse(&format!("tcp:1,frame={text}")).options.frame,
+                Some(framing)
+            );
+        }
+        let e = error("tcp:1,frame=lines");
+        assert!(e.contains("len32, len16 or line"), "{e}");
+    }
+
+    #[test]
+    fn option_names_are_case_insensitive() {
+        canonical("tcp:1,NoDelay,FRAME=line", "tcp:1,nodelay,frame=line");
+    }
+
+    #[test]
+    fn repeated_option() {
+        let e = error("tcp:1,nodelay,nodelay=0");
+        assert!(e.contains("option 'nodelay' is given twice"), "{e}");
+        let e = error("unix:/s,user=a,owner=b");
+        assert!(e.contains("option 'owner' is given twice"), "{e}");
+    }
+
+    /// The applicability table from the design, written out independently of `OPTIONS`.
+    #[test]
+    fn applicability() {
+        let kinds = [
+            "tcp:h:1",
+            "tcp4:h:1",
+            "tcp6:h:1",
+            "udp:h:1",
+            "udp4:h:1",
+            "udp6:h:1",
+            "unix:/s",
+            "unix-dgram:/s",
+            "seqpacket:/s",
+            "fifo:/f",
+            "file:/f",
+            "exec:cat",
+            "stdio",
+            "icmp:h",
+            "icmp6:h",
+        ];
+        let inet = ["tcp", "tcp4", "tcp6", "udp", "udp4", "udp6"];
+        let tcp = ["tcp", "tcp4", "tcp6"];
+        let sockets = [&inet[..], &["unix", "unix-dgram", "seqpacket"]].concat();
+        let connecting = [&tcp[..], &["unix", "seqpacket"]].concat();
+        let owned = ["unix", "unix-dgram", "seqpacket", "fifo"];
+        let streams = [&tcp[..], &["unix", "fifo", "file", "exec", "stdio"]].concat();
+        let table: [(&str, &[&str]); 15] = [
+            ("reuseaddr", &inet),
+            ("reuseport", &inet),
+            ("v6only", &inet),
+            ("dev=lo", &inet),
+            ("nodelay", &tcp),
+            ("keepalive", &tcp),
+            ("bind=x", &sockets),
+            ("rcvbuf=1k", &sockets),
+            ("sndbuf=1k", &sockets),
+            ("backlog=5", &connecting),
+            ("timeout=1s", &connecting),
+            ("mode=0600", &owned),
+            ("owner=root", &owned),
+            ("group=root", &owned),
+            ("frame=line", &streams),
+        ];
+        for (option, applies) in table {
+            for kind in kinds {
+                let name = kind.split([':', ',']).next().unwrap_or(kind);
+                let input = format!("{kind},{option}");
+                let result = input.parse::<Address>();
+                if applies.contains(&name) {
+                    assert!(result.is_ok(), "{input}: {result:?}");
+                } else {
+                    let e = error(&input);
+                    let opt = option.split('=').next().unwrap_or(option);
+                    let start = format!("option '{opt}' does not apply to {name} in");
+                    assert!(e.starts_with(&start), "{e}");
+                    assert!(e.contains("; it applies to "), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn applicability_message_names_the_kinds() {
+        let e = error("tcp:h:1,mode=0660");
+        assert_eq!(
+            e,
+            "option 'mode' does not apply to tcp in 'tcp:h:1,mode=0660'; \
+             it applies to unix, unix-dgram, seqpacket, fifo"
+        );
+    }
+
+    #[test]
+    fn abstract_names_have_no_permissions() {
+        for opt in ["mode=0600", "owner=root", "group=root"] {
+            let e = error(&format!("unix:@n,{opt}"));
+            assert!(
+                e.contains("abstract sockets have no file permissions"),
+                "{e}"
+            );
+            let e = error(&format!("ABSTRACT-LISTEN:n,{opt}"));
+            assert!(
+                e.contains("abstract sockets have no file permissions"),
+                "{e}"
+            );
+        }
+        canonical("unix:@n,rcvbuf=1k", "unix:@n,rcvbuf=1KiB");
+    }
+
+    // --- errors ------------------------------------------------------------------------
+
+    #[test]
+    fn unknown_kind_suggests_a_near_one() {
+        assert_eq!(
+            error("uinx:/tmp/s"),
+            "unknown kind 'uinx' in 'uinx:/tmp/s'; did you mean 'unix'?"
+        );
+        let e = error("TCP-LISTN:80");
+        assert!(e.ends_with("did you mean 'TCP-LISTEN'?"), "{e}");
+        let e = error("seqpackt:/s");
+        assert!(e.ends_with("did you mean 'seqpacket'?"), "{e}");
+        let e = error("unix-dgarm:/s");
+        assert!(e.ends_with("did you mean 'unix-dgram'?"), "{e}");
+        let e = error("lsten:tcp:80");
+        assert!(e.ends_with("did you mean 'listen'?"), "{e}");
+        let e = error("abstract-conect:n");
+        assert!(e.ends_with("did you mean 'abstract-connect'?"), "{e}");
+    }
+
+    #[test]
+    fn kindless_addresses_get_the_format() {
+        let e = error("localhost:80");
+        assert!(
+            e.starts_with("unknown kind 'localhost' in 'localhost:80'"),
+            "{e}"
+        );
+        assert!(e.contains("addresses look like KIND:TARGET"), "{e}");
+        assert!(e.contains("'tcp:localhost:80'"), "{e}");
+        let e = error("8080");
+        assert!(e.contains("did you mean 'tcp:8080'?"), "{e}");
+        let e = error("[::1]:80");
+        assert!(e.contains("'tcp:[::1]:80'"), "{e}");
+        let e = error("/tmp/sock");
+        assert!(e.ends_with(FORMAT_HINT), "{e}");
+        let e = error("listen:localhost:80");
+        assert!(e.contains("'listen:tcp:localhost:80'"), "{e}");
+    }
+
+    #[test]
+    fn missing_colon_and_empty_targets() {
+        let e = error("tcp");
+        assert!(e.starts_with("missing ':' after kind in 'tcp'"), "{e}");
+        assert!(e.contains("tcp:HOST:PORT or PORT"), "{e}");
+        let e = error("unix,mode=0600");
+        assert!(
+            e.starts_with("missing ':' after kind in 'unix,mode=0600'"),
+            "{e}"
+        );
+        let e = error("unix:");
+        assert_eq!(e, "empty target in 'unix:': expected unix:PATH or @NAME");
+        let e = error("file:,frame=line");
+        assert!(e.starts_with("empty target in"), "{e}");
+        let e = error("exec:");
+        assert!(e.contains("exec:PROGRAM [ARGS...]"), "{e}");
+        let e = error("sh:");
+        assert!(e.starts_with("empty target"), "{e}");
+        let e = error("sh:   ");
+        assert!(e.contains("a shell command line"), "{e}");
+        let e = error("listen:");
+        assert!(e.contains("listen:KIND:TARGET"), "{e}");
+        let e = error("listen");
+        assert!(
+            e.starts_with("missing ':'") && e.contains("listen:KIND:TARGET"),
+            "{e}"
+        );
+        let e = error("stdio:x");
+        assert!(e.starts_with("stdio takes no target"), "{e}");
+        assert_eq!(error(""), format!("empty address; {FORMAT_HINT}"));
+    }
+
+    #[test]
+    fn inet_target_errors() {
+        assert_eq!(
+            error("tcp:h:99999"),
+            "bad port '99999' in 'tcp:h:99999': expected a number 0-65535"
+        );
+        let e = error("tcp:h");
+        assert!(e.starts_with("tcp needs HOST:PORT or PORT, got 'h'"), "{e}");
+        let e = error("tcp:h:http");
+        assert!(e.starts_with("bad port 'http'"), "{e}");
+        let e = error("tcp:h:");
+        assert!(e.starts_with("bad port ''"), "{e}");
+        let e = error("tcp:::1:80");
+        assert!(e.contains("brackets"), "{e}");
+        let e = error("tcp:[::1:80");
+        assert!(e.contains("closing ']'"), "{e}");
+        let e = error("tcp:[::1]");
+        assert!(e.contains("[IPV6]:PORT"), "{e}");
+        let e = error("tcp:[nope]:1");
+        assert!(e.contains("valid IPv6"), "{e}");
+        let e = error("tcp::80");
+        assert!(e.contains("HOST:PORT or PORT"), "{e}");
+        let e = error("tcp:a b:80");
+        assert!(e.contains("host name"), "{e}");
+        let e = error("tcp4:[::1]:80");
+        assert!(e.contains("IPv4 address (tcp4 is IPv4 only)"), "{e}");
+        let e = error("udp6:127.0.0.1:80");
+        assert!(e.contains("IPv6 address (udp6 is IPv6 only)"), "{e}");
+        let e = error("icmp:::1");
+        assert!(e.contains("(icmp is IPv4 only)"), "{e}");
+        let e = error("connect:tcp:80");
+        assert!(e.contains("HOST:PORT to connect"), "{e}");
+        let e = error("TCP-CONNECT:80");
+        assert!(e.contains("HOST:PORT to connect"), "{e}");
+        let e = error("TCP-LISTEN:h:80");
+        assert!(e.starts_with("TCP-LISTEN needs PORT"), "{e}");
+        let e = error("TCP-LISTEN:99999");
+        assert!(e.starts_with("bad port"), "{e}");
+        let e = error("udp6:[fe80::1%]:1");
+        assert!(e.contains("interface name after '%'"), "{e}");
+    }
+
+    #[test]
+    fn other_target_errors() {
+        let e = error("unix:@");
+        assert!(e.contains("@NAME with a name"), "{e}");
+        let long = format!("unix:/{}", "x".repeat(107));
+        let e = error(&long);
+        assert!(e.contains("at most 107 bytes (this one has 108)"), "{e}");
+        parse(&format!("unix:/{}", "x".repeat(106)));
+        parse(&format!("unix:@{}", "x".repeat(107)));
+        let e = error("exec:sh -c 'oops");
+        assert!(e.contains("balanced quotes"), "{e}");
+        let e = error("exec: ");
+        assert!(e.contains("PROGRAM [ARGS...]"), "{e}");
+        let e = error("exec:'' x");
+        assert!(e.contains("program name"), "{e}");
+        let e = error("file:/a\0b");
+        assert!(e.contains("NUL byte"), "{e}");
+        assert!(e.contains(r"\u{0}"), "control characters are escaped: {e}");
+    }
+
+    #[test]
+    fn option_errors() {
+        assert_eq!(
+            error("tcp:h:1,nodely"),
+            "unknown option 'nodely' in 'tcp:h:1,nodely'; did you mean 'nodelay'?"
+        );
+        let e = error("unix:/s,usr=bob");
+        assert!(e.ends_with("did you mean 'owner'?"), "{e}");
+        let e = error("unix:/s,permissions=0600");
+        assert!(
+            e.contains("unix takes bind, rcvbuf, sndbuf, backlog"),
+            "{e}"
+        );
+        assert!(
+            e.ends_with(r"(a comma inside a target is written \,)"),
+            "{e}"
+        );
+        let e = error("icmp:h,zzz");
+        assert!(e.ends_with("icmp takes no options"), "{e}");
+        let e = error("tcp:1,");
+        assert!(e.starts_with("empty option"), "{e}");
+        let e = error("tcp:1,,nodelay");
+        assert!(e.starts_with("empty option"), "{e}");
+        let e = error("tcp:1,=5");
+        assert!(e.starts_with("empty option"), "{e}");
+        let e = error("tcp:1,rcvbuf=lots");
+        assert!(e.starts_with("bad value 'lots' for option 'rcvbuf' in 'tcp:1,rcvbuf=lots'"));
+    }
+
+    #[test]
+    fn errors_are_one_line_and_carry_the_input() {
+        let inputs = [
+            "uinx:/tmp/s",
+            "tcp:h:99999",
+            "file:\n,frame=x\n",
+            "tcp:1,nodelay,nodelay",
+            "sh:",
+        ];
+        for input in inputs {
+            let err = input.parse::<Address>().err();
+            let Some(err) = err else {
+                panic!("{input:?} should fail");
+            };
+            assert_eq!(err.input(), input);
+            assert!(!err.to_string().contains('\n'), "{err}");
+        }
+        assert_eq!(AddrError::Empty.input(), "");
+    }
+
+    #[test]
+    fn values_for_flags() {
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_size("256k"), Ok(256 * 1024));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        let e = parse_duration("soon").err();
+        assert_eq!(e.as_ref().map(AddrError::input), Some("soon"));
+        let text = e.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            text.starts_with("bad value 'soon': expected a duration"),
+            "{text}"
+        );
+        let e = parse_size("huge").map_err(|e| e.to_string());
+        assert!(matches!(&e, Err(t) if t.contains("KiB")), "{e:?}");
+    }
+
+    // --- help --------------------------------------------------------------------------
+
+    #[test]
+    fn help_fits_80_columns() {
+        for line in HELP.lines() {
+            assert!(line.chars().count() <= 80, "too wide: {line:?}");
+        }
+    }
+
+    #[test]
+    fn help_examples_parse() {
+        let examples = HELP
+            .split("\nEXAMPLES\n")
+            .nth(1)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty());
+        let mut count = 0;
+        for line in examples {
+            let address = line.trim_start().split("  ").next().unwrap_or_default();
+            assert!(
+                address.parse::<Address>().is_ok(),
+                "{address:?}: {:?}",
+                address.parse::<Address>()
+            );
+            count += 1;
+        }
+        assert!(count >= 10, "only {count} examples");
+    }
+
+    #[test]
+    fn help_mentions_every_kind_spelling_and_option() {
+        let upper = HELP.to_ascii_uppercase();
+        for spelling in SPELLINGS {
+            // HELP says once that TCP and UDP spellings take a 4 or 6.
+            let name = spelling.name.to_ascii_uppercase();
+            let name = name.replace("4-", "-").replace("6-", "-");
+            assert!(upper.contains(&name), "HELP does not mention {name}");
+        }
+        for spec in OPTIONS {
+            assert!(
+                HELP.contains(spec.name),
+                "HELP does not mention {}",
+                spec.name
+            );
+        }
+        for (name, _) in SYNONYMS {
+            assert!(HELP.contains(name), "HELP does not mention {name}");
+        }
+    }
+
+    // --- properties --------------------------------------------------------------------
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use std::net::{Ipv4Addr, Ipv6Addr};
+
+        /// Characters that stress escaping and quoting, plus anything but NUL.
+        fn awkward_char() -> impl Strategy<Value = char> {
+            prop_oneof![
+                3 => proptest::char::range('a', 'z'),
+                2 => prop::sample::select(vec![
+                    ',', '\\', ' ', '@', '\'', '"', '/', '.', '=', ':', '#', '$', '!', '^',
+                    '*', '[', ']', '%', '\t', '\n', 'é', '日', '\u{a0}', '-', '~', '`',
+                ]),
+                1 => any::<char>().prop_filter("no NUL", |c| *c != '\0'),
+            ]
+        }
+
+        fn text(len: std::ops::Range<usize>) -> impl Strategy<Value = String> {
+            prop::collection::vec(awkward_char(), len).prop_map(|v| v.into_iter().collect())
+        }
+
+        fn host(version: IpVersion) -> BoxedStrategy<String> {
+            let name = "[a-zA-Z0-9_][a-zA-Z0-9_-]{0,10}(\\.[a-z0-9-]{1,6}){0,2}"
+                .prop_filter("not an IPv4 literal", |s| s.parse::<Ipv4Addr>().is_err());
+            let v4 = any::<Ipv4Addr>().prop_map(|a| a.to_string());
+            let v6 = any::<Ipv6Addr>().prop_map(|a| a.to_string());
+            let zoned = (any::<Ipv6Addr>(), "[a-z0-9]{1,8}").prop_map(|(a, z)| format!("{a}%{z}"));
+            match version {
+                IpVersion::Any => prop_oneof![name, v4, v6, zoned].boxed(),
+                IpVersion::V4 => prop_oneof![name, v4].boxed(),
+                IpVersion::V6 => prop_oneof![name, v6, zoned].boxed(),
+            }
+        }
+
+        fn version() -> impl Strategy<Value = IpVersion> {
+            prop_oneof![
+                Just(IpVersion::Any),
+                Just(IpVersion::V4),
+                Just(IpVersion::V6)
+            ]
+        }
+
+        fn inet_target(needs_host: bool) -> impl Strategy<Value = InetTarget> {
+            version().prop_flat_map(move |version| {
+                let host = if needs_host {
+                    host(version).prop_map(Some).boxed()
+                } else {
+                    proptest::option::of(host(version)).boxed()
+                };
+                (host, any::<u16>()).prop_map(move |(host, port)| InetTarget {
+                    version,
+                    host,
+                    port,
+                })
+            })
+        }
+
+        fn unix_name() -> impl Strategy<Value = UnixName> {
+            let fits = |s: &String| s.len() <= SUN_PATH_MAX;
+            prop_oneof![
+                text(1..30)
+                    .prop_filter("fits sun_path", fits)
+                    .prop_map(|p| UnixName::Path(p.into())),
+                text(1..30)
+                    .prop_filter("fits sun_path", fits)
+                    .prop_map(UnixName::Abstract),
+            ]
+        }
+
+        fn unix_type() -> impl Strategy<Value = UnixType> {
+            prop_oneof![
+                Just(UnixType::Stream),
+                Just(UnixType::Dgram),
+                Just(UnixType::Seqpacket)
+            ]
+        }
+
+        fn argv() -> impl Strategy<Value = Vec<String>> {
+            (text(1..12), prop::collection::vec(text(0..12), 0..4))
+                .prop_map(|(program, args)| std::iter::once(program).chain(args).collect())
+        }
+
+        fn endpoint(role: Option<Role>) -> impl Strategy<Value = Endpoint> {
+            let connect = role == Some(Role::Connect);
+            prop_oneof![
+                inet_target(connect).prop_map(Endpoint::Tcp),
+                inet_target(connect).prop_map(Endpoint::Udp),
+                (unix_type(), unix_name()).prop_map(|(t, n)| Endpoint::Unix(t, n)),
+                text(1..30).prop_map(|p| Endpoint::Fifo(p.into())),
+                text(1..30).prop_map(|p| Endpoint::File(p.into())),
+                argv().prop_map(Endpoint::Exec),
+                text(1..30)
+                    .prop_filter("not blank", |s| !s.trim().is_empty())
+                    .prop_map(Endpoint::Sh),
+                Just(Endpoint::Stdio),
+                (any::<bool>(), any::<bool>()).prop_flat_map(|(v6, _)| {
+                    let version = if v6 { IpVersion::V6 } else { IpVersion::V4 };
+                    host(version).prop_map(move |host| Endpoint::Icmp { v6, host })
+                }),
+            ]
+        }
+
+        fn dev() -> impl Strategy<Value = String> {
+            "[a-zA-Z0-9_.,\\\\@=-]{1,15}".prop_filter("valid", |s| valid_dev(s))
+        }
+
+        fn duration() -> impl Strategy<Value = Duration> {
+            prop_oneof![
+                (0u64..100_000, 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+                (0u64..=u64::MAX, 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+                (1u64..10_000).prop_map(Duration::from_millis),
+            ]
+            .prop_filter("above zero", |d| !d.is_zero())
+        }
+
+        fn options() -> impl Strategy<Value = Options> {
+            let flags = any::<[bool; 5]>();
+            let texts = (
+                proptest::option::of(text(1..20)),
+                proptest::option::of(dev()),
+                proptest::option::of(text(1..10)),
+                proptest::option::of(text(1..10)),
+            );
+            let size = || proptest::option::of(0usize..=i32::MAX as usize);
+            let framing = prop_oneof![
+                Just(Framing::Len32),
+                Just(Framing::Len16),
+                Just(Framing::Line)
+            ];
+            let numbers = (
+                size(),
+                size(),
+                proptest::option::of(any::<u32>()),
+                proptest::option::of(duration()),
+                proptest::option::of(0u32..=0o7777),
+                proptest::option::of(framing),
+            );
+            (flags, texts, numbers).prop_map(|(f, t, n)| Options {
+                reuseaddr: f[0],
+                reuseport: f[1],
+                nodelay: f[2],
+                keepalive: f[3],
+                v6only: f[4],
+                bind: t.0,
+                dev: t.1,
+                rcvbuf: n.0,
+                sndbuf: n.1,
+                backlog: n.2,
+                timeout: n.3,
+                mode: n.4,
+                owner: t.2,
+                group: t.3,
+                frame: n.5,
+            })
+        }
+
+        /// Clears every option the endpoint does not take, so the address is valid.
+        fn keep_applicable(endpoint: &Endpoint, mut o: Options) -> Options {
+            let class = class_of(endpoint_kind(endpoint));
+            let abstract_name = matches!(endpoint, Endpoint::Unix(_, UnixName::Abstract(_)));
+            let keep = |opt: Opt| {
+                let permission = matches!(opt, Opt::Mode | Opt::Owner | Opt::Group);
+                spec_of(opt).classes & class != 0 && !(permission && abstract_name)
+            };
+            o.reuseaddr &= keep(Opt::Reuseaddr);
+            o.reuseport &= keep(Opt::Reuseport);
+            o.nodelay &= keep(Opt::Nodelay);
+            o.keepalive &= keep(Opt::Keepalive);
+            o.v6only &= keep(Opt::V6only);
+            o.bind = o.bind.filter(|_| keep(Opt::Bind));
+            o.dev = o.dev.filter(|_| keep(Opt::Dev));
+            o.rcvbuf = o.rcvbuf.filter(|_| keep(Opt::Rcvbuf));
+            o.sndbuf = o.sndbuf.filter(|_| keep(Opt::Sndbuf));
+            o.backlog = o.backlog.filter(|_| keep(Opt::Backlog));
+            o.timeout = o.timeout.filter(|_| keep(Opt::Timeout));
+            o.mode = o.mode.filter(|_| keep(Opt::Mode));
+            o.owner = o.owner.filter(|_| keep(Opt::Owner));
+            o.group = o.group.filter(|_| keep(Opt::Group));
+            o.frame = o.frame.filter(|_| keep(Opt::Frame));
+            o
+        }
+
+        fn role() -> impl Strategy<Value = Option<Role>> {
+            proptest::option::of(prop_oneof![Just(Role::Listen), Just(Role::Connect)])
+        }
+
+        fn address() -> impl Strategy<Value = Address> {
+            role().prop_flat_map(|role| {
+                (endpoint(role), options()).prop_map(move |(endpoint, options)| Address {
+                    role,
+                    options: keep_applicable(&endpoint, options),
+                    endpoint,
+                })
+            })
+        }
+
+        /// Strings near the grammar, to get past the kind word more often than noise does.
+        fn near_address() -> impl Strategy<Value = String> {
+            let words: Vec<&str> = SPELLINGS
+                .iter()
+                .map(|s| s.name)
+                .chain(["listen:", "connect:", "LISTEN:tcp", "x"])
+                .collect();
+            let option_names: Vec<&str> = OPTIONS
+                .iter()
+                .map(|s| s.name)
+                .chain(SYNONYMS.iter().map(|(n, _)| *n))
+                .chain(["fork", ""])
+                .collect();
+            let option = (
+                prop::sample::select(option_names),
+                proptest::option::of(text(0..8)),
+            )
+                .prop_map(|(n, v)| match v {
+                    Some(v) => format!(",{n}={v}"),
+                    None => format!(",{n}"),
+                });
+            (
+                prop::sample::select(words),
+                prop::sample::select(vec![":", ",", "", "::"]),
+                text(0..24),
+                prop::collection::vec(option, 0..4),
+            )
+                .prop_map(|(w, sep, t, opts)| format!("{w}{sep}{t}{}", opts.concat()))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn display_round_trips(addr in address()) {
+                let text = addr.to_string();
+                let parsed = text.parse::<Address>();
+                prop_assert_eq!(parsed, Ok(addr), "printed as {:?}", text);
+            }
+
+            #[test]
+            fn arbitrary_strings_never_panic(s in any::<String>()) {
+                if let Ok(addr) = s.parse::<Address>() {
+                    prop_assert_eq!(addr.to_string().parse::<Address>(), Ok(addr));
+                }
+            }
+
+            #[test]
+            fn near_misses_never_panic_and_round_trip(s in near_address()) {
+                match s.parse::<Address>() {
+                    Ok(addr) => {
+                        let text = addr.to_string();
+                        prop_assert_eq!(text.parse::<Address>(), Ok(addr), "printed as {:?}", text);
+                    }
+                    Err(e) => prop_assert!(!e.to_string().contains('\n')),
+                }
+            }
+        }
+    }
+}

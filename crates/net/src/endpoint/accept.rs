@@ -1,0 +1,82 @@
+//! Accepting clients on a listening stream or seqpacket socket, TCP or Unix alike.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use socket2::{SockRef, Socket};
+
+use super::{fdio, unix, Conn, Fd, Medium, Peer};
+use crate::addr::{Framing, Transfer};
+use crate::error::{io_err, Result};
+use crate::narrate;
+
+/// A bound, listening socket.
+pub(crate) struct StreamListener {
+    pub(crate) fd: Fd,
+    pub(crate) label: String,
+    pub(crate) medium: Medium,
+    pub(crate) transfer: Transfer,
+    pub(crate) framing: Option<Framing>,
+    /// TCP_NODELAY for each accepted connection (`nodelay` on the listen address).
+    pub(crate) nodelay: bool,
+    /// SO_KEEPALIVE for each accepted connection.
+    pub(crate) keepalive: bool,
+}
+
+impl StreamListener {
+    pub(crate) fn new(sock: Socket, label: String, medium: Medium) -> std::io::Result<Self> {
+        let transfer = if medium == Medium::Seqpacket {
+            Transfer::Message
+        } else {
+            Transfer::Stream
+        };
+        Ok(StreamListener {
+            fd: fdio::register(OwnedFd::from(sock))?,
+            label,
+            medium,
+            transfer,
+            framing: None,
+            nodelay: false,
+            keepalive: false,
+        })
+    }
+
+    /// `accept4(2)`, close-on-exec; the new socket is made non-blocking and described by its
+    /// peer: the address for inet, `SO_PEERCRED` for Unix.
+    pub(crate) async fn accept(&self) -> Result<Conn> {
+        let (sock, from) = fdio::on_readable(&self.fd, |fd| SockRef::from(fd).accept())
+            .await
+            .map_err(io_err("accept on", &self.label))?;
+        let peer = match from.as_socket() {
+            Some(addr) => Peer::Inet { addr },
+            None => Peer::Unix {
+                name: unix::display_name(&from),
+                cred: unix::peer_cred(&sock),
+            },
+        };
+        narrate!(
+            "accept(fd {}) = fd {}, {peer}",
+            self.fd.as_raw_fd(),
+            sock.as_raw_fd()
+        );
+        if self.medium == Medium::Tcp {
+            if self.nodelay {
+                sock.set_tcp_nodelay(true)
+                    .map_err(io_err("setsockopt TCP_NODELAY on", &peer))?;
+            }
+            if self.keepalive {
+                sock.set_keepalive(true)
+                    .map_err(io_err("setsockopt SO_KEEPALIVE on", &peer))?;
+            }
+        }
+        let fd = fdio::register(OwnedFd::from(sock)).map_err(io_err("register", &peer))?;
+        let mut conn = Conn::socket(
+            peer.to_string(),
+            fd,
+            self.medium,
+            self.transfer,
+            self.framing,
+        );
+        conn.peer = Some(peer);
+        Ok(conn)
+    }
+}

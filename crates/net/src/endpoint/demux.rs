@@ -1,0 +1,122 @@
+//! Datagram "connections": a bound UDP or Unix datagram socket, demultiplexed by peer.
+//!
+//! A datagram socket has no accept, but `listen --keep` and `relay` want one conversation per
+//! client, as socat's `UDP-LISTEN,fork` gives. A task owns the socket's receive side and keeps
+//! one channel per peer address: the first datagram from a new peer yields a new [`Conn`] whose
+//! reader is that channel and whose writer sends back to the peer on the same socket. A
+//! conversation ends when its `Conn` is dropped (the relay's idle timeout); a later datagram
+//! from that peer starts a new one. A peer that does not keep up loses datagrams rather than
+//! stalling everyone (the queue per peer is bounded), which is what UDP would do anyway.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use nix::sys::socket::SockaddrStorage;
+use tokio::sync::mpsc;
+
+use super::{fdio, unix, Conn, Fd, Medium, Peer, Reader, Sink, Source, Writer};
+use crate::addr::Transfer;
+
+/// Datagrams queued per peer before further ones are dropped.
+const QUEUE: usize = 256;
+/// Largest datagram: UDP's limit is 65507; a Unix datagram can be larger, up to the socket
+/// buffer. 256 KiB covers the default `wmem` limit.
+pub(crate) const MAX_DATAGRAM: usize = 256 * 1024;
+
+/// Start demultiplexing `fd`; new peers arrive as `Conn`s on the returned channel.
+pub(crate) fn start(fd: Fd) -> mpsc::Receiver<Conn> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(run(Arc::new(fd), tx));
+    rx
+}
+
+async fn run(fd: Arc<Fd>, new_peers: mpsc::Sender<Conn>) {
+    let mut peers: HashMap<String, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut dropped = 0u64;
+    loop {
+        let (n, from) = match fdio::recv_from(&fd, &mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("receiving datagrams: {e}");
+                return;
+            }
+        };
+        let (key, peer) = describe(from.as_ref());
+        let msg = buf[..n].to_vec();
+        if let Some(tx) = peers.get(&key) {
+            match tx.try_send(msg) {
+                Ok(()) => continue,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    dropped += 1;
+                    if dropped.is_power_of_two() {
+                        tracing::warn!("{key}: reader too slow, {dropped} datagrams dropped");
+                    }
+                    continue;
+                }
+                // The conversation ended: this datagram starts a new one.
+                Err(mpsc::error::TrySendError::Closed(m)) => {
+                    peers.remove(&key);
+                    if !start_conversation(&fd, &new_peers, &mut peers, key, peer, from, m).await {
+                        return;
+                    }
+                }
+            }
+        } else if !start_conversation(&fd, &new_peers, &mut peers, key, peer, from, msg).await {
+            return;
+        }
+    }
+}
+
+async fn start_conversation(
+    fd: &Arc<Fd>,
+    new_peers: &mpsc::Sender<Conn>,
+    peers: &mut HashMap<String, mpsc::Sender<Vec<u8>>>,
+    key: String,
+    peer: Option<Peer>,
+    from: Option<SockaddrStorage>,
+    first: Vec<u8>,
+) -> bool {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let _ = tx.try_send(first);
+    crate::narrate!(
+        "recvfrom(fd {}) = new peer {key}",
+        std::os::fd::AsRawFd::as_raw_fd(&**fd)
+    );
+    let mut conn = Conn::new(key.clone(), Transfer::Message, None);
+    conn.peer = peer;
+    conn.reader = Some(Reader {
+        src: Source::Chan(rx),
+        medium: Medium::Datagram,
+    });
+    // An unnamed Unix peer cannot be answered: its writer drops replies.
+    let reply_to = from.filter(|a| !unix::is_unnamed(a));
+    conn.writer = Some(Writer {
+        dst: Sink::SendTo(fd.clone(), reply_to),
+        medium: Medium::Datagram,
+        shutdown: false,
+    });
+    peers.insert(key, tx);
+    // The listener's owner went away: stop.
+    new_peers.send(conn).await.is_ok()
+}
+
+/// A stable key and a `Peer` for a datagram's source address.
+fn describe(from: Option<&SockaddrStorage>) -> (String, Option<Peer>) {
+    match from {
+        Some(a) => {
+            if let Some(sin) = a.as_sockaddr_in() {
+                let addr = std::net::SocketAddr::V4((*sin).into());
+                return (addr.to_string(), Some(Peer::Inet { addr }));
+            }
+            if let Some(sin6) = a.as_sockaddr_in6() {
+                let addr = std::net::SocketAddr::V6((*sin6).into());
+                return (addr.to_string(), Some(Peer::Inet { addr }));
+            }
+            let name = unix::storage_name(a);
+            let key = name.clone().unwrap_or_else(|| "unnamed unix socket".into());
+            (key, Some(Peer::Unix { name, cred: None }))
+        }
+        None => ("unknown peer".into(), None),
+    }
+}

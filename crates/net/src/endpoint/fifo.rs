@@ -1,0 +1,87 @@
+//! `fifo:PATH`: a named pipe. Listening creates it (mkfifo) if missing and reads what writers
+//! send; connecting opens it for writing. Opening a FIFO blocks until the other side opens
+//! it too, so that happens on a blocking thread.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use super::unix::{chown, FileGuard};
+use super::{fdio, Conn, Medium};
+use crate::addr::Address;
+use crate::error::{io_err, Error, Result};
+use crate::narrate;
+
+/// Make sure a FIFO exists at `path`; returns a guard that removes it if we created it.
+pub(crate) fn create(addr: &Address, path: &Path) -> Result<Option<FileGuard>> {
+    let target = addr.to_string();
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_fifo() => Ok(None),
+        Ok(_) => Err(not_a_fifo(&target, path)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // mkfifo's mode is narrowed by the umask; chmod afterwards sets it exactly, so the
+            // FIFO is never more open than asked.
+            let mode = addr.options.mode.unwrap_or(0o600);
+            nix::unistd::mkfifo(path, Mode::from_bits_truncate(mode))
+                .map_err(|e| io_err("mkfifo", &target)(e.into()))?;
+            narrate!("mkfifo({}, {mode:04o})", path.display());
+            let guard = FileGuard::new(path).map_err(io_err("stat", &target))?;
+            fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .map_err(io_err("chmod", &target))?;
+            chown(&target, path, &addr.options)?;
+            Ok(Some(guard))
+        }
+        Err(e) => Err(io_err("stat", &target)(e)),
+    }
+}
+
+fn not_a_fifo(target: &str, path: &Path) -> Error {
+    Error::Refused(format!(
+        "{target}: {} exists and is not a FIFO (use file: for a regular file)",
+        path.display()
+    ))
+}
+
+async fn open(addr: &Address, path: &Path, flags: OFlag) -> Result<fdio::Fd> {
+    let target = addr.to_string();
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_fifo() => return Err(not_a_fifo(&target, path)),
+        Ok(_) => {}
+        Err(e) => return Err(io_err("open", &target)(e)),
+    }
+    let p = path.to_path_buf();
+    let fd = tokio::task::spawn_blocking(move || {
+        nix::fcntl::open(&p, flags | OFlag::O_CLOEXEC, Mode::empty()).map_err(io::Error::from)
+    })
+    .await
+    .map_err(|e| io_err("open", &target)(io::Error::other(e)))?
+    .map_err(io_err("open", &target))?;
+    narrate!("open({}, {flags:?})", path.display());
+    fdio::register(fd).map_err(io_err("open", &target))
+}
+
+/// The next writer's bytes: blocks until some process opens the FIFO for writing.
+pub(crate) async fn open_for_reading(addr: &Address, path: &Path) -> Result<Conn> {
+    let fd = open(addr, path, OFlag::O_RDONLY).await?;
+    Ok(Conn::pipes(
+        addr.to_string(),
+        Some((fd, Medium::Pipe)),
+        None,
+        addr.options.frame,
+    ))
+}
+
+/// Write into the FIFO: blocks until some process opens it for reading.
+pub(crate) async fn open_for_writing(addr: &Address, path: &Path) -> Result<Conn> {
+    let fd = open(addr, path, OFlag::O_WRONLY).await?;
+    Ok(Conn::pipes(
+        addr.to_string(),
+        None,
+        Some((fd, Medium::Pipe, false)),
+        addr.options.frame,
+    ))
+}

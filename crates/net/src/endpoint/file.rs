@@ -1,0 +1,63 @@
+//! `file:PATH`: a regular file as an endpoint.
+//!
+//! One rule, and it never destroys data: a file that exists is read and its content sent
+//! (up to the size it had when opened, so a file cannot feed on what it receives); a path that
+//! does not exist yet is created and what arrives is written to it. Regular files cannot be
+//! polled, so both go through bridge threads.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use super::{bridge, Conn, Medium};
+use crate::addr::Address;
+use crate::error::{io_err, Error, Result};
+
+pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
+    let target = addr.to_string();
+    match File::open(path) {
+        Ok(f) => {
+            let meta = f.metadata().map_err(io_err("stat", &target))?;
+            if meta.is_dir() {
+                return Err(Error::Refused(format!(
+                    "{target}: {} is a directory",
+                    path.display()
+                )));
+            }
+            let limit = meta.is_file().then_some(meta.len());
+            crate::narrate!(
+                "open({}, O_RDONLY): {} bytes to send",
+                path.display(),
+                meta.len()
+            );
+            let fd = bridge::reader(OwnedFd::from(f), limit, &target)
+                .map_err(io_err("open", &target))?;
+            Ok(Conn::pipes(
+                target,
+                Some((fd, Medium::Pipe)),
+                None,
+                addr.options.frame,
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(io_err("create", &target))?;
+            crate::narrate!("open({}, O_WRONLY|O_CREAT|O_EXCL)", path.display());
+            let (fd, thread) =
+                bridge::writer(OwnedFd::from(f), &target).map_err(io_err("open", &target))?;
+            let mut conn = Conn::pipes(
+                target,
+                None,
+                Some((fd, Medium::Pipe, false)),
+                addr.options.frame,
+            );
+            conn.holdings.threads.push(thread);
+            Ok(conn)
+        }
+        Err(e) => Err(io_err("open", &target)(e)),
+    }
+}

@@ -1,0 +1,361 @@
+//! Opening endpoints: every kind of the address grammar becomes a [`Conn`] (connect) or a
+//! [`Listener`] that yields `Conn`s (listen).
+//!
+//! A `Conn` is one two-way channel, split into an optional [`Reader`] and [`Writer`] so the
+//! relay can run the two directions independently. A socket is one fd for both halves and
+//! half-closes with `shutdown(SHUT_WR)`; pipes, FIFOs and stdio have one fd per half and
+//! half-close by closing the write fd; a one-way endpoint (a FIFO) has only one half.
+//! Datagram listeners demultiplex by peer, so each peer of `udp:` or `unix-dgram:` is a `Conn`
+//! of its own whose reader is a channel fed by the listener.
+//!
+//! One file per family opens the fds; the match in [`connect`] and [`Listener::bind`] is the
+//! only place that knows them all, so a new kind is a new variant plus one file here.
+
+mod accept;
+mod bridge;
+pub(crate) mod demux;
+mod exec;
+pub mod fdio;
+mod fifo;
+mod file;
+mod inet;
+pub mod sock;
+mod stdio;
+mod unix;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::socket::SockaddrStorage;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::addr::{Address, Endpoint, Framing, Role, Transfer};
+use crate::error::{Error, Result};
+pub use fdio::Fd;
+
+/// What is behind an fd, as far as copying is concerned: decides whether `splice(2)` can be
+/// used, and how end-of-stream and half-close work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Medium {
+    Tcp,
+    UnixStream,
+    Seqpacket,
+    /// UDP or Unix datagram socket.
+    Datagram,
+    /// Pipe or FIFO (including stdio when it is one, and the pipes bridging files and ttys).
+    Pipe,
+}
+
+impl Medium {
+    /// True when `splice(2)` can move bytes in or out of this fd.
+    pub fn splices(self) -> bool {
+        matches!(self, Medium::Tcp | Medium::UnixStream | Medium::Pipe)
+    }
+}
+
+/// The process on the other end of a Unix socket (`SO_PEERCRED`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+    /// `/proc/PID/comm`, when readable.
+    pub process: Option<String>,
+}
+
+/// Who is on the other end of a connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Peer {
+    Inet {
+        addr: SocketAddr,
+    },
+    Unix {
+        /// The peer's bound name, if any (`@name` for abstract).
+        name: Option<String>,
+        cred: Option<Cred>,
+    },
+}
+
+impl fmt::Display for Cred {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pid {}", self.pid)?;
+        if let Some(p) = &self.process {
+            write!(f, " ({p})")?;
+        }
+        write!(f, " uid {} gid {}", self.uid, self.gid)
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Inet { addr } => write!(f, "{addr}"),
+            Peer::Unix { name, cred } => match (name, cred) {
+                (Some(n), Some(c)) => write!(f, "{n} {c}"),
+                (None, Some(c)) => write!(f, "{c}"),
+                (Some(n), None) => write!(f, "{n}"),
+                (None, None) => f.write_str("unnamed unix socket"),
+            },
+        }
+    }
+}
+
+pub(crate) enum Source {
+    Fd(Arc<Fd>),
+    /// Messages handed over by a demultiplexing datagram listener.
+    Chan(mpsc::Receiver<Vec<u8>>),
+}
+
+pub(crate) enum Sink {
+    Fd(Arc<Fd>),
+    /// Replies to one peer of a datagram listener, sent on the listener's socket.
+    SendTo(Arc<Fd>, Option<SockaddrStorage>),
+}
+
+/// The reading half of a connection.
+pub struct Reader {
+    pub(crate) src: Source,
+    pub medium: Medium,
+}
+
+/// The writing half of a connection.
+pub struct Writer {
+    pub(crate) dst: Sink,
+    pub medium: Medium,
+    /// Half-close by `shutdown(SHUT_WR)` (a socket) rather than by closing the fd.
+    shutdown: bool,
+}
+
+impl Writer {
+    /// End this direction: the peer reads end-of-stream (or, for a datagram, nothing).
+    pub fn finish(self) {
+        if let (true, Sink::Fd(fd)) = (self.shutdown, &self.dst) {
+            // An error here means the peer is gone already; the other direction will say so.
+            let _ = sock::shutdown_write(fd.get_ref());
+            if self.medium == Medium::Tcp {
+                if let Ok(i) = sockbox_sys::tcp_info(fd.get_ref()) {
+                    crate::narrate!(
+                        "tcp_info: rtt {:.3} ms, cwnd {} segments, {} retransmits, {} bytes acked",
+                        f64::from(i.rtt_us) / 1e3,
+                        i.snd_cwnd,
+                        i.total_retrans,
+                        i.bytes_acked
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Things a connection holds until it is closed: a child process to reap, bridge threads
+/// to join so no byte written to a file or tty is lost, fd flags to restore.
+#[derive(Default)]
+pub(crate) struct Holdings {
+    child: Option<tokio::process::Child>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    guards: Vec<Box<dyn Send + Sync>>,
+}
+
+/// One open two-way channel.
+pub struct Conn {
+    /// How to name this connection in messages: the peer, or the address opened.
+    pub label: String,
+    pub peer: Option<Peer>,
+    /// Byte stream or messages, before framing.
+    pub transfer: Transfer,
+    /// `frame=` of the address this came from.
+    pub framing: Option<Framing>,
+    pub reader: Option<Reader>,
+    pub writer: Option<Writer>,
+    pub(crate) holdings: Holdings,
+}
+
+impl Conn {
+    fn new(label: String, transfer: Transfer, framing: Option<Framing>) -> Self {
+        Conn {
+            label,
+            peer: None,
+            transfer,
+            framing,
+            reader: None,
+            writer: None,
+            holdings: Holdings::default(),
+        }
+    }
+
+    /// A connected socket: one fd, both directions, half-closed by `shutdown`.
+    pub(crate) fn socket(
+        label: String,
+        fd: Fd,
+        medium: Medium,
+        transfer: Transfer,
+        framing: Option<Framing>,
+    ) -> Self {
+        let fd = Arc::new(fd);
+        let mut c = Conn::new(label, transfer, framing);
+        c.reader = Some(Reader {
+            src: Source::Fd(fd.clone()),
+            medium,
+        });
+        c.writer = Some(Writer {
+            dst: Sink::Fd(fd),
+            medium,
+            shutdown: true,
+        });
+        c
+    }
+
+    /// Separate fds per direction (pipes); either may be missing.
+    pub(crate) fn pipes(
+        label: String,
+        rd: Option<(Fd, Medium)>,
+        wr: Option<(Fd, Medium, bool)>,
+        framing: Option<Framing>,
+    ) -> Self {
+        let mut c = Conn::new(label, Transfer::Stream, framing);
+        c.reader = rd.map(|(fd, medium)| Reader {
+            src: Source::Fd(Arc::new(fd)),
+            medium,
+        });
+        c.writer = wr.map(|(fd, medium, shutdown)| Writer {
+            dst: Sink::Fd(Arc::new(fd)),
+            medium,
+            shutdown,
+        });
+        c
+    }
+
+    /// Wait for what the connection holds: bridge threads finish writing, the child exits
+    /// (killed if it has not exited `grace` after its input ended). Returns the child's exit
+    /// status when there was one.
+    pub async fn close(mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        self.reader = None;
+        self.writer = None;
+        let threads = std::mem::take(&mut self.holdings.threads);
+        if !threads.is_empty() {
+            let _ = tokio::task::spawn_blocking(move || {
+                for t in threads {
+                    let _ = t.join();
+                }
+            })
+            .await;
+        }
+        let mut child = self.holdings.child.take()?;
+        let pid = child.id().unwrap_or(0);
+        let status = match tokio::time::timeout(grace, child.wait()).await {
+            Ok(s) => s.ok(),
+            Err(_) => {
+                let _ = child.start_kill();
+                child.wait().await.ok()
+            }
+        };
+        if let Some(s) = status {
+            crate::narrate!("wait(pid {pid}) = {s}");
+        }
+        status
+    }
+}
+
+/// Open `addr` as a client. `timeout` bounds the connect when the address has no `timeout=`.
+pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
+    let timeout = addr.options.timeout.or(timeout);
+    match &addr.endpoint {
+        Endpoint::Tcp(t) => inet::connect_tcp(addr, t, timeout).await,
+        Endpoint::Udp(t) => inet::connect_udp(addr, t).await,
+        Endpoint::Unix(ty, name) => unix::connect(addr, *ty, name, timeout).await,
+        Endpoint::Fifo(path) => fifo::open_for_writing(addr, path).await,
+        Endpoint::File(path) => file::open(addr, path),
+        Endpoint::Exec(argv) => exec::spawn(addr, argv, &[]),
+        Endpoint::Sh(line) => exec::spawn(addr, &sh_argv(line), &[]),
+        Endpoint::Stdio => stdio::open(addr),
+        Endpoint::Icmp { .. } => Err(Error::Usage(format!(
+            "{addr}: icmp addresses are for `sockbox ping`, not for connecting"
+        ))),
+    }
+}
+
+/// Spawn `argv` for one client (`listen --exec`), with `env` added to its environment.
+pub fn spawn_for(argv: &[String], env: &[(String, String)]) -> Result<Conn> {
+    let addr = Address::new(Endpoint::Exec(argv.to_vec()));
+    exec::spawn(&addr, argv, env)
+}
+
+fn sh_argv(line: &str) -> Vec<String> {
+    vec!["/bin/sh".into(), "-c".into(), line.into()]
+}
+
+enum Accepting {
+    /// A listening stream or seqpacket socket.
+    Stream(accept::StreamListener),
+    /// Peers of a datagram socket, demultiplexed by the listener's task.
+    Datagram(mpsc::Receiver<Conn>),
+    /// A FIFO: each "client" is the next writer to open it.
+    Fifo(std::path::PathBuf),
+    /// stdio, file, exec, sh: one connection, opened on the first accept.
+    Once(Option<Address>),
+}
+
+/// The accepting side of an address.
+pub struct Listener {
+    /// The address as bound (with the port the kernel chose for port 0).
+    pub label: String,
+    accepting: Accepting,
+    /// Removes the socket file or FIFO we created when the listener goes away.
+    _cleanup: Option<unix::FileGuard>,
+}
+
+impl Listener {
+    /// Bind `addr` to accept clients. A listener of a non-socket kind (stdio, file, exec, sh)
+    /// yields exactly one connection.
+    pub async fn bind(addr: &Address) -> Result<Listener> {
+        if addr.role == Some(Role::Connect) {
+            return Err(Error::Usage(format!(
+                "{addr}: cannot listen on a connect: address"
+            )));
+        }
+        match &addr.endpoint {
+            Endpoint::Tcp(t) => inet::listen_tcp(addr, t).await,
+            Endpoint::Udp(t) => inet::listen_udp(addr, t).await,
+            Endpoint::Unix(ty, name) => unix::listen(addr, *ty, name),
+            Endpoint::Fifo(path) => {
+                let guard = fifo::create(addr, path)?;
+                Ok(Listener {
+                    label: addr.to_string(),
+                    accepting: Accepting::Fifo(path.clone()),
+                    _cleanup: guard,
+                })
+            }
+            Endpoint::File(_) | Endpoint::Exec(_) | Endpoint::Sh(_) | Endpoint::Stdio => {
+                Ok(Listener {
+                    label: addr.to_string(),
+                    accepting: Accepting::Once(Some(addr.clone())),
+                    _cleanup: None,
+                })
+            }
+            Endpoint::Icmp { .. } => Err(Error::Usage(format!(
+                "{addr}: icmp addresses are for `sockbox ping`, not for listening"
+            ))),
+        }
+    }
+
+    /// The next client, or `None` when this listener has no more to give (a non-socket
+    /// kind after its one connection).
+    pub async fn accept(&mut self) -> Result<Option<Conn>> {
+        match &mut self.accepting {
+            Accepting::Stream(l) => l.accept().await.map(Some),
+            Accepting::Datagram(rx) => Ok(rx.recv().await),
+            Accepting::Fifo(path) => {
+                let addr = Address::new(Endpoint::Fifo(path.clone()));
+                fifo::open_for_reading(&addr, path).await.map(Some)
+            }
+            Accepting::Once(addr) => match addr.take() {
+                Some(a) => connect(&a, None).await.map(Some),
+                None => Ok(None),
+            },
+        }
+    }
+}

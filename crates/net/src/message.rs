@@ -1,0 +1,126 @@
+//! Messages with their boundaries: what `sockbox send` and `sockbox recv` do.
+//!
+//! Both reuse the endpoint layer and the relay's message path, so every kind that can carry
+//! messages works the same: UDP and Unix datagrams, seqpacket, and any stream with `frame=`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::addr::Address;
+use crate::endpoint::{self, Listener};
+use crate::error::{Error, Result};
+use crate::relay::datagram::{MsgIn, MsgOut};
+use crate::relay::{Fault, Flow};
+
+/// One message received, with where it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// The sender: an inet address, a Unix name or credentials, or the endpoint's name.
+    pub peer: String,
+    pub data: Vec<u8>,
+}
+
+fn fault(label: &str, f: Fault) -> Error {
+    match f {
+        Fault::Read(err) => Error::Io {
+            op: "read from",
+            target: label.into(),
+            err,
+        },
+        Fault::Write(err) => Error::Io {
+            op: "send to",
+            target: label.into(),
+            err,
+        },
+        Fault::Frame(err) => Error::Frame {
+            target: label.into(),
+            err,
+        },
+    }
+}
+
+/// Connect to `addr` and send each message whole, then end the stream (where there is one).
+pub async fn send(addr: &Address, msgs: &[Vec<u8>], timeout: Option<Duration>) -> Result<Flow> {
+    let mut conn = endpoint::connect(addr, timeout).await?;
+    let writer = conn
+        .writer
+        .take()
+        .ok_or_else(|| Error::Usage(format!("{addr}: this endpoint can only be read from")))?;
+    let mut out = MsgOut::new(&writer, conn.transfer, conn.framing);
+    let mut flow = Flow::default();
+    for m in msgs {
+        out.send(m).await.map_err(|f| fault(&conn.label, f))?;
+        flow.bytes += m.len() as u64;
+        flow.messages += 1;
+    }
+    writer.finish();
+    conn.close(crate::server::CLOSE_GRACE).await;
+    Ok(flow)
+}
+
+/// Messages arriving on a bound address, from every peer, in arrival order.
+pub struct Receiver {
+    pub label: String,
+    rx: mpsc::Receiver<Result<Message>>,
+}
+
+impl Receiver {
+    /// Bind `addr` and start receiving from every client or peer.
+    pub async fn bind(addr: &Address, max_frame: usize) -> Result<Receiver> {
+        Ok(Self::from_listener(Listener::bind(addr).await?, max_frame))
+    }
+
+    /// Receive from every client of an already bound listener.
+    pub fn from_listener(mut listener: Listener, max_frame: usize) -> Receiver {
+        let label = listener.label.clone();
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                let conn = match listener.accept().await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => return,
+                    Err(e) => {
+                        if tx.send(Err(e)).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                tokio::spawn(forward(conn, max_frame, tx.clone()));
+            }
+        });
+        Receiver { label, rx }
+    }
+
+    /// The next message; `None` once no sender is left (only for non-socket kinds).
+    pub async fn recv(&mut self) -> Option<Result<Message>> {
+        self.rx.recv().await
+    }
+}
+
+async fn forward(mut conn: endpoint::Conn, max_frame: usize, tx: mpsc::Sender<Result<Message>>) {
+    let Some(reader) = conn.reader.take() else {
+        return;
+    };
+    let peer = conn
+        .peer
+        .as_ref()
+        .map_or_else(|| conn.label.clone(), |p| p.to_string());
+    let mut input = MsgIn::new(reader, conn.transfer, conn.framing, max_frame);
+    loop {
+        let item = match input.next().await {
+            Ok(Some(data)) => Ok(Message {
+                peer: peer.clone(),
+                data: data.to_vec(),
+            }),
+            Ok(None) => return,
+            Err(f) => Err(fault(&conn.label, f)),
+        };
+        let stop = item.is_err();
+        if tx.send(item).await.is_err() || stop {
+            return;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Serving many clients: the accept loop behind `listen --keep` and `relay`.
+//!
+//! Each client runs as its own task; a client that fails (reset, refused upstream) is
+//! reported and ends alone while the others go on. Running out of file descriptors on accept
+//! (`EMFILE`) is survived by backing off and trying again rather than spinning or exiting.
+//! The loop takes its shutdown signal as a future, so tests and the binary decide when it ends.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::endpoint::{Conn, Listener};
+use crate::error::{Error, Result};
+use crate::relay::Stats;
+use crate::PEER;
+
+/// What a server did over its life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Clients accepted.
+    pub connections: u64,
+    /// Clients whose connection ended in an error.
+    pub failed: u64,
+    /// Bytes from clients (towards the far side).
+    pub bytes_in: u64,
+    /// Bytes to clients.
+    pub bytes_out: u64,
+    pub messages_in: u64,
+    pub messages_out: u64,
+}
+
+impl Totals {
+    fn add(&mut self, s: &Stats) {
+        self.bytes_in += s.forward.bytes;
+        self.bytes_out += s.backward.bytes;
+        self.messages_in += s.forward.messages;
+        self.messages_out += s.backward.messages;
+    }
+}
+
+/// Accept clients on `listener` and run `handle` for each, concurrently, until `shutdown`
+/// resolves or the listener has no more clients (then running clients are waited for).
+pub async fn serve<H, F>(
+    listener: &mut Listener,
+    handle: H,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Totals>
+where
+    H: Fn(Conn) -> F,
+    F: Future<Output = Result<Stats>> + Send + 'static,
+{
+    let mut totals = Totals::default();
+    let mut running: JoinSet<(String, Result<Stats>)> = JoinSet::new();
+    let mut backoff = Duration::ZERO;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => {
+                running.shutdown().await;
+                return Ok(totals);
+            }
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                finished(done, &mut totals);
+            }
+            accepted = listener.accept() => match accepted {
+                Ok(Some(conn)) => {
+                    backoff = Duration::ZERO;
+                    totals.connections += 1;
+                    let label = conn.label.clone();
+                    tracing::info!(target: PEER, "connection from {label}");
+                    let task = handle(conn);
+                    running.spawn(async move { (label, task.await) });
+                }
+                Ok(None) => break,
+                Err(e) if out_of_resources(&e) => {
+                    backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                    tracing::warn!("{e}; accepting again in {} ms", backoff.as_millis());
+                    tokio::time::sleep(backoff).await;
+                }
+                Err(e) if transient(&e) => {}
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    while let Some(done) = running.join_next().await {
+        finished(done, &mut totals);
+    }
+    Ok(totals)
+}
+
+fn finished(
+    done: std::result::Result<(String, Result<Stats>), tokio::task::JoinError>,
+    totals: &mut Totals,
+) {
+    match done {
+        Ok((label, Ok(stats))) => {
+            totals.add(&stats);
+            tracing::info!(
+                target: PEER,
+                "{label} closed: {} bytes in, {} bytes out",
+                stats.forward.bytes,
+                stats.backward.bytes
+            );
+        }
+        Ok((label, Err(e))) => {
+            totals.failed += 1;
+            tracing::warn!("{label}: {e}");
+        }
+        Err(e) if e.is_cancelled() => {}
+        Err(e) => {
+            totals.failed += 1;
+            tracing::warn!("client task failed: {e}");
+        }
+    }
+}
+
+/// Accept failed for lack of fds or memory: the client waits in the backlog, try later.
+fn out_of_resources(e: &Error) -> bool {
+    matches!(
+        e.errno(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// The client went away between the kernel's accept queue and us.
+fn transient(e: &Error) -> bool {
+    matches!(
+        e.errno(),
+        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO | libc::EPERM)
+    )
+}
+
+/// Close a finished connection, giving a child process this long to exit by itself.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Close both connections of a relayed pair after `relay` returned.
+pub async fn close_pair(a: Conn, b: Conn) {
+    tokio::join!(a.close(CLOSE_GRACE), b.close(CLOSE_GRACE));
+}

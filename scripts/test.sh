@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need (Debian packages, as root) when missing,
+# then formatting, lints, the library docs, and every test. CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Peers the integration tests drive: socat, OpenBSD nc, Python 3, prlimit (util-linux).
+need=()
+command -v socat >/dev/null || need+=(socat)
+command -v nc >/dev/null || need+=(netcat-openbsd)
+command -v python3 >/dev/null || need+=(python3)
+command -v prlimit >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing ${need[*]}; run as root (or install them) so the tests can use them" >&2
+    exit 1
+  fi
+  echo "test.sh: installing ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo doc (library crates, warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p sockbox-net -p sockbox-sys
+echo "== cargo test"
+cargo test --workspace 2>&1

@@ -1,0 +1,198 @@
+//! Command-line arguments as clap sees them: raw strings and flags. Each verb's file in
+//! `cmd/` turns these into a typed, validated configuration before anything is opened.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sockbox",
+    version,
+    about = "Every socket on Linux, one address grammar, one set of verbs",
+    long_about = "Every socket on Linux, one address grammar, one set of verbs.\n\n\
+        An ADDRESS is KIND:TARGET[,OPTION...], e.g. tcp:localhost:80, unix:/run/app.sock, \
+        udp:[::1]:53, seqpacket:@name, fifo:/tmp/p, exec:'cat -n', - (stdio). \
+        See `sockbox help addresses`.",
+    after_help = "Examples:\n  \
+        sockbox connect tcp:example.org:80\n  \
+        sockbox listen unix:/tmp/app.sock,mode=0660 --keep --echo\n  \
+        sockbox relay tcp:8080 unix:/run/app.sock\n  \
+        sockbox help addresses\n\n\
+        Exit codes: 0 success, 1 the operation failed (refused, timed out, not found), \
+        2 usage error, 130/143 interrupted by SIGINT/SIGTERM (servers exit 0).",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Narrate each socket call on stderr (socket, bind, listen, accept, connect, shutdown...)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Do not report peers connecting and leaving
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Connect to ADDR: stdin to the socket, the socket to stdout
+    #[command(after_help = "Examples:\n  \
+        printf 'GET / HTTP/1.0\\r\\n\\r\\n' | sockbox connect tcp:localhost:80\n  \
+        sockbox connect unix:/run/app.sock\n  \
+        sockbox connect seqpacket:@ctl --timeout 2s\n\n\
+        At end of stdin the socket's write side is shut down (half-close) and what the peer \
+        still sends is printed until it closes.")]
+    Connect(ConnectArgs),
+    /// Listen on ADDR: one client to stdio, or many with --keep
+    #[command(after_help = "Examples:\n  \
+        sockbox listen tcp:8080                      one client, to stdin/stdout\n  \
+        sockbox listen unix:/tmp/s.sock --keep --echo  echo server for many clients\n  \
+        sockbox listen tcp:127.0.0.1:7000 --keep --exec 'tr a-z A-Z'\n  \
+        sockbox listen udp:5353                       first peer's datagrams to stdout\n\n\
+        Each peer is reported on stderr: its address, or pid/uid/gid and process name for Unix \
+        peers. A socket file is removed on exit, a stale one is replaced, a live one or a \
+        file that is not a socket is refused.")]
+    Listen(ListenArgs),
+    /// Accept on A, connect each client to B, copy both ways (socat's job)
+    #[command(after_help = "Examples:\n  \
+        sockbox relay tcp:8080 unix:/run/app.sock      expose a Unix socket on TCP\n  \
+        sockbox relay unix:/tmp/proxy.sock tcp:db:5432\n  \
+        sockbox relay tcp:9000,frame=len32 udp:127.0.0.1:9001   messages over a stream\n  \
+        sockbox relay connect:tcp:h:1 listen:unix:/tmp/s  roles said explicitly\n\n\
+        A is listened on and B connected to for each client; prefix a side with listen: or \
+        connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
+        datagram or seqpacket side needs frame=len32|len16|line on the stream side.")]
+    Relay(RelayArgs),
+    /// Send one message (datagram, seqpacket message, or frame) to ADDR
+    #[command(after_help = "Examples:\n  \
+        sockbox send udp:127.0.0.1:5353 'hello'\n  \
+        echo hi | sockbox send unix-dgram:/tmp/log.sock\n  \
+        sockbox send tcp:localhost:9000,frame=len32 'one message'\n  \
+        printf 'a\\nb\\n' | sockbox send seqpacket:@ctl --lines   two messages")]
+    Send(SendArgs),
+    /// Receive messages on ADDR and print them as they arrive
+    #[command(after_help = "Examples:\n  \
+        sockbox recv udp:5353 --count 1\n  \
+        sockbox recv unix-dgram:/tmp/log.sock --json\n  \
+        sockbox recv seqpacket:/tmp/ctl.sock\n  \
+        sockbox recv tcp:9000,frame=line --timeout 10s\n\n\
+        Text output prints each message followed by a newline (unless it ends with one); \
+        --json prints one object per line: peer, length, and data as text or base64.")]
+    Recv(RecvArgs),
+    /// Help on a topic: `addresses`, or a command
+    Help(HelpArgs),
+}
+
+/// A duration: `500ms`, `2s`, `1.5`, `1m`.
+fn duration(s: &str) -> Result<Duration, String> {
+    sockbox_net::addr::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// A size in bytes: `65536`, `256k`, `1MiB`.
+fn size(s: &str) -> Result<usize, String> {
+    sockbox_net::addr::parse_size(s).map_err(|e| e.to_string())
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// Address to connect to (`sockbox help addresses`)
+    pub addr: String,
+    /// Give up connecting after this long (e.g. 3s)
+    #[arg(long, value_parser = duration)]
+    pub timeout: Option<Duration>,
+    /// Close when nothing moved either way for this long
+    #[arg(long, value_parser = duration)]
+    pub idle_timeout: Option<Duration>,
+}
+
+#[derive(Args, Debug)]
+pub struct ListenArgs {
+    /// Address to listen on (`sockbox help addresses`)
+    pub addr: String,
+    /// Serve many clients, concurrently, until interrupted
+    #[arg(short, long)]
+    pub keep: bool,
+    /// Send each client back what it sends
+    #[arg(long, conflicts_with = "exec")]
+    pub echo: bool,
+    /// Run PROG for each client with the connection on its stdin/stdout (split like a shell
+    /// would, no shell); SOCKBOX_PEER and, for Unix peers, SOCKBOX_PEER_PID/UID/GID are set
+    #[arg(long, value_name = "PROG")]
+    pub exec: Option<String>,
+    /// Close a client when nothing moved either way for this long
+    #[arg(long, value_parser = duration)]
+    pub idle_timeout: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Copy {
+    /// splice(2) where it measured faster, a buffer elsewhere
+    Auto,
+    /// splice(2) wherever both ends allow it
+    Splice,
+    /// always a user-space buffer
+    Buffered,
+}
+
+#[derive(Args, Debug)]
+pub struct RelayArgs {
+    /// Side that is listened on (unless prefixed with connect:)
+    pub a: String,
+    /// Side connected to for each client (unless prefixed with listen:)
+    pub b: String,
+    /// Give up connecting to B after this long
+    #[arg(long, value_parser = duration)]
+    pub timeout: Option<Duration>,
+    /// Close a connection when nothing moved either way for this long (datagram clients:
+    /// 60s unless given)
+    #[arg(long, value_parser = duration)]
+    pub idle_timeout: Option<Duration>,
+    /// How stream bytes are copied
+    #[arg(long, value_enum, default_value_t = Copy::Auto)]
+    pub copy: Copy,
+    /// Buffer size of the buffered copy (e.g. 256k)
+    #[arg(long, value_parser = size, default_value = "256k")]
+    pub buffer: usize,
+    /// Print connection and byte counts when the relay ends
+    #[arg(long)]
+    pub stats: bool,
+    /// With --stats: one JSON document on stdout instead of text on stderr
+    #[arg(long, requires = "stats")]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// Where to send
+    pub addr: String,
+    /// The message; without it, all of stdin is one message
+    pub data: Option<String>,
+    /// Send each line of stdin as its own message (without its newline)
+    #[arg(long, conflicts_with = "data")]
+    pub lines: bool,
+    /// Give up connecting after this long
+    #[arg(long, value_parser = duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Args, Debug)]
+pub struct RecvArgs {
+    /// Address to receive on
+    pub addr: String,
+    /// Stop after this many messages
+    #[arg(short = 'c', long)]
+    pub count: Option<u64>,
+    /// One JSON object per message: {"peer", "length", "data", "encoding"}
+    #[arg(long)]
+    pub json: bool,
+    /// Give up after this long; exit 1 if --count messages did not all arrive
+    #[arg(long, value_parser = duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Args, Debug)]
+pub struct HelpArgs {
+    /// `addresses`, or the name of a command
+    pub topic: Option<String>,
+}

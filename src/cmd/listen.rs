@@ -1,0 +1,143 @@
+//! `sockbox listen ADDR`: one client to stdio; `--keep` many at once; `--echo`; `--exec PROG`.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use sockbox_net::addr::{Address, Endpoint, Role};
+use sockbox_net::endpoint::{self, Conn, Listener, Peer};
+use sockbox_net::frame::DEFAULT_MAX_FRAME;
+use sockbox_net::message::Receiver;
+use sockbox_net::relay::{self, RelayOptions, Stats};
+use sockbox_net::server::{self, CLOSE_GRACE};
+use sockbox_net::{Error, PEER};
+
+use super::Shutdown;
+use crate::cli::ListenArgs;
+
+/// What each client is connected to.
+enum Serve {
+    Stdio,
+    Echo,
+    Exec(Vec<String>),
+}
+
+pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
+    let addr = super::parse_addr(&args.addr)?;
+    if addr.role == Some(Role::Connect) {
+        return Err(Error::Usage(format!("{addr}: to connect, use `sockbox connect`")).into());
+    }
+    let serve = match (&args.exec, args.echo) {
+        (Some(prog), _) => Serve::Exec(split_prog(prog)?),
+        (None, true) => Serve::Echo,
+        (None, false) => Serve::Stdio,
+    };
+    if matches!(serve, Serve::Stdio) {
+        relay::check_pair(&addr, &Address::new(Endpoint::Stdio))?;
+    }
+    let opts = Arc::new(RelayOptions {
+        idle_timeout: args.idle_timeout,
+        ..RelayOptions::default()
+    });
+    let mut listener = Listener::bind(&addr).await?;
+    tracing::info!(target: PEER, "listening on {}", listener.label);
+
+    if !args.keep {
+        let Some(conn) = listener.accept().await? else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        tracing::info!(target: PEER, "connection from {}", conn.label);
+        let stats = handle(conn, &serve, &opts).await?;
+        tracing::info!(
+            target: PEER,
+            "closed: {} bytes in, {} bytes out",
+            stats.forward.bytes,
+            stats.backward.bytes
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    match serve {
+        // Many clients cannot share stdin: what each sends is written to stdout.
+        Serve::Stdio => collect(listener, shutdown).await?,
+        serve => {
+            let serve = Arc::new(serve);
+            server::serve(
+                &mut listener,
+                |conn| {
+                    let (serve, opts) = (serve.clone(), opts.clone());
+                    async move { handle(conn, &serve, &opts).await }
+                },
+                async {
+                    shutdown.wait().await;
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn split_prog(prog: &str) -> Result<Vec<String>, Error> {
+    match shlex::split(prog) {
+        Some(argv) if !argv.is_empty() => Ok(argv),
+        _ => Err(Error::Usage(format!(
+            "--exec '{prog}': expected a program and its arguments (unbalanced quotes?)"
+        ))),
+    }
+}
+
+async fn handle(mut conn: Conn, serve: &Serve, opts: &RelayOptions) -> sockbox_net::Result<Stats> {
+    match serve {
+        Serve::Echo => {
+            let stats = relay::echo(&mut conn, opts).await;
+            conn.close(CLOSE_GRACE).await;
+            stats
+        }
+        Serve::Exec(argv) => {
+            let mut child = endpoint::spawn_for(argv, &peer_env(&conn))?;
+            let stats = relay::relay(&mut conn, &mut child, opts).await;
+            server::close_pair(conn, child).await;
+            stats
+        }
+        Serve::Stdio => {
+            let mut io = endpoint::connect(&Address::new(Endpoint::Stdio), None).await?;
+            let stats = relay::relay(&mut conn, &mut io, opts).await;
+            server::close_pair(conn, io).await;
+            stats
+        }
+    }
+}
+
+/// The environment an `--exec` program gets to know its client by (as inetd/socat do).
+fn peer_env(conn: &Conn) -> Vec<(String, String)> {
+    let mut env = vec![("SOCKBOX_PEER".to_string(), conn.label.clone())];
+    if let Some(Peer::Unix { cred: Some(c), .. }) = &conn.peer {
+        env.push(("SOCKBOX_PEER_PID".into(), c.pid.to_string()));
+        env.push(("SOCKBOX_PEER_UID".into(), c.uid.to_string()));
+        env.push(("SOCKBOX_PEER_GID".into(), c.gid.to_string()));
+    }
+    env
+}
+
+/// `--keep` without `--echo`/`--exec`: every client's bytes to stdout, as they arrive.
+async fn collect(listener: Listener, shutdown: Shutdown) -> Result<()> {
+    let mut rx = Receiver::from_listener(listener, DEFAULT_MAX_FRAME);
+    let stop = shutdown.wait();
+    tokio::pin!(stop);
+    let mut out = std::io::stdout().lock();
+    loop {
+        let msg = tokio::select! {
+            m = rx.recv() => m,
+            _ = &mut stop => return Ok(()),
+        };
+        match msg {
+            Some(Ok(m)) => {
+                out.write_all(&m.data)?;
+                out.flush()?;
+            }
+            Some(Err(e)) => tracing::warn!("{e}"),
+            None => return Ok(()),
+        }
+    }
+}

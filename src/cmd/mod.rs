@@ -1,0 +1,111 @@
+//! One file per verb: arguments -> typed configuration -> library call -> output.
+
+mod connect;
+mod help;
+mod listen;
+mod recv;
+mod relay;
+mod send;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+use crate::cli::{Cli, Command};
+use crate::report;
+
+/// A signal asked us to stop: servers stop accepting, clean up and report; other verbs are
+/// simply dropped (which also removes their socket files) and exit 128+N.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<Option<i32>>);
+
+impl Shutdown {
+    fn install() -> std::io::Result<Self> {
+        let (tx, rx) = watch::channel(None);
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::spawn(async move {
+            let n = tokio::select! {
+                _ = int.recv() => libc_signal::SIGINT,
+                _ = term.recv() => libc_signal::SIGTERM,
+            };
+            let _ = tx.send(Some(n));
+        });
+        Ok(Shutdown(rx))
+    }
+
+    /// Resolves with the signal number once one arrives.
+    pub async fn wait(mut self) -> i32 {
+        loop {
+            if let Some(n) = *self.0.borrow_and_update() {
+                return n;
+            }
+            if self.0.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+}
+
+mod libc_signal {
+    pub const SIGINT: i32 = 2;
+    pub const SIGTERM: i32 = 15;
+}
+
+/// Run the verb and map its outcome to an exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let shutdown = match Shutdown::install() {
+        Ok(s) => s,
+        Err(e) => {
+            report::error(&anyhow::Error::new(e).context("installing signal handlers"));
+            return ExitCode::from(1);
+        }
+    };
+    // Servers handle the signal themselves (stop, clean up, report); others are dropped.
+    let handles_signals = matches!(&cli.command, Command::Relay(_) | Command::Recv(_))
+        || matches!(&cli.command, Command::Listen(a) if a.keep);
+    let verb = dispatch(cli.command, shutdown.clone());
+    let outcome = tokio::select! {
+        r = verb => r,
+        n = shutdown.wait(), if !handles_signals => Ok(ExitCode::from(128 + n as u8)),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => exit_code(&e),
+    }
+}
+
+async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
+    match command {
+        Command::Connect(a) => connect::run(a).await,
+        Command::Listen(a) => listen::run(a, shutdown).await,
+        Command::Relay(a) => relay::run(a, shutdown).await,
+        Command::Send(a) => send::run(a).await,
+        Command::Recv(a) => recv::run(a, shutdown).await,
+        Command::Help(a) => help::run(a),
+    }
+}
+
+/// 2 for usage errors, 0 for a closed stdout, 1 for everything else; reported on stderr.
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    let broken_pipe = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return ExitCode::SUCCESS;
+    }
+    report::error(e);
+    let usage = e.chain().any(|c| {
+        c.downcast_ref::<sockbox_net::Error>()
+            .is_some_and(|e| e.is_usage())
+    });
+    ExitCode::from(if usage { 2 } else { 1 })
+}
+
+/// Parse an address argument (a usage error, exit 2, when malformed).
+pub fn parse_addr(s: &str) -> Result<sockbox_net::addr::Address, sockbox_net::Error> {
+    s.parse().map_err(sockbox_net::Error::from)
+}

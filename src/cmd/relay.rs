@@ -1,0 +1,108 @@
+//! `sockbox relay A B`: accept on A, connect each client to B, copy both ways.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use sockbox_net::addr::{Address, Role, Transfer};
+use sockbox_net::endpoint::{self, Listener};
+use sockbox_net::relay::{self, CopyMode, RelayOptions};
+use sockbox_net::server::{self, Totals};
+use sockbox_net::{Error, PEER};
+
+use super::Shutdown;
+use crate::cli::{Copy, RelayArgs};
+use crate::output;
+
+/// Datagram clients never say goodbye: forget one after this long without traffic.
+const DATAGRAM_IDLE: Duration = Duration::from_secs(60);
+
+/// Who listens and who connects, once the prefixes are read: an unprefixed side takes the
+/// role opposite to the other side's; with no prefix at all A listens and B connects.
+fn roles(a: Address, b: Address) -> Result<(Option<Address>, Address, Option<Address>), Error> {
+    let ra = a.role.unwrap_or(match b.role {
+        Some(Role::Listen) => Role::Connect,
+        _ => Role::Listen,
+    });
+    let rb = b.role.unwrap_or(match ra {
+        Role::Listen => Role::Connect,
+        Role::Connect => Role::Listen,
+    });
+    match (ra, rb) {
+        (Role::Listen, Role::Connect) => Ok((Some(a), b, None)),
+        (Role::Connect, Role::Listen) => Ok((Some(b), a, None)),
+        (Role::Connect, Role::Connect) => Ok((None, a, Some(b))),
+        (Role::Listen, Role::Listen) => Err(Error::Usage(format!(
+            "relay {a} {b}: both sides listen; one side must connect"
+        ))),
+    }
+}
+
+pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
+    let a = super::parse_addr(&args.a)?;
+    let b = super::parse_addr(&args.b)?;
+    relay::check_pair(&a, &b)?;
+    let (listen_on, connect_to, second) = roles(a, b)?;
+    let datagram_clients = listen_on.as_ref().is_some_and(|l| {
+        l.endpoint.transfer() == Transfer::Message && !l.endpoint.kind().starts_with("seq")
+    });
+    let opts = Arc::new(RelayOptions {
+        copy: match args.copy {
+            Copy::Auto => CopyMode::Auto,
+            Copy::Splice => CopyMode::Splice,
+            Copy::Buffered => CopyMode::Buffered,
+        },
+        buffer: args.buffer.max(4096),
+        idle_timeout: args
+            .idle_timeout
+            .or(datagram_clients.then_some(DATAGRAM_IDLE)),
+        ..RelayOptions::default()
+    });
+    let timeout = args.timeout;
+
+    let totals = match (listen_on, second) {
+        // connect: A connect: B: join the two once.
+        (None, Some(other)) => {
+            let mut x = endpoint::connect(&connect_to, timeout).await?;
+            let mut y = endpoint::connect(&other, timeout).await?;
+            let stats = relay::relay(&mut x, &mut y, &opts).await;
+            server::close_pair(x, y).await;
+            let stats = stats?;
+            Totals {
+                connections: 1,
+                bytes_in: stats.forward.bytes,
+                bytes_out: stats.backward.bytes,
+                messages_in: stats.forward.messages,
+                messages_out: stats.backward.messages,
+                ..Totals::default()
+            }
+        }
+        (Some(listen_on), _) => {
+            let mut listener = Listener::bind(&listen_on).await?;
+            tracing::info!(target: PEER, "relaying {} -> {connect_to}", listener.label);
+            let connect_to = Arc::new(connect_to);
+            server::serve(
+                &mut listener,
+                |mut client| {
+                    let (to, opts) = (connect_to.clone(), opts.clone());
+                    async move {
+                        let mut upstream = endpoint::connect(&to, timeout).await?;
+                        let stats = relay::relay(&mut client, &mut upstream, &opts).await;
+                        server::close_pair(client, upstream).await;
+                        stats
+                    }
+                },
+                async {
+                    shutdown.wait().await;
+                },
+            )
+            .await?
+        }
+        (None, None) => unreachable!("roles() gives a listener or a second side"),
+    };
+    if args.stats {
+        output::totals(&totals, args.json)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

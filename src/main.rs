@@ -1,0 +1,34 @@
+//! sockbox: one tool for everything you do with sockets on Linux.
+//!
+//! `main` is thin: parse the arguments, set up stderr reporting and the runtime, run the verb,
+//! and turn the outcome into an exit code (0 success, 1 the operation failed, 2 usage error,
+//! 128+N killed by signal N; a closed stdout is success).
+
+mod cli;
+mod cmd;
+mod output;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    report::init(cli.verbose, cli.quiet);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            report::error(&anyhow::Error::new(e).context("starting the runtime"));
+            return ExitCode::from(1);
+        }
+    };
+    let code = rt.block_on(cmd::run(cli));
+    // Blocking threads may still sit in open() of a FIFO or read() of a terminal: do not wait.
+    rt.shutdown_background();
+    code
+}

@@ -1,0 +1,60 @@
+//! The only code that writes results to stdout (and the stats report to stderr).
+
+use std::io::{self, Write};
+
+use base64::Engine;
+use serde::Serialize;
+use sockbox_net::message::Message;
+use sockbox_net::server::Totals;
+
+/// One message as text: its bytes, then a newline unless it ends with one.
+pub fn message_text(out: &mut impl Write, m: &Message) -> io::Result<()> {
+    out.write_all(&m.data)?;
+    if !m.data.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct MessageJson<'a> {
+    peer: &'a str,
+    length: usize,
+    /// "utf-8" when `data` is the message as text, "base64" otherwise.
+    encoding: &'static str,
+    data: String,
+}
+
+/// One message as one JSON object on one line (docs/json.md).
+pub fn message_json(out: &mut impl Write, m: &Message) -> io::Result<()> {
+    let (encoding, data) = match std::str::from_utf8(&m.data) {
+        Ok(s) => ("utf-8", s.to_string()),
+        Err(_) => (
+            "base64",
+            base64::engine::general_purpose::STANDARD.encode(&m.data),
+        ),
+    };
+    let j = MessageJson {
+        peer: &m.peer,
+        length: m.data.len(),
+        encoding,
+        data,
+    };
+    serde_json::to_writer(&mut *out, &j)?;
+    out.write_all(b"\n")
+}
+
+/// A relay's totals: JSON on stdout, or one line of text on stderr.
+pub fn totals(t: &Totals, json: bool) -> io::Result<()> {
+    if json {
+        let mut out = io::stdout().lock();
+        serde_json::to_writer(&mut out, t)?;
+        out.write_all(b"\n")
+    } else {
+        writeln!(
+            io::stderr().lock(),
+            "sockbox: {} connections ({} failed), {} bytes in, {} bytes out, {} messages in, {} messages out",
+            t.connections, t.failed, t.bytes_in, t.bytes_out, t.messages_in, t.messages_out
+        )
+    }
+}
