@@ -61,8 +61,14 @@ pub async fn send(addr: &Address, msgs: &[Vec<u8>], timeout: Option<Duration>) -
 }
 
 /// Messages arriving on a bound address, from every peer, in arrival order.
+///
+/// The receiver owns its listener (accepting in [`Receiver::recv`]), so dropping the receiver
+/// closes the listener and removes its socket file or FIFO at once.
 pub struct Receiver {
     pub label: String,
+    listener: Option<Listener>,
+    max_frame: usize,
+    tx: mpsc::Sender<Result<Message>>,
     rx: mpsc::Receiver<Result<Message>>,
 }
 
@@ -73,30 +79,40 @@ impl Receiver {
     }
 
     /// Receive from every client of an already bound listener.
-    pub fn from_listener(mut listener: Listener, max_frame: usize) -> Receiver {
-        let label = listener.label.clone();
+    pub fn from_listener(listener: Listener, max_frame: usize) -> Receiver {
         let (tx, rx) = mpsc::channel(1024);
-        tokio::spawn(async move {
-            loop {
-                let conn = match listener.accept().await {
-                    Ok(Some(c)) => c,
-                    Ok(None) => return,
-                    Err(e) => {
-                        if tx.send(Err(e)).await.is_err() {
-                            return;
-                        }
-                        continue;
-                    }
-                };
-                tokio::spawn(forward(conn, max_frame, tx.clone()));
-            }
-        });
-        Receiver { label, rx }
+        Receiver {
+            label: listener.label.clone(),
+            listener: Some(listener),
+            max_frame,
+            tx,
+            rx,
+        }
     }
 
-    /// The next message; `None` once no sender is left (only for non-socket kinds).
+    /// The next message; `None` once no sender is left (only for non-socket kinds, whose
+    /// listener gives one connection).
     pub async fn recv(&mut self) -> Option<Result<Message>> {
-        self.rx.recv().await
+        loop {
+            let Some(listener) = self.listener.as_mut() else {
+                return self.rx.recv().await;
+            };
+            tokio::select! {
+                m = self.rx.recv() => return m,
+                accepted = listener.accept() => match accepted {
+                    Ok(Some(conn)) => {
+                        tokio::spawn(forward(conn, self.max_frame, self.tx.clone()));
+                    }
+                    Ok(None) => {
+                        // No more clients: the channel closes with the last one.
+                        self.listener = None;
+                        let (dead, _) = mpsc::channel(1);
+                        self.tx = dead;
+                    }
+                    Err(e) => return Some(Err(e)),
+                },
+            }
+        }
     }
 }
 

@@ -4,11 +4,13 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileTypeExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
+use tokio::task::JoinHandle;
 
 use super::unix::{chown, FileGuard};
 use super::{fdio, Conn, Medium};
@@ -46,40 +48,87 @@ fn not_a_fifo(target: &str, path: &Path) -> Error {
     ))
 }
 
-async fn open(addr: &Address, path: &Path, flags: OFlag) -> Result<fdio::Fd> {
-    let target = addr.to_string();
+fn check_fifo(target: &str, path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(m) if !m.file_type().is_fifo() => return Err(not_a_fifo(&target, path)),
-        Ok(_) => {}
-        Err(e) => return Err(io_err("open", &target)(e)),
+        Ok(m) if !m.file_type().is_fifo() => Err(not_a_fifo(target, path)),
+        Ok(_) => Ok(()),
+        Err(e) => Err(io_err("open", target)(e)),
     }
-    let p = path.to_path_buf();
-    let fd = tokio::task::spawn_blocking(move || {
-        nix::fcntl::open(&p, flags | OFlag::O_CLOEXEC, Mode::empty()).map_err(io::Error::from)
-    })
-    .await
-    .map_err(|e| io_err("open", &target)(io::Error::other(e)))?
-    .map_err(io_err("open", &target))?;
-    narrate!("open({}, {flags:?})", path.display());
-    fdio::register(fd).map_err(io_err("open", &target))
 }
 
-/// The next writer's bytes: blocks until some process opens the FIFO for writing.
-pub(crate) async fn open_for_reading(addr: &Address, path: &Path) -> Result<Conn> {
-    let fd = open(addr, path, OFlag::O_RDONLY).await?;
-    Ok(Conn::pipes(
-        addr.to_string(),
-        Some((fd, Medium::Pipe)),
-        None,
-        addr.options.frame,
-    ))
+type Opening = JoinHandle<io::Result<OwnedFd>>;
+
+/// `open(2)` on a blocking thread: it returns only once the other side opens too.
+fn start_open(path: &Path, flags: OFlag) -> Opening {
+    let p = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        nix::fcntl::open(&p, flags | OFlag::O_CLOEXEC, Mode::empty()).map_err(io::Error::from)
+    })
+}
+
+async fn finish_open(
+    target: &str,
+    path: &Path,
+    flags: OFlag,
+    opening: &mut Opening,
+) -> Result<fdio::Fd> {
+    let fd = opening
+        .await
+        .map_err(|e| io_err("open", target)(io::Error::other(e)))?
+        .map_err(io_err("open", target))?;
+    narrate!("open({}, {flags:?})", path.display());
+    fdio::register(fd).map_err(io_err("open", target))
+}
+
+/// Listening on a FIFO: each client is the next opening for reading. The blocking open is kept
+/// across a cancelled `accept` (the server loop races accept against other events), so a
+/// writer is never paired with a reader that nobody uses.
+pub(crate) struct FifoListener {
+    addr: Address,
+    path: PathBuf,
+    pending: Option<Opening>,
+}
+
+impl FifoListener {
+    pub(crate) fn new(addr: &Address, path: &Path) -> Self {
+        FifoListener {
+            addr: addr.clone(),
+            path: path.to_path_buf(),
+            pending: None,
+        }
+    }
+
+    pub(crate) async fn accept(&mut self) -> Result<Conn> {
+        let target = self.addr.to_string();
+        check_fifo(&target, &self.path)?;
+        let path = &self.path;
+        let opening = self
+            .pending
+            .get_or_insert_with(|| start_open(path, OFlag::O_RDONLY));
+        let fd = finish_open(&target, path, OFlag::O_RDONLY, opening).await;
+        self.pending = None;
+        Ok(Conn::pipes(
+            target,
+            Some((fd?, Medium::Pipe)),
+            None,
+            self.addr.options.frame,
+        ))
+    }
 }
 
 /// Write into the FIFO: blocks until some process opens it for reading.
 pub(crate) async fn open_for_writing(addr: &Address, path: &Path) -> Result<Conn> {
-    let fd = open(addr, path, OFlag::O_WRONLY).await?;
+    let target = addr.to_string();
+    check_fifo(&target, path)?;
+    let fd = finish_open(
+        &target,
+        path,
+        OFlag::O_WRONLY,
+        &mut start_open(path, OFlag::O_WRONLY),
+    )
+    .await?;
     Ok(Conn::pipes(
-        addr.to_string(),
+        target,
         None,
         Some((fd, Medium::Pipe, false)),
         addr.options.frame,

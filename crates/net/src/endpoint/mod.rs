@@ -294,7 +294,7 @@ enum Accepting {
     /// Peers of a datagram socket, demultiplexed by the listener's task.
     Datagram(mpsc::Receiver<Conn>),
     /// A FIFO: each "client" is the next writer to open it.
-    Fifo(std::path::PathBuf),
+    Fifo(fifo::FifoListener),
     /// stdio, file, exec, sh: one connection, opened on the first accept.
     Once(Option<Address>),
 }
@@ -325,7 +325,7 @@ impl Listener {
                 let guard = fifo::create(addr, path)?;
                 Ok(Listener {
                     label: addr.to_string(),
-                    accepting: Accepting::Fifo(path.clone()),
+                    accepting: Accepting::Fifo(fifo::FifoListener::new(addr, path)),
                     _cleanup: guard,
                 })
             }
@@ -343,15 +343,13 @@ impl Listener {
     }
 
     /// The next client, or `None` when this listener has no more to give (a non-socket
-    /// kind after its one connection).
+    /// kind after its one connection). Cancel-safe: a client is never lost by dropping the
+    /// future, so servers can race it against other events.
     pub async fn accept(&mut self) -> Result<Option<Conn>> {
         match &mut self.accepting {
             Accepting::Stream(l) => l.accept().await.map(Some),
             Accepting::Datagram(rx) => Ok(rx.recv().await),
-            Accepting::Fifo(path) => {
-                let addr = Address::new(Endpoint::Fifo(path.clone()));
-                fifo::open_for_reading(&addr, path).await.map(Some)
-            }
+            Accepting::Fifo(f) => f.accept().await.map(Some),
             Accepting::Once(addr) => match addr.take() {
                 Some(a) => connect(&a, None).await.map(Some),
                 None => Ok(None),
