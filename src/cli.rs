@@ -89,9 +89,13 @@ fn duration(s: &str) -> Result<Duration, String> {
     sockbox_net::addr::parse_duration(s).map_err(|e| e.to_string())
 }
 
-/// A size in bytes: `65536`, `256k`, `1MiB`.
-fn size(s: &str) -> Result<usize, String> {
-    sockbox_net::addr::parse_size(s).map_err(|e| e.to_string())
+/// A buffer size in bytes, at least 4 KiB: `65536`, `256k`, `1MiB`.
+fn buffer_size(s: &str) -> Result<usize, String> {
+    match sockbox_net::addr::parse_size(s) {
+        Ok(n) if n >= 4096 => Ok(n),
+        Ok(_) => Err("a buffer smaller than 4 KiB would cost a system call per few bytes".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -152,7 +156,7 @@ pub struct RelayArgs {
     #[arg(long, value_enum, default_value_t = Copy::Auto)]
     pub copy: Copy,
     /// Buffer size of the buffered copy (e.g. 256k)
-    #[arg(long, value_parser = size, default_value = "256k")]
+    #[arg(long, value_parser = buffer_size, default_value = "256k")]
     pub buffer: usize,
     /// Print connection and byte counts when the relay ends
     #[arg(long)]

@@ -53,7 +53,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             Copy::Splice => CopyMode::Splice,
             Copy::Buffered => CopyMode::Buffered,
         },
-        buffer: args.buffer.max(4096),
+        buffer: args.buffer,
         idle_timeout: args
             .idle_timeout
             .or(datagram_clients.then_some(DATAGRAM_IDLE)),

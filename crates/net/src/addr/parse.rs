@@ -1612,8 +1612,12 @@ KINDS
                      (abstract namespace)    unix:@app
   unix-dgram         as unix, SOCK_DGRAM     unix-dgram:./log.sock
   seqpacket          as unix, SOCK_SEQPACKET seqpacket:@ctl
-  fifo               PATH of a named pipe    fifo:/tmp/pipe
-  file               PATH of a regular file  file:/var/tmp/capture.bin
+  fifo               PATH of a named pipe:   fifo:/tmp/pipe
+                     listen reads (mkfifo if
+                     missing), connect writes
+  file               PATH: an existing file  file:/var/tmp/capture.bin
+                     is read and sent; a new
+                     path is created, written
   exec               PROGRAM ARGS, split     exec:grep -v '^#'
                      like a shell, no shell
   sh                 a /bin/sh -c line       sh:tr a-z A-Z | tee /tmp/out
