@@ -53,7 +53,7 @@ where
 {
     let mut totals = Totals::default();
     let mut running: JoinSet<(String, Result<Stats>)> = JoinSet::new();
-    let mut backoff = Duration::ZERO;
+    let mut starved = Starved::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -66,7 +66,7 @@ where
             }
             accepted = listener.accept() => match accepted {
                 Ok(Some(conn)) => {
-                    backoff = Duration::ZERO;
+                    starved.accepted();
                     totals.connections += 1;
                     let label = conn.label.clone();
                     tracing::info!(target: PEER, "connection from {label}");
@@ -75,9 +75,7 @@ where
                 }
                 Ok(None) => break,
                 Err(e) if out_of_resources(&e) => {
-                    backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
-                    tracing::warn!("{e}; accepting again in {} ms", backoff.as_millis());
-                    tokio::time::sleep(backoff).await;
+                    tokio::time::sleep(starved.failed(&e)).await;
                 }
                 Err(e) if transient(&e) => {}
                 Err(e) => return Err(e),
@@ -112,6 +110,41 @@ fn finished(
         Err(e) => {
             totals.failed += 1;
             tracing::warn!("client task failed: {e}");
+        }
+    }
+}
+
+/// Back-off state while accept fails for lack of fds: one warning when it starts, one line
+/// when it ends, and a delay that doubles (10 ms to 1 s) and comes down only gradually, so
+/// a server at its fd limit neither spins nor floods stderr.
+#[derive(Default)]
+struct Starved {
+    delay: Duration,
+    failures: u64,
+}
+
+impl Starved {
+    fn failed(&mut self, e: &Error) -> Duration {
+        if self.failures == 0 {
+            tracing::warn!("{e}; backing off and accepting again as descriptors free up");
+        }
+        self.failures += 1;
+        self.delay = (self.delay * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        self.delay
+    }
+
+    /// The episode ends once accepts have succeeded long enough to bring the delay down.
+    fn accepted(&mut self) {
+        self.delay /= 2;
+        if self.delay < Duration::from_millis(10) {
+            self.delay = Duration::ZERO;
+            if self.failures > 0 {
+                tracing::warn!(
+                    "accepting normally again after {} failed attempts",
+                    self.failures
+                );
+                self.failures = 0;
+            }
         }
     }
 }

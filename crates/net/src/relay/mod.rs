@@ -3,9 +3,9 @@
 //! Each direction runs on its own, so a sink that would block in one direction never stops
 //! the other (a relay that blocks in write deadlocks against echoing peers). A direction picks
 //! its path once, from what the two ends are:
-//! - stream to stream: [`splice`] through a private pipe (zero-copy) or [`buffered`] copy,
+//! - stream to stream: [`splice`] through a private pipe (zero-copy) or the `buffered` copy,
 //!   per [`CopyMode`];
-//! - anything involving messages: the [`datagram`] path, which keeps boundaries and applies
+//! - anything involving messages: the `datagram` path, which keeps boundaries and applies
 //!   `frame=` codecs.
 //!
 //! Half-close is honoured: end of stream one way shuts down writing on the other side and the
@@ -255,7 +255,7 @@ pub fn check_pair(a: &Address, b: &Address) -> Result<(), Error> {
     for (stream, msgs) in [(a, b), (b, a)] {
         if bare_socket_stream(stream) && msgs.carries_messages() {
             return Err(Error::Usage(format!(
-                "{stream} is a byte stream and {msgs} carries messages: add frame=len32,                  frame=len16 or frame=line to {stream} to say where each message ends"
+                "{stream} is a byte stream and {msgs} carries messages: add frame=len32, frame=len16 or frame=line to {stream} to say where each message ends"
             )));
         }
     }
