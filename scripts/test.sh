@@ -4,13 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Peers the integration tests drive: socat, OpenBSD nc, Python 3, prlimit (util-linux).
+# Peers the integration tests drive: socat, OpenBSD nc, Python 3, prlimit and setpriv
+# (util-linux), ip and ss (iproute2), ping (iputils).
 need=()
 command -v socat >/dev/null || need+=(socat)
 command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v python3 >/dev/null || need+=(python3)
 command -v prlimit >/dev/null || need+=(util-linux)
+command -v ip >/dev/null || need+=(iproute2)
+command -v ss >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v setpriv >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${need[*]}; run as root (or install them) so the tests can use them" >&2
     exit 1

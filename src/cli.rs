@@ -80,6 +80,58 @@ pub enum Command {
         Text output prints each message followed by a newline (unless it ends with one); \
         --json prints one object per line: peer, length, and data as text or base64.")]
     Recv(RecvArgs),
+    /// ICMP echo to a host, or connect time to a tcp:/unix: address, like ping(8)
+    #[command(after_help = "Examples:\n  \
+        sockbox ping 127.0.0.1 -c 3\n  \
+        sockbox ping ::1 -c 3 -i 0.2 --json\n  \
+        sockbox ping tcp:example.org:443 -c 5       TCP handshake time (tcping)\n  \
+        sockbox ping unix:/run/app.sock -c 3        is the daemon accepting, and how fast?\n  \
+        sockbox ping seqpacket:@ctl\n  \
+        sockbox -v ping 127.0.0.1 -c 1               says which ICMP socket it used\n\n\
+        ICMP uses the unprivileged ICMP datagram socket when net.ipv4.ping_group_range allows \
+        the user's group, else a raw socket (CAP_NET_RAW). Ctrl-C prints the statistics. \
+        Exit code 0 when any probe was answered, 1 when none was.")]
+    Ping(crate::cmd::ping::PingArgs),
+    /// Port scan of one host (TCP connect, or --udp); --unix: which socket files are live
+    #[command(after_help = "Examples:\n  \
+        sockbox scan 127.0.0.1 -p 22,80,8000-8100\n  \
+        sockbox scan localhost -p -                 all 65535 TCP ports\n  \
+        sockbox scan ::1                            the 1000 most common ports\n  \
+        sockbox scan 127.0.0.1 --udp -p 53,123,5353 --json\n  \
+        sockbox scan --unix /run /tmp               live, stale and forbidden socket files\n\n\
+        TCP ports are open (handshake completed), closed (reset) or filtered (no answer, or \
+        an ICMP error). A connection the kernel made to the probing socket itself is closed. \
+        UDP ports that stay silent are open|filtered: the two cannot be told apart. Scan \
+        only hosts you are allowed to.")]
+    Scan(crate::cmd::scan::ScanArgs),
+    /// Throughput, round-trip latency and connection rate of every transport, with a chart
+    Bench(crate::cmd::bench::BenchArgs),
+    /// Every socket on the host: TCP, UDP, raw, Unix, packet, netlink (ss / lsof's job)
+    #[command(after_help = "Examples:\n  \
+        sockbox ls                              every socket, like ss -a\n  \
+        sockbox ls -l -p                        what listens, and which process\n  \
+        sockbox ls --unix --peers               who talks to whom over Unix sockets\n  \
+        sockbox ls --tcp --state established --port 443 -e   with rtt, cwnd, bytes\n  \
+        sockbox ls --path '/run/*.sock' -p      Unix sockets under /run\n  \
+        sockbox ls --summary                    counts by kind and state\n  \
+        sockbox ls --json | jq '.sockets[] | select(.state == \"listen\")'\n  \
+        sockbox ls --graph dot | dot -Tsvg > sockets.svg\n  \
+        sockbox ls --files /run /tmp            socket files: live, stale, unreadable\n\n\
+        Processes come from one walk of /proc/*/fd (-p, --peers, --pid, --process); run as \
+        root to see every process's sockets. Families the kernel cannot dump through \
+        sock_diag are read from /proc/net (-v says so); a family that cannot be read at all is \
+        reported on stderr.")]
+    Ls(crate::cmd::ls::LsArgs),
+    /// Who owns a port, a socket file, an abstract name or an inode, and who is connected
+    #[command(after_help = "Examples:\n  \
+        sockbox who :8080                     TCP and UDP port 8080\n  \
+        sockbox who tcp:localhost:5432\n  \
+        sockbox who /run/docker.sock\n  \
+        sockbox who @dbus-session\n  \
+        sockbox who 123456                    a socket inode (socket:[123456] in /proc/PID/fd)\n\n\
+        Prints the sockets bound there with each owner's pid, user and command line, then \
+        every connection with the processes at both ends. Exits 1 when nothing is found.")]
+    Who(crate::cmd::who::WhoArgs),
     /// Help on a topic: `addresses`, or a command
     Help(HelpArgs),
 }

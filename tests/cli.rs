@@ -3,6 +3,9 @@
 //! module in `tests/peers/`, socat, nc, the kernel's FIFOs). Bytes are checked with sha256.
 //! Every wait is bounded and every process is reaped (see `util.rs`).
 
+mod bench;
+mod diag;
+mod inspect;
 mod util;
 
 use std::io::{Read, Write};

@@ -1,11 +1,16 @@
 //! One file per verb: arguments -> typed configuration -> library call -> output.
 
+pub mod bench;
 mod connect;
 mod help;
 mod listen;
+pub mod ls;
+pub mod ping;
 mod recv;
 mod relay;
+pub mod scan;
 mod send;
+pub mod who;
 
 use std::process::ExitCode;
 
@@ -63,9 +68,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Err(e) = sockbox_net::server::raise_fd_limit() {
+        tracing::warn!("cannot raise the open-file limit: {e}");
+    }
     // Servers handle the signal themselves (stop, clean up, report); others are dropped.
-    let handles_signals = matches!(&cli.command, Command::Relay(_) | Command::Recv(_))
-        || matches!(&cli.command, Command::Listen(a) if a.keep);
+    let handles_signals = matches!(
+        &cli.command,
+        Command::Relay(_) | Command::Recv(_) | Command::Bench(_) | Command::Ping(_)
+    ) || matches!(&cli.command, Command::Listen(a) if a.keep);
     let verb = dispatch(cli.command, shutdown.clone());
     let outcome = tokio::select! {
         r = verb => r,
@@ -84,6 +94,11 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
         Command::Relay(a) => relay::run(a, shutdown).await,
         Command::Send(a) => send::run(a).await,
         Command::Recv(a) => recv::run(a, shutdown).await,
+        Command::Ping(a) => ping::run(a, shutdown).await,
+        Command::Scan(a) => scan::run(a).await,
+        Command::Bench(a) => bench::run(a, shutdown).await,
+        Command::Ls(a) => ls::run(a).await,
+        Command::Who(a) => who::run(a).await,
         Command::Help(a) => help::run(a),
     }
 }

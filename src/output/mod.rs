@@ -1,5 +1,11 @@
 //! The only code that writes results to stdout (and the stats report to stderr).
 
+pub mod bench;
+pub mod inspect;
+pub mod ping;
+pub mod scan;
+pub mod table;
+
 use std::io::{self, Write};
 
 use base64::Engine;

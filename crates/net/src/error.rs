@@ -33,6 +33,9 @@ pub enum Error {
     /// A framed stream carried something that is not a valid frame.
     #[error("{target}: {err}")]
     Frame { target: String, err: FrameError },
+    /// A benchmark could not run, or its remote peer broke the control protocol.
+    #[error("{0}")]
+    Bench(String),
 }
 
 impl Error {
@@ -100,16 +103,21 @@ impl fmt::Display for Cause<'_> {
     }
 }
 
-/// io::Error's text without the " (os error N)" suffix std adds.
+/// io::Error's text without the " (os error N)" suffix std adds, in lower case, to fit
+/// after a colon in a one-line message.
+pub fn os_error_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s,
+    }
+}
+
 struct Plain<'a>(&'a io::Error);
 
 impl fmt::Display for Plain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0.to_string();
-        match s.rfind(" (os error") {
-            Some(i) => f.write_str(&s[..i].to_lowercase()),
-            None => f.write_str(&s),
-        }
+        f.write_str(&os_error_text(self.0))
     }
 }
 

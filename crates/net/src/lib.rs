@@ -9,11 +9,15 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod bench;
 pub mod endpoint;
 pub mod error;
 pub mod frame;
+pub mod inspect;
 pub mod message;
+pub mod ping;
 pub mod relay;
+pub mod scan;
 pub mod server;
 
 pub use error::{Error, Result};

@@ -172,3 +172,16 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 pub async fn close_pair(a: Conn, b: Conn) {
     tokio::join!(a.close(CLOSE_GRACE), b.close(CLOSE_GRACE));
 }
+/// Raise the soft `RLIMIT_NOFILE` to the hard limit (`setrlimit(2)`), as Go's runtime and most
+/// servers do: a relay needs two descriptors per client, and the usual soft limit (1024, or
+/// whatever the login set) is far below what the kernel allows the process. Returns the limit
+/// now in force.
+pub fn raise_fd_limit() -> std::io::Result<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+        crate::narrate!("setrlimit(RLIMIT_NOFILE, {hard}) (was {soft})");
+    }
+    Ok(hard.max(soft))
+}

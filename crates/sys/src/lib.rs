@@ -8,6 +8,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use tokio::io::unix::AsyncFd;
 
+mod procfs;
+pub use procfs::readlinkat_into;
+
 /// Register an fd with the current tokio runtime's reactor (epoll), so its readiness can be
 /// awaited. Errors (rather than panicking) when called outside a runtime.
 pub fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {

@@ -4,6 +4,7 @@
 //! `tcp4`/`tcp6` keep only one family. To listen, a bare port means every address: one
 //! dual-stack `[::]` socket for `tcp`, falling back to `0.0.0.0` where IPv6 is off.
 
+use crate::error::os_error_text;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::OwnedFd;
@@ -60,7 +61,7 @@ async fn resolve(addr: &Address, t: &InetTarget, passive: bool) -> Result<Vec<So
         .map_err(|e| Error::Io {
             op: "resolve",
             target: host.to_string(),
-            err: io::Error::new(io::ErrorKind::NotFound, no_os_suffix(e)),
+            err: io::Error::new(io::ErrorKind::NotFound, os_error_text(&e)),
         })?
         .filter(wanted)
         .collect();
@@ -83,11 +84,6 @@ async fn resolve(addr: &Address, t: &InetTarget, passive: bool) -> Result<Vec<So
             .join(", ")
     );
     Ok(found)
-}
-
-fn no_os_suffix(e: io::Error) -> String {
-    let s = e.to_string();
-    s.split(" (os error").next().unwrap_or(&s).to_string()
 }
 
 /// Parse `bind=` for an inet socket: `IP`, `IP:PORT`, `[V6]:PORT` or `:PORT`.

@@ -35,6 +35,7 @@ use tokio::sync::mpsc;
 use crate::addr::{Address, Endpoint, Framing, Role, Transfer};
 use crate::error::{Error, Result};
 pub use fdio::Fd;
+pub use unix::peer_cred;
 
 /// What is behind an fd, as far as copying is concerned: decides whether `splice(2)` can be
 /// used, and how end-of-stream and half-close work.

@@ -92,7 +92,7 @@ pub(crate) fn is_unnamed(a: &SockaddrStorage) -> bool {
 }
 
 /// `getsockopt(SO_PEERCRED)`: the process that created the other end, with its name.
-pub(crate) fn peer_cred(fd: &impl AsFd) -> Option<Cred> {
+pub fn peer_cred(fd: &impl AsFd) -> Option<Cred> {
     let c = getsockopt(fd, sockopt::PeerCredentials).ok()?;
     if c.pid() <= 0 {
         return None;
