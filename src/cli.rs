@@ -207,8 +207,9 @@ pub struct RelayArgs {
     /// How stream bytes are copied
     #[arg(long, value_enum, default_value_t = Copy::Auto)]
     pub copy: Copy,
-    /// Buffer size of the buffered copy (e.g. 256k)
-    #[arg(long, value_parser = buffer_size, default_value = "256k")]
+    /// Largest buffer of the buffered copy, per direction (e.g. 256k): it starts at 64 KiB
+    /// and grows while reads fill it
+    #[arg(long, value_parser = buffer_size, default_value = "1M")]
     pub buffer: usize,
     /// Print connection and byte counts when the relay ends
     #[arg(long)]

@@ -5,6 +5,7 @@
 //! (`EMFILE`) is survived by backing off and trying again rather than spinning or exiting.
 //! The loop takes its shutdown signal as a future, so tests and the binary decide when it ends.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -52,7 +53,10 @@ where
     F: Future<Output = Result<Stats>> + Send + 'static,
 {
     let mut totals = Totals::default();
-    let mut running: JoinSet<(String, Result<Stats>)> = JoinSet::new();
+    // Each client's task is its handler's future alone (no wrapper carrying a copy of it):
+    // its label is kept here, by task id, for the report when it ends.
+    let mut running: JoinSet<Result<Stats>> = JoinSet::new();
+    let mut labels: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut starved = Starved::default();
     tokio::pin!(shutdown);
     loop {
@@ -61,8 +65,8 @@ where
                 running.shutdown().await;
                 return Ok(totals);
             }
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                finished(done, &mut totals);
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                finished(done, &mut labels, &mut totals);
             }
             accepted = listener.accept() => match accepted {
                 Ok(Some(conn)) => {
@@ -70,8 +74,8 @@ where
                     totals.connections += 1;
                     let label = conn.label.clone();
                     tracing::info!(target: PEER, "connection from {label}");
-                    let task = handle(conn);
-                    running.spawn(async move { (label, task.await) });
+                    let id = running.spawn(handle(conn)).id();
+                    labels.insert(id, label);
                 }
                 Ok(None) => break,
                 Err(e) if out_of_resources(&e) => {
@@ -82,18 +86,24 @@ where
             },
         }
     }
-    while let Some(done) = running.join_next().await {
-        finished(done, &mut totals);
+    while let Some(done) = running.join_next_with_id().await {
+        finished(done, &mut labels, &mut totals);
     }
     Ok(totals)
 }
 
 fn finished(
-    done: std::result::Result<(String, Result<Stats>), tokio::task::JoinError>,
+    done: std::result::Result<(tokio::task::Id, Result<Stats>), tokio::task::JoinError>,
+    labels: &mut HashMap<tokio::task::Id, String>,
     totals: &mut Totals,
 ) {
-    match done {
-        Ok((label, Ok(stats))) => {
+    let (id, outcome) = match done {
+        Ok((id, outcome)) => (id, Ok(outcome)),
+        Err(e) => (e.id(), Err(e)),
+    };
+    let label = labels.remove(&id).unwrap_or_default();
+    match outcome {
+        Ok(Ok(stats)) => {
             totals.add(&stats);
             tracing::info!(
                 target: PEER,
@@ -102,14 +112,14 @@ fn finished(
                 stats.backward.bytes
             );
         }
-        Ok((label, Err(e))) => {
+        Ok(Err(e)) => {
             totals.failed += 1;
             tracing::warn!("{label}: {e}");
         }
         Err(e) if e.is_cancelled() => {}
         Err(e) => {
             totals.failed += 1;
-            tracing::warn!("client task failed: {e}");
+            tracing::warn!("{label}: client task failed: {e}");
         }
     }
 }
@@ -165,13 +175,6 @@ fn transient(e: &Error) -> bool {
     )
 }
 
-/// Close a finished connection, giving a child process this long to exit by itself.
-pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// Close both connections of a relayed pair after `relay` returned.
-pub async fn close_pair(a: Conn, b: Conn) {
-    tokio::join!(a.close(CLOSE_GRACE), b.close(CLOSE_GRACE));
-}
 /// Raise the soft `RLIMIT_NOFILE` to the hard limit (`setrlimit(2)`), as Go's runtime and most
 /// servers do: a relay needs two descriptors per client, and the usual soft limit (1024, or
 /// whatever the login set) is far below what the kernel allows the process. Returns the limit
@@ -184,4 +187,17 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
         crate::narrate!("setrlimit(RLIMIT_NOFILE, {hard}) (was {soft})");
     }
     Ok(hard.max(soft))
+}
+
+/// Close a finished connection, giving a child process this long to exit by itself.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Close both connections of a relayed pair after `relay` returned.
+pub async fn close_pair(a: Conn, b: Conn) {
+    // Boxed: closing (bridge threads, a child's exit) is a large state machine that runs once;
+    // inline, every idle connection's task would carry its 3.7 KB for its whole life.
+    tokio::join!(
+        Box::pin(a.close(CLOSE_GRACE)),
+        Box::pin(b.close(CLOSE_GRACE))
+    );
 }

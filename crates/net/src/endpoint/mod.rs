@@ -264,11 +264,13 @@ impl Conn {
 /// Open `addr` as a client. `timeout` bounds the connect when the address has no `timeout=`.
 pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
     let timeout = addr.options.timeout.or(timeout);
+    // The per-kind futures are boxed: they live only while connecting, and inline they would
+    // make every connection's task as large as the largest of them for its whole life.
     match &addr.endpoint {
-        Endpoint::Tcp(t) => inet::connect_tcp(addr, t, timeout).await,
-        Endpoint::Udp(t) => inet::connect_udp(addr, t).await,
-        Endpoint::Unix(ty, name) => unix::connect(addr, *ty, name, timeout).await,
-        Endpoint::Fifo(path) => fifo::open_for_writing(addr, path).await,
+        Endpoint::Tcp(t) => Box::pin(inet::connect_tcp(addr, t, timeout)).await,
+        Endpoint::Udp(t) => Box::pin(inet::connect_udp(addr, t)).await,
+        Endpoint::Unix(ty, name) => Box::pin(unix::connect(addr, *ty, name, timeout)).await,
+        Endpoint::Fifo(path) => Box::pin(fifo::open_for_writing(addr, path)).await,
         Endpoint::File(path) => file::open(addr, path),
         Endpoint::Exec(argv) => exec::spawn(addr, argv, &[]),
         Endpoint::Sh(line) => exec::spawn(addr, &sh_argv(line), &[]),

@@ -1,14 +1,20 @@
 //! Stream copy through a user-space buffer, for when `splice(2)` cannot serve or is slower
-//! (see `relay::CopyMode`). The buffer is allocated at the first readable event, so an idle
-//! connection holds none; a slow sink is met by not reading (backpressure), never by buffering
-//! more than one buffer.
+//! (see `relay::CopyMode`). Nothing is allocated until the first readable event, so an idle
+//! connection holds no buffer. The buffer starts at 64 KiB and grows (x4) each time a read
+//! fills it, up to the configured size: a bulk transfer reaches the large buffer after two
+//! reads (fewer system calls per byte: 1 MiB measured on par with a hand-written C relay into
+//! TCP, 256 KiB 5-10% behind), while a chatty connection keeps a small one. A slow sink is met
+//! by not reading (backpressure), never by buffering more than one buffer.
 
 use super::{Fault, Meter};
 use crate::endpoint::fdio::{self, Fd};
 
-pub(crate) async fn copy(src: &Fd, dst: &Fd, size: usize, meter: &Meter) -> Result<(), Fault> {
+/// The first buffer of a direction.
+const START: usize = 64 * 1024;
+
+pub(crate) async fn copy(src: &Fd, dst: &Fd, max: usize, meter: &Meter) -> Result<(), Fault> {
     let _ = src.readable().await.map_err(Fault::Read)?;
-    let mut buf = vec![0u8; size];
+    let mut buf = vec![0u8; START.min(max)];
     loop {
         let n = fdio::read(src, &mut buf).await.map_err(Fault::Read)?;
         if n == 0 {
@@ -18,5 +24,8 @@ pub(crate) async fn copy(src: &Fd, dst: &Fd, size: usize, meter: &Meter) -> Resu
             .await
             .map_err(Fault::Write)?;
         meter.add(n as u64, 0);
+        if n == buf.len() && buf.len() < max {
+            buf.resize((buf.len() * 4).min(max), 0);
+        }
     }
 }
