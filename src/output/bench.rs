@@ -2,6 +2,7 @@
 //! docs/json.md) and for the eye (an SVG chart drawn by the library); and the progress bar on
 //! stderr while it runs.
 
+use sockbox_net::bench::three_figures;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 
@@ -99,17 +100,6 @@ fn align_numbers(t: &mut Table, columns: usize) {
     }
 }
 
-/// `4210`, `12.5`, `0.31`.
-fn rate(mib: f64) -> String {
-    if mib >= 100.0 {
-        format!("{mib:.0}")
-    } else if mib >= 10.0 {
-        format!("{mib:.1}")
-    } else {
-        format!("{mib:.2}")
-    }
-}
-
 /// `19.7M`, `67.4k`, `950`.
 fn count(n: f64) -> String {
     if n >= 1e6 {
@@ -141,7 +131,7 @@ fn lost_percent(t: &Throughput) -> Option<f64> {
 fn throughput_cell(t: &Throughput) -> String {
     let mut s = format!(
         "{} MiB/s\n{} msg/s",
-        rate(t.mib_per_s),
+        three_figures(t.mib_per_s),
         count(t.messages_per_s)
     );
     if t.limited {
@@ -255,7 +245,7 @@ fn run_tables(out: &mut impl Write, r: &Report, run: &Run) -> io::Result<()> {
                     None => "failed".into(),
                 });
             }
-            row.push(format!("{} MiB/s", rate(best(tr))));
+            row.push(format!("{} MiB/s", three_figures(best(tr))));
             t.add_row(row);
         }
         align_numbers(&mut t, sizes.len() + 3);
@@ -456,7 +446,7 @@ pub fn remote_table(out: &mut impl Write, r: &RemoteReport) -> io::Result<()> {
                 String::new(),
                 x.protocol.to_string(),
                 size,
-                rate(x.result.mib_per_s),
+                three_figures(x.result.mib_per_s),
                 count(x.result.messages_per_s),
                 lost,
             ]);

@@ -759,6 +759,17 @@ fn pin(cpu: Option<usize>) -> Result<()> {
         .map_err(|e| crate::error::io_err("sched_setaffinity", format!("CPU {cpu}"))(e.into()))
 }
 
+/// A figure to three significant places for tables and charts: `4210`, `12.5`, `0.31`.
+pub fn three_figures(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
 /// `64 B`, `4 KiB`, `1 MiB`, `65507 B`: exact binary units when the size is a multiple.
 pub fn format_size(n: usize) -> String {
     const UNITS: [(usize, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];

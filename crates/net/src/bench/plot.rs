@@ -296,10 +296,10 @@ fn latency_chart(root: &Area<'_>, area: &Area<'_>, run: &Run) -> Result<()> {
         root.draw(&Text::new(
             format!(
                 "{} / {} / {} / {}",
-                short(l.p50_us),
-                short(l.p99_us),
-                short(l.p999_us),
-                short(l.max_us)
+                super::three_figures(l.p50_us),
+                super::three_figures(l.p99_us),
+                super::three_figures(l.p999_us),
+                super::three_figures(l.max_us)
             ),
             (x_right + 10, py),
             text_style(12, INK).pos(Pos::new(HPos::Left, VPos::Center)),
@@ -374,17 +374,6 @@ fn connect_chart(root: &Area<'_>, area: &Area<'_>, rows: &[&TransportReport]) ->
         .map_err(drawing)?;
     }
     Ok(())
-}
-
-/// Microseconds in three significant figures.
-fn short(us: f64) -> String {
-    if us >= 100.0 {
-        format!("{us:.0}")
-    } else if us >= 10.0 {
-        format!("{us:.1}")
-    } else {
-        format!("{us:.2}")
-    }
 }
 
 /// `36.1k`, `950`, `1.2M`.
