@@ -122,6 +122,11 @@ fn micros(us: f64) -> String {
     }
 }
 
+/// p50, p90, p99, p99.9 and max of a latency histogram, as table cells.
+fn percentile_cells(l: &sockbox_net::bench::Latency) -> [String; 5] {
+    [l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us].map(micros)
+}
+
 fn lost_percent(t: &Throughput) -> Option<f64> {
     let lost = t.lost_messages?;
     (t.sent_messages > 0).then(|| 100.0 * lost as f64 / t.sent_messages as f64)
@@ -293,16 +298,10 @@ fn run_tables(out: &mut impl Write, r: &Report, run: &Run) -> io::Result<()> {
             if l.lost > 0 {
                 trips.push_str(&format!(" ({} lost)", l.lost));
             }
-            t.add_row(vec![
-                (i + 1).to_string(),
-                tr.transport.to_string(),
-                micros(l.p50_us),
-                micros(l.p90_us),
-                micros(l.p99_us),
-                micros(l.p999_us),
-                micros(l.max_us),
-                trips,
-            ]);
+            let mut row = vec![(i + 1).to_string(), tr.transport.to_string()];
+            row.extend(percentile_cells(l));
+            row.push(trips);
+            t.add_row(row);
         }
         align_numbers(&mut t, 8);
         writeln!(
@@ -473,16 +472,10 @@ pub fn remote_table(out: &mut impl Write, r: &RemoteReport) -> io::Result<()> {
             if l.lost > 0 {
                 trips.push_str(&format!(" ({} lost)", l.lost));
             }
-            t.add_row(vec![
-                String::new(),
-                x.protocol.to_string(),
-                micros(l.p50_us),
-                micros(l.p90_us),
-                micros(l.p99_us),
-                micros(l.p999_us),
-                micros(l.max_us),
-                trips,
-            ]);
+            let mut row = vec![String::new(), x.protocol.to_string()];
+            row.extend(percentile_cells(l));
+            row.push(trips);
+            t.add_row(row);
         }
         align_numbers(&mut t, 8);
         writeln!(
