@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Peers the integration tests drive: socat, OpenBSD nc, Python 3, prlimit and setpriv
-# (util-linux), ip and ss (iproute2), ping (iputils).
+# (util-linux), ip and ss (iproute2), ping (iputils), systemd-socket-activate (systemd).
 need=()
 command -v socat >/dev/null || need+=(socat)
 command -v nc >/dev/null || need+=(netcat-openbsd)
@@ -15,6 +15,10 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v ss >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v setpriv >/dev/null || need+=(util-linux)
+# Access-control tests run the system Python as another user; activation tests drive
+# systemd-socket-activate.
+[ -x /usr/bin/python3 ] || need+=(python3)
+command -v systemd-socket-activate >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

@@ -49,17 +49,25 @@ pub enum Command {
         sockbox listen tcp:8080                      one client, to stdin/stdout\n  \
         sockbox listen unix:/tmp/s.sock --keep --echo  echo server for many clients\n  \
         sockbox listen tcp:127.0.0.1:7000 --keep --exec 'tr a-z A-Z'\n  \
-        sockbox listen udp:5353                       first peer's datagrams to stdout\n\n\
+        sockbox listen udp:5353                       first peer's datagrams to stdout\n  \
+        sockbox listen unix:/tmp/s.sock --keep --echo --allow-user alice --allow-gid wheel\n  \
+        sockbox listen unix:/run/app.sock tcp:8080 --activate -- /usr/bin/app --flag\n  \
+        systemd-socket-activate -l /tmp/s.sock sockbox listen --inherit --keep --echo\n\n\
         Each peer is reported on stderr: its address, or pid/uid/gid and process name for Unix \
         peers. A socket file is removed on exit, a stale one is replaced, a live one or a \
-        file that is not a socket is refused.")]
+        file that is not a socket is refused. --allow-* checks the kernel's credentials of a \
+        Unix client (SO_PEERCRED, SO_PEERGROUPS) before reading a byte; a client allowed by \
+        none of them is closed and logged. --activate binds, then replaces sockbox with PROG: \
+        the socket files stay for PROG to serve.")]
     Listen(ListenArgs),
     /// Accept on A, connect each client to B, copy both ways (socat's job)
     #[command(after_help = "Examples:\n  \
         sockbox relay tcp:8080 unix:/run/app.sock      expose a Unix socket on TCP\n  \
         sockbox relay unix:/tmp/proxy.sock tcp:db:5432\n  \
         sockbox relay tcp:9000,frame=len32 udp:127.0.0.1:9001   messages over a stream\n  \
-        sockbox relay connect:tcp:h:1 listen:unix:/tmp/s  roles said explicitly\n\n\
+        sockbox relay connect:tcp:h:1 listen:unix:/tmp/s  roles said explicitly\n  \
+        sockbox relay unix:/tmp/db.sock tcp:db:5432 --allow-user app   only uid of app\n  \
+        systemd-socket-activate -l 8080 sockbox relay --inherit unix:/run/app.sock\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
         connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
         datagram or seqpacket side needs frame=len32|len16|line on the stream side.")]
@@ -162,10 +170,28 @@ pub struct ConnectArgs {
     pub idle_timeout: Option<Duration>,
 }
 
+/// Peer-credential access control, for a Unix listener.
+#[derive(Args, Debug, Default)]
+pub struct AllowArgs {
+    /// Let in only clients running as this uid (repeatable; others are refused before a
+    /// byte is read, and logged). Unix stream and seqpacket listeners only
+    #[arg(long, value_name = "UID")]
+    pub allow_uid: Vec<u32>,
+    /// Let in clients whose primary or supplementary group is this gid or group name
+    /// (repeatable)
+    #[arg(long, value_name = "GID|GROUP")]
+    pub allow_gid: Vec<String>,
+    /// Let in clients running as this user name (repeatable)
+    #[arg(long, value_name = "USER")]
+    pub allow_user: Vec<String>,
+}
+
 #[derive(Args, Debug)]
 pub struct ListenArgs {
-    /// Address to listen on (`sockbox help addresses`)
-    pub addr: String,
+    /// Address to listen on (`sockbox help addresses`); several with --activate; with
+    /// --inherit, which inherited socket to serve
+    #[arg(value_name = "ADDR", required_unless_present = "inherit")]
+    pub addrs: Vec<String>,
     /// Serve many clients, concurrently, until interrupted
     #[arg(short, long)]
     pub keep: bool,
@@ -179,6 +205,23 @@ pub struct ListenArgs {
     /// Close a client when nothing moved either way for this long
     #[arg(long, value_parser = duration)]
     pub idle_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub allow: AllowArgs,
+    /// Bind every ADDR, then exec PROG (given after --) with the sockets as descriptors 3,
+    /// 4, ... and LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES set (socket activation)
+    #[arg(long, requires = "prog", conflicts_with_all = ["keep", "echo", "exec", "inherit", "idle_timeout"])]
+    pub activate: bool,
+    /// Serve the listening socket this process was handed by socket activation (systemd,
+    /// systemd-socket-activate, sockbox listen --activate) instead of binding one
+    #[arg(long)]
+    pub inherit: bool,
+    /// With --activate: the name of each socket in LISTEN_FDNAMES, in order (default: the
+    /// socket file's name, or KIND-PORT). With --inherit: serve the socket of this name
+    #[arg(long, value_name = "NAME")]
+    pub fdname: Vec<String>,
+    /// The program --activate runs, and its arguments
+    #[arg(last = true, value_name = "PROG")]
+    pub prog: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -196,7 +239,8 @@ pub struct RelayArgs {
     /// Side that is listened on (unless prefixed with connect:)
     pub a: String,
     /// Side connected to for each client (unless prefixed with listen:)
-    pub b: String,
+    #[arg(required_unless_present = "inherit")]
+    pub b: Option<String>,
     /// Give up connecting to B after this long
     #[arg(long, value_parser = duration)]
     pub timeout: Option<Duration>,
@@ -217,6 +261,12 @@ pub struct RelayArgs {
     /// With --stats: one JSON document on stdout instead of text on stderr
     #[arg(long, requires = "stats")]
     pub json: bool,
+    #[command(flatten)]
+    pub allow: AllowArgs,
+    /// Accept on the listening socket handed over by socket activation instead of binding A;
+    /// the one address given is then the side to connect to
+    #[arg(long)]
+    pub inherit: bool,
 }
 
 #[derive(Args, Debug)]

@@ -16,6 +16,17 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     report::init(cli.verbose, cli.quiet);
+    // Socket activation execs another program with descriptors placed by number, which needs a
+    // process with one thread: it runs before the multi-threaded runtime exists.
+    match &cli.command {
+        cli::Command::Listen(args) if args.activate => {
+            cmd::listen::activate(args).unwrap_or_else(|e| cmd::exit_code(&e))
+        }
+        _ => run(cli),
+    }
+}
+
+fn run(cli: cli::Cli) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .enable_all()

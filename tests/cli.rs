@@ -6,6 +6,7 @@
 mod bench;
 mod diag;
 mod inspect;
+mod unixpower;
 mod util;
 
 use std::io::{Read, Write};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use sockbox_net::addr::{Address, Endpoint, Role};
-use sockbox_net::endpoint::{self, Conn, Listener, Peer};
+use sockbox_net::endpoint::{self, activation, Bound, Conn, Listener, Peer};
 use sockbox_net::frame::DEFAULT_MAX_FRAME;
 use sockbox_net::message::Receiver;
 use sockbox_net::relay::{self, RelayOptions, Stats};
@@ -24,25 +24,46 @@ enum Serve {
 }
 
 pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
-    let addr = super::parse_addr(&args.addr)?;
-    if addr.role == Some(Role::Connect) {
-        return Err(Error::Usage(format!("{addr}: to connect, use `sockbox connect`")).into());
-    }
     let serve = match (&args.exec, args.echo) {
         (Some(prog), _) => Serve::Exec(split_prog(prog)?),
         (None, true) => Serve::Echo,
         (None, false) => Serve::Stdio,
     };
-    if matches!(serve, Serve::Stdio) {
-        relay::check_pair(&addr, &Address::new(Endpoint::Stdio))?;
+    let check = |addr: &Address| match serve {
+        Serve::Stdio => relay::check_pair(addr, &Address::new(Endpoint::Stdio)),
+        _ => Ok(()),
+    };
+    let allow = super::allow_peers(&args.allow)?;
+    let mut listener = if args.inherit {
+        let (addr, socket) = super::inherit(args.addrs.as_slice(), args.fdname.as_slice())?;
+        check(&addr)?;
+        socket.into_listener()?
+    } else {
+        let [addr] = args.addrs.as_slice() else {
+            return Err(Error::Usage(
+                "listen: one address (several only with --activate, which hands them to a program)"
+                    .into(),
+            )
+            .into());
+        };
+        let addr = super::parse_addr(addr)?;
+        if addr.role == Some(Role::Connect) {
+            return Err(Error::Usage(format!("{addr}: to connect, use `sockbox connect`")).into());
+        }
+        check(&addr)?;
+        if !allow.is_empty() {
+            endpoint::check_allow_address(&addr)?;
+        }
+        Listener::bind(&addr).await?
+    };
+    if !allow.is_empty() {
+        listener.allow_only(allow)?;
     }
     let opts = Arc::new(RelayOptions {
         idle_timeout: args.idle_timeout,
         ..RelayOptions::default()
     });
-    let mut listener = Listener::bind(&addr).await?;
     tracing::info!(target: PEER, "listening on {}", listener.label);
-
     if !args.keep {
         let Some(conn) = listener.accept().await? else {
             return Ok(ExitCode::SUCCESS);
@@ -76,6 +97,62 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `listen ADDR.. --activate -- PROG ARGS`: bind every address, then become PROG with the
+/// sockets as descriptors 3, 4, .... Runs before any async runtime starts (the descriptors are
+/// placed by number, which needs a single-threaded process); binding uses a runtime of its
+/// own, on this thread, dropped before the exec. Returns only on failure.
+pub fn activate(args: &ListenArgs) -> Result<ExitCode> {
+    if args.addrs.is_empty() {
+        return Err(Error::Usage("--activate: no address to bind".into()).into());
+    }
+    let allow = super::allow_peers(&args.allow)?;
+    if !allow.is_empty() {
+        return Err(Error::Usage(
+            "--allow-* cannot be combined with --activate: the program that accepts decides who \
+             gets in"
+                .into(),
+        )
+        .into());
+    }
+    if !args.fdname.is_empty() && args.fdname.len() != args.addrs.len() {
+        return Err(Error::Usage(format!(
+            "--activate: {} addresses but {} --fdname (give one per address, or none)",
+            args.addrs.len(),
+            args.fdname.len()
+        ))
+        .into());
+    }
+    let mut wanted = Vec::new();
+    for (i, a) in args.addrs.iter().enumerate() {
+        let addr = super::parse_addr(a)?;
+        let name = match args.fdname.get(i) {
+            Some(n) => {
+                activation::check_fdname(n)?;
+                n.clone()
+            }
+            None => activation::default_fdname(&addr),
+        };
+        wanted.push((addr, name));
+    }
+    if let Some(prog) = args.prog.first() {
+        activation::find_program(prog)?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let bound = rt.block_on(async {
+        let mut bound = Vec::new();
+        for (addr, name) in wanted {
+            bound.push((Bound::bind(&addr).await?, name));
+        }
+        Ok::<_, Error>(bound)
+    });
+    // Name resolution may have run on a blocking thread: wait for every thread to end.
+    drop(rt);
+    activation::exec_activated(bound?, &args.prog)?;
+    unreachable!("exec_activated returns only errors")
 }
 
 fn split_prog(prog: &str) -> Result<Vec<String>, Error> {

@@ -3,7 +3,7 @@
 pub mod bench;
 mod connect;
 mod help;
-mod listen;
+pub mod listen;
 pub mod ls;
 pub mod ping;
 mod recv;
@@ -17,6 +17,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
+
+use sockbox_net::endpoint::{self, AllowPeers};
 
 use crate::cli::{Cli, Command};
 use crate::report;
@@ -104,7 +106,7 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
 }
 
 /// 2 for usage errors, 0 for a closed stdout, 1 for everything else; reported on stderr.
-fn exit_code(e: &anyhow::Error) -> ExitCode {
+pub fn exit_code(e: &anyhow::Error) -> ExitCode {
     let broken_pipe = e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
@@ -118,6 +120,61 @@ fn exit_code(e: &anyhow::Error) -> ExitCode {
             .is_some_and(|e| e.is_usage())
     });
     ExitCode::from(if usage { 2 } else { 1 })
+}
+
+/// The peers `--allow-uid/--allow-gid/--allow-user` let in (names resolved now, once).
+pub fn allow_peers(a: &crate::cli::AllowArgs) -> Result<AllowPeers, sockbox_net::Error> {
+    let mut allow = AllowPeers {
+        uids: a.allow_uid.clone(),
+        ..AllowPeers::default()
+    };
+    for u in &a.allow_user {
+        allow.uids.push(endpoint::user_id(u)?);
+    }
+    for g in &a.allow_gid {
+        allow.gids.push(endpoint::group_id(g)?);
+    }
+    Ok(allow)
+}
+
+/// The socket to serve out of those this process inherited by socket activation (`--inherit`):
+/// the one `addrs` (at most one) or `fdnames` (at most one) names, or the only one. Returns the
+/// address it serves (as given, or as the kernel names it) with the socket.
+pub fn inherit(
+    addrs: &[String],
+    fdnames: &[String],
+) -> Result<(sockbox_net::addr::Address, endpoint::Bound), sockbox_net::Error> {
+    use sockbox_net::Error;
+    let addr = match addrs {
+        [] => None,
+        [a] => Some(parse_addr(a)?),
+        _ => {
+            return Err(Error::Usage(
+                "--inherit serves one socket: give at most one address".into(),
+            ))
+        }
+    };
+    let name = match fdnames {
+        [] => None,
+        [n] => Some(n.as_str()),
+        _ => {
+            return Err(Error::Usage(
+                "--inherit serves one socket: give at most one --fdname".into(),
+            ))
+        }
+    };
+    let chosen =
+        endpoint::activation::choose(endpoint::activation::inherited()?, addr.as_ref(), name)?;
+    let mut socket = chosen.socket;
+    let addr = match addr {
+        Some(a) => {
+            socket.set_options(&a.options);
+            a
+        }
+        None => parse_addr(&socket.label)?,
+    };
+    tracing::info!(target: sockbox_net::PEER, "serving inherited descriptor {} ({})", chosen.fd, socket.label);
+    Ok((addr, socket))
 }
 
 /// Parse an address argument (a usage error, exit 2, when malformed).

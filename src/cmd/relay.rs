@@ -40,10 +40,43 @@ fn roles(a: Address, b: Address) -> Result<(Option<Address>, Address, Option<Add
 }
 
 pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
-    let a = super::parse_addr(&args.a)?;
-    let b = super::parse_addr(&args.b)?;
-    relay::check_pair(&a, &b)?;
-    let (listen_on, connect_to, second) = roles(a, b)?;
+    let allow = super::allow_peers(&args.allow)?;
+    let mut inherited = None;
+    let (listen_on, connect_to, second) = match (&args.b, args.inherit) {
+        // --inherit: the listening side is the socket handed over; the address given last is
+        // the one to connect to (the first, when there are two, says which socket to serve).
+        (b, true) => {
+            let (hint, to) = match b {
+                Some(b) => (std::slice::from_ref(&args.a), b),
+                None => (&[][..], &args.a),
+            };
+            let to = super::parse_addr(to)?;
+            let (addr, socket) = super::inherit(hint, &[])?;
+            relay::check_pair(&addr, &to)?;
+            inherited = Some(socket);
+            (Some(addr), to, None)
+        }
+        (Some(b), false) => {
+            let a = super::parse_addr(&args.a)?;
+            let b = super::parse_addr(b)?;
+            relay::check_pair(&a, &b)?;
+            roles(a, b)?
+        }
+        (None, false) => unreachable!("clap requires B without --inherit"),
+    };
+    if !allow.is_empty() {
+        match &listen_on {
+            None => {
+                return Err(Error::Usage(
+                    "--allow-* needs a side that is listened on: there is no client to check"
+                        .into(),
+                )
+                .into())
+            }
+            Some(l) if inherited.is_none() => endpoint::check_allow_address(l)?,
+            Some(_) => {}
+        }
+    }
     let datagram_clients = listen_on.as_ref().is_some_and(|l| {
         l.endpoint.transfer() == Transfer::Message && !l.endpoint.kind().starts_with("seq")
     });
@@ -79,7 +112,13 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             }
         }
         (Some(listen_on), _) => {
-            let mut listener = Listener::bind(&listen_on).await?;
+            let mut listener = match inherited {
+                Some(socket) => socket.into_listener()?,
+                None => Listener::bind(&listen_on).await?,
+            };
+            if !allow.is_empty() {
+                listener.allow_only(allow)?;
+            }
             tracing::info!(target: PEER, "relaying {} -> {connect_to}", listener.label);
             let connect_to = Arc::new(connect_to);
             server::serve(

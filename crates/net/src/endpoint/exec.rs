@@ -32,6 +32,10 @@ pub(crate) fn spawn(addr: &Address, argv: &[String], env: &[(String, String)]) -
     let child = tokio::process::Command::new(prog)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
+        // Socket activation variables describe sockbox's descriptors, not the child's.
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDNAMES")
         .stdin(Stdio::from(theirs))
         .stdout(Stdio::from(theirs2))
         .kill_on_drop(true)

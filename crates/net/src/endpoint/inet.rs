@@ -7,13 +7,11 @@
 use crate::error::os_error_text;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::accept::StreamListener;
-use super::{demux, fdio, sock, Accepting, Conn, Listener, Medium, Peer};
+use super::{sock, Bound, Conn, Medium, Peer};
 use crate::addr::{Address, InetTarget, IpVersion, Options, Transfer};
 use crate::error::{io_err, Error, Result};
 
@@ -242,29 +240,20 @@ fn local_label(addr: &Address, local: SocketAddr) -> String {
     format!("{}:{}", addr.endpoint.kind(), local)
 }
 
-pub(crate) async fn listen_tcp(addr: &Address, t: &InetTarget) -> Result<Listener> {
+pub(crate) async fn bind_tcp(addr: &Address, t: &InetTarget) -> Result<Bound> {
     let (s, local) = bound_socket(addr, t, Type::STREAM).await?;
     sock::listen(&s, addr.options.backlog.unwrap_or(BACKLOG)).map_err(io_err("listen", addr))?;
-    let label = local_label(addr, local);
-    let mut l =
-        StreamListener::new(s, label.clone(), Medium::Tcp).map_err(io_err("listen", addr))?;
-    l.framing = addr.options.frame;
-    l.nodelay = addr.options.nodelay;
-    l.keepalive = addr.options.keepalive;
-    Ok(Listener {
-        label,
-        accepting: Accepting::Stream(l),
-        _cleanup: None,
-    })
+    let mut b = Bound::new(s, local_label(addr, local), Medium::Tcp, None);
+    b.set_options(&addr.options);
+    Ok(b)
 }
 
-pub(crate) async fn listen_udp(addr: &Address, t: &InetTarget) -> Result<Listener> {
+pub(crate) async fn bind_udp(addr: &Address, t: &InetTarget) -> Result<Bound> {
     let (s, local) = bound_socket(addr, t, Type::DGRAM).await?;
-    let label = local_label(addr, local);
-    let fd = fdio::register(OwnedFd::from(s)).map_err(io_err("listen", addr))?;
-    Ok(Listener {
-        label,
-        accepting: Accepting::Datagram(demux::start(fd)),
-        _cleanup: None,
-    })
+    Ok(Bound::new(
+        s,
+        local_label(addr, local),
+        Medium::Datagram,
+        None,
+    ))
 }

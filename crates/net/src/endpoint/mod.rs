@@ -12,6 +12,9 @@
 //! only place that knows them all, so a new kind is a new variant plus one file here.
 
 mod accept;
+mod access;
+pub mod activation;
+mod bound;
 mod bridge;
 pub(crate) mod demux;
 mod exec;
@@ -25,6 +28,7 @@ mod unix;
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +38,8 @@ use tokio::sync::mpsc;
 
 use crate::addr::{Address, Endpoint, Framing, Role, Transfer};
 use crate::error::{Error, Result};
+pub use access::{check_allow_address, group_id, user_id, AllowPeers};
+pub use bound::Bound;
 pub use fdio::Fd;
 pub use unix::peer_cred;
 
@@ -230,6 +236,30 @@ impl Conn {
         c
     }
 
+    /// The socket under a connection opened on a stream or seqpacket socket, taken out of the
+    /// runtime (deregistered, still non-blocking) for code that drives it another way: the
+    /// HTTP client, descriptor passing. `None` (and the connection closed) when the connection
+    /// is not one socket fd: pipes, a child process, a datagram listener's peer.
+    pub fn into_socket(mut self) -> Option<(OwnedFd, Medium)> {
+        let reader = self.reader.take()?;
+        let medium = reader.medium;
+        let Source::Fd(fd) = reader.src else {
+            return None;
+        };
+        if let Some(Writer {
+            dst: Sink::Fd(w), ..
+        }) = self.writer.take()
+        {
+            if !Arc::ptr_eq(&w, &fd) {
+                return None;
+            }
+        }
+        if !matches!(medium, Medium::Tcp | Medium::UnixStream | Medium::Seqpacket) {
+            return None;
+        }
+        Arc::into_inner(fd).map(|fd| (fd.into_inner(), medium))
+    }
+
     /// Wait for what the connection holds: bridge threads finish writing, the child exits
     /// (killed if it has not exited `grace` after its input ended). Returns the child's exit
     /// status when there was one.
@@ -307,6 +337,8 @@ pub struct Listener {
     /// The address as bound (with the port the kernel chose for port 0).
     pub label: String,
     accepting: Accepting,
+    /// Only these peers are let in (Unix stream and seqpacket listeners).
+    allow: Option<AllowPeers>,
     /// Removes the socket file or FIFO we created when the listener goes away.
     _cleanup: Option<unix::FileGuard>,
 }
@@ -321,14 +353,15 @@ impl Listener {
             )));
         }
         match &addr.endpoint {
-            Endpoint::Tcp(t) => inet::listen_tcp(addr, t).await,
-            Endpoint::Udp(t) => inet::listen_udp(addr, t).await,
-            Endpoint::Unix(ty, name) => unix::listen(addr, *ty, name),
+            Endpoint::Tcp(_) | Endpoint::Udp(_) | Endpoint::Unix(..) => {
+                Bound::bind(addr).await?.into_listener()
+            }
             Endpoint::Fifo(path) => {
                 let guard = fifo::create(addr, path)?;
                 Ok(Listener {
                     label: addr.to_string(),
                     accepting: Accepting::Fifo(fifo::FifoListener::new(addr, path)),
+                    allow: None,
                     _cleanup: guard,
                 })
             }
@@ -336,6 +369,7 @@ impl Listener {
                 Ok(Listener {
                     label: addr.to_string(),
                     accepting: Accepting::Once(Some(addr.clone())),
+                    allow: None,
                     _cleanup: None,
                 })
             }
@@ -345,12 +379,48 @@ impl Listener {
         }
     }
 
+    /// Let in only the peers `allow` names; everyone else is refused right after `accept(2)`,
+    /// before a byte is read, and the refusal is logged. Only Unix stream and seqpacket
+    /// listeners know who connects (a datagram has no connection to refuse).
+    pub fn allow_only(&mut self, allow: AllowPeers) -> Result<()> {
+        match &self.accepting {
+            Accepting::Stream(l) if matches!(l.medium, Medium::UnixStream | Medium::Seqpacket) => {
+                if !allow.is_empty() {
+                    self.allow = Some(allow);
+                }
+                Ok(())
+            }
+            _ => Err(access::not_checkable(&self.label)),
+        }
+    }
+
     /// The next client, or `None` when this listener has no more to give (a non-socket
     /// kind after its one connection). Cancel-safe: a client is never lost by dropping the
     /// future, so servers can race it against other events.
     pub async fn accept(&mut self) -> Result<Option<Conn>> {
         match &mut self.accepting {
-            Accepting::Stream(l) => l.accept().await.map(Some),
+            Accepting::Stream(l) => loop {
+                let conn = l.accept().await?;
+                let Some(allow) = &self.allow else {
+                    return Ok(Some(conn));
+                };
+                let cred = match &conn.peer {
+                    Some(Peer::Unix { cred, .. }) => cred.as_ref(),
+                    _ => None,
+                };
+                let fd = match &conn.reader {
+                    Some(Reader {
+                        src: Source::Fd(fd),
+                        ..
+                    }) => fd.clone(),
+                    _ => return Ok(Some(conn)),
+                };
+                match allow.check(fd.get_ref(), cred) {
+                    Ok(()) => return Ok(Some(conn)),
+                    // Dropping the connection closes it: the client reads end-of-stream.
+                    Err(why) => tracing::warn!("refused {}: {why}", conn.label),
+                }
+            },
             Accepting::Datagram(rx) => Ok(rx.recv().await),
             Accepting::Fifo(f) => f.accept().await.map(Some),
             Accepting::Once(addr) => match addr.take() {

@@ -14,7 +14,7 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -24,8 +24,7 @@ use nix::sys::socket::{getsockopt, sockopt, SockaddrStorage};
 use nix::sys::stat::Mode;
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::accept::StreamListener;
-use super::{demux, fdio, sock, Accepting, Conn, Cred, Listener, Medium, Peer};
+use super::{sock, Bound, Conn, Cred, Medium, Peer};
 use crate::addr::{Address, Options, Transfer, UnixName, UnixType};
 use crate::error::{io_err, Error, Result};
 use crate::narrate;
@@ -133,6 +132,9 @@ pub(crate) async fn connect(
         Err(e) => return Err(explain_connect_error(&target, name, e)),
     };
     let cred = peer_cred(fd.get_ref());
+    if let Some(c) = &cred {
+        narrate!("getsockopt(SO_PEERCRED) = {c}");
+    }
     let mut conn = Conn::socket(target, fd, medium(ty), transfer(ty), addr.options.frame);
     conn.peer = Some(Peer::Unix {
         name: Some(name.to_string()),
@@ -199,7 +201,7 @@ fn apply_buffers(s: &Socket, o: &Options) -> io::Result<()> {
     Ok(())
 }
 
-pub(crate) fn listen(addr: &Address, ty: UnixType, name: &UnixName) -> Result<Listener> {
+pub(crate) fn bind(addr: &Address, ty: UnixType, name: &UnixName) -> Result<Bound> {
     let target = addr.to_string();
     let o = &addr.options;
     match name {
@@ -225,25 +227,13 @@ pub(crate) fn listen(addr: &Address, ty: UnixType, name: &UnixName) -> Result<Li
     if let UnixName::Path(p) = name {
         set_permissions(&target, p, o)?;
     }
+    if ty != UnixType::Dgram {
+        sock::listen(&s, o.backlog.unwrap_or(BACKLOG)).map_err(io_err("listen", &target))?;
+    }
     let label = target.trim_start_matches("listen:").to_string();
-    let accepting = match ty {
-        UnixType::Dgram => {
-            let fd = fdio::register(OwnedFd::from(s)).map_err(io_err("listen", &target))?;
-            Accepting::Datagram(demux::start(fd))
-        }
-        UnixType::Stream | UnixType::Seqpacket => {
-            sock::listen(&s, o.backlog.unwrap_or(BACKLOG)).map_err(io_err("listen", &target))?;
-            let mut l = StreamListener::new(s, label.clone(), medium(ty))
-                .map_err(io_err("listen", &target))?;
-            l.framing = o.frame;
-            Accepting::Stream(l)
-        }
-    };
-    Ok(Listener {
-        label,
-        accepting,
-        _cleanup: guard,
-    })
+    let mut b = Bound::new(s, label, medium(ty), guard);
+    b.set_options(o);
+    Ok(b)
 }
 
 /// Make way for a new socket file at `path`: refuse anything that is not a stale socket.
@@ -403,8 +393,18 @@ impl FileGuard {
     }
 }
 
+impl FileGuard {
+    /// Leave the file in place: another process serves the socket now.
+    pub(crate) fn keep(mut self) {
+        self.path = PathBuf::new();
+    }
+}
+
 impl Drop for FileGuard {
     fn drop(&mut self) {
+        if self.path.as_os_str().is_empty() {
+            return;
+        }
         if let Ok(m) = fs::symlink_metadata(&self.path) {
             if m.dev() == self.dev && m.ino() == self.ino && fs::remove_file(&self.path).is_ok() {
                 narrate!("unlink({})", self.path.display());
