@@ -65,6 +65,15 @@ except OSError as e:
     String::from_utf8(p.stdout()).unwrap().trim().to_string()
 }
 
+/// Connect to the Unix socket `path`, send `data`, shut down writing, and return all that comes
+/// back before the server closes.
+fn exchange_unix(path: &Path, data: &[u8], what: &str) -> Vec<u8> {
+    let mut c = unix_client(path);
+    std::io::Write::write_all(&mut c, data).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    read_to_end(&c, what)
+}
+
 /// A directory others can reach (tempdir() makes 0700 ones).
 fn shared_dir() -> tempfile::TempDir {
     let dir = tempdir();
@@ -91,10 +100,7 @@ fn allow_lets_in_only_the_listed_users_and_groups() {
     let fds_before = open_fds(server.pid());
 
     // root is allowed by name.
-    let mut root = unix_client(&sock);
-    std::io::Write::write_all(&mut root, b"as root").unwrap();
-    root.shutdown(std::net::Shutdown::Write).unwrap();
-    assert_eq!(read_to_end(&root, "root's echo"), b"as root");
+    assert_eq!(exchange_unix(&sock, b"as root", "root's echo"), b"as root");
 
     // nobody, in no allowed group: closed before a byte is read, nothing echoed.
     let refused = client_as_nobody(&sock, None, "as nobody");
@@ -152,10 +158,10 @@ fn relay_refuses_before_connecting_upstream() {
         "{refused}"
     );
     relay.wait_stderr("refused");
-    let mut root = unix_client(&front);
-    std::io::Write::write_all(&mut root, b"through").unwrap();
-    root.shutdown(std::net::Shutdown::Write).unwrap();
-    assert_eq!(read_to_end(&root, "echo through the relay"), b"through");
+    assert_eq!(
+        exchange_unix(&front, b"through", "echo through the relay"),
+        b"through"
+    );
 
     relay.signal(Signal::SIGTERM);
     assert_eq!(relay.wait_code(WAIT), 0);
@@ -247,10 +253,10 @@ fn activate_hands_sockets_to_a_program() {
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 
-    let mut c = unix_client(&sock);
-    std::io::Write::write_all(&mut c, b"hello").unwrap();
-    c.shutdown(std::net::Shutdown::Write).unwrap();
-    assert_eq!(read_to_end(&c, "the unix socket's answer"), b"ctl HELLO");
+    assert_eq!(
+        exchange_unix(&sock, b"hello", "the unix socket's answer"),
+        b"ctl HELLO"
+    );
     let mut t = tcp_client(port);
     std::io::Write::write_all(&mut t, b"web").unwrap();
     t.shutdown(std::net::Shutdown::Write).unwrap();
@@ -311,10 +317,7 @@ fn systemd_socket_activate_starts_listen_inherit() {
     wait_path(&sock);
     // systemd-socket-activate execs sockbox at the first connection.
     for msg in [&b"first"[..], b"second"] {
-        let mut c = unix_client(&sock);
-        std::io::Write::write_all(&mut c, msg).unwrap();
-        c.shutdown(std::net::Shutdown::Write).unwrap();
-        assert_eq!(read_to_end(&c, "echo"), msg);
+        assert_eq!(exchange_unix(&sock, msg, "echo"), msg);
     }
     let err = p.wait_stderr("serving inherited descriptor 3");
     assert!(err.contains(sock.to_str().unwrap()), "{err}");
@@ -392,10 +395,7 @@ fn activate_into_inherit_chooses_by_name_or_address() {
         "tr a-z A-Z",
     ]);
     p.wait_stderr("serving inherited descriptor 4");
-    let mut c = unix_client(&b);
-    std::io::Write::write_all(&mut c, b"shout").unwrap();
-    c.shutdown(std::net::Shutdown::Write).unwrap();
-    assert_eq!(read_to_end(&c, "upper-cased"), b"SHOUT");
+    assert_eq!(exchange_unix(&b, b"shout", "upper-cased"), b"SHOUT");
     p.signal(Signal::SIGTERM);
     assert_eq!(p.wait_code(WAIT), 0);
     drop(p);
