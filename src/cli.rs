@@ -140,6 +140,15 @@ pub enum Command {
         Prints the sockets bound there with each owner's pid, user and command line, then \
         every connection with the processes at both ends. Exits 1 when nothing is found.")]
     Who(crate::cmd::who::WhoArgs),
+    /// Pass open file descriptors over a Unix socket (SCM_RIGHTS): fd send, fd recv
+    #[command(after_help = "Examples:\n  \
+        sockbox fd recv unix:/tmp/fds.sock --count 1        what arrives, described\n  \
+        sockbox fd send unix:/tmp/fds.sock /etc/hostname /tmp --fd 0\n  \
+        sockbox fd recv unix:/tmp/fds.sock --count 1 --cat  the content of what arrives\n  \
+        sockbox fd recv seqpacket:@fds --exec 'sh -c \"cat <&3\"'\n\n\
+        See `sockbox fd send --help` and `sockbox fd recv --help`; `sockbox relay --pass-fds` \
+        carries descriptors between two Unix sockets.")]
+    Fd(crate::cmd::fd::FdArgs),
     /// Help on a topic: `addresses`, or a command
     Help(HelpArgs),
 }
@@ -267,6 +276,10 @@ pub struct RelayArgs {
     /// the one address given is then the side to connect to
     #[arg(long)]
     pub inherit: bool,
+    /// Carry file descriptors (SCM_RIGHTS) with the bytes, both ways: A and B both unix: or
+    /// both seqpacket: (Wayland, tmux, ssh-agent-like protocols behind a proxy)
+    #[arg(long)]
+    pub pass_fds: bool,
 }
 
 #[derive(Args, Debug)]

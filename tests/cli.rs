@@ -5,6 +5,7 @@
 
 mod bench;
 mod diag;
+mod fdpass;
 mod inspect;
 mod unixpower;
 mod util;

@@ -738,3 +738,17 @@ pub fn accept_queue(port: u16) -> Option<u64> {
         u64::from_str_radix(rx, 16).ok()
     })
 }
+
+impl Proc {
+    /// Line `k` (counting from 0) of stdout, waiting up to `timeout` for it; `None` when stdout
+    /// ended or the time ran out first.
+    pub fn stdout_line(&self, k: usize, timeout: Duration) -> Option<String> {
+        self.out
+            .wait(timeout, |b, eof| match complete_lines(b).get(k) {
+                Some(l) => Some(Some(l.clone())),
+                None if eof => Some(None),
+                None => None,
+            })
+            .flatten()
+    }
+}

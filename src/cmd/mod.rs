@@ -2,6 +2,7 @@
 
 pub mod bench;
 mod connect;
+pub mod fd;
 mod help;
 pub mod listen;
 pub mod ls;
@@ -101,6 +102,7 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
         Command::Bench(a) => bench::run(a, shutdown).await,
         Command::Ls(a) => ls::run(a).await,
         Command::Who(a) => who::run(a).await,
+        Command::Fd(a) => fd::run(a).await,
         Command::Help(a) => help::run(a),
     }
 }

@@ -41,6 +41,14 @@ fn roles(a: Address, b: Address) -> Result<(Option<Address>, Address, Option<Add
 
 pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
     let allow = super::allow_peers(&args.allow)?;
+    // --pass-fds has its own rule (two unix: or two seqpacket: sides), said before the general
+    // one, whose advice (frame=) would not apply.
+    let check = |a: &Address, b: &Address| {
+        if args.pass_fds {
+            relay::fds::check_pair(a, b)?;
+        }
+        relay::check_pair(a, b)
+    };
     let mut inherited = None;
     let (listen_on, connect_to, second) = match (&args.b, args.inherit) {
         // --inherit: the listening side is the socket handed over; the address given last is
@@ -52,14 +60,14 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             };
             let to = super::parse_addr(to)?;
             let (addr, socket) = super::inherit(hint, &[])?;
-            relay::check_pair(&addr, &to)?;
+            check(&addr, &to)?;
             inherited = Some(socket);
             (Some(addr), to, None)
         }
         (Some(b), false) => {
             let a = super::parse_addr(&args.a)?;
             let b = super::parse_addr(b)?;
-            relay::check_pair(&a, &b)?;
+            check(&a, &b)?;
             roles(a, b)?
         }
         (None, false) => unreachable!("clap requires B without --inherit"),
@@ -90,6 +98,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
         idle_timeout: args
             .idle_timeout
             .or(datagram_clients.then_some(DATAGRAM_IDLE)),
+        pass_fds: args.pass_fds,
         ..RelayOptions::default()
     });
     let timeout = args.timeout;

@@ -36,6 +36,13 @@ pub enum Error {
     /// A benchmark could not run, or its remote peer broke the control protocol.
     #[error("{0}")]
     Bench(String),
+    /// Descriptor passing broke a bound the kernel does not report as an errno: control data
+    /// truncated (`MSG_CTRUNC`), too many descriptors, a message cut short (`MSG_TRUNC`).
+    #[error("{target}: {err}")]
+    FdPass {
+        target: String,
+        err: crate::fdpass::PassError,
+    },
 }
 
 impl Error {
@@ -97,6 +104,9 @@ impl fmt::Display for Cause<'_> {
             Some(libc::EMSGSIZE) => "message too long for this socket",
             Some(libc::ENXIO) => "no process has the FIFO open for reading",
             Some(libc::EMFILE) | Some(libc::ENFILE) => "too many open files",
+            Some(libc::ETOOMANYREFS) => {
+                "too many descriptors in flight (the receiver is not taking them)"
+            }
             _ => return write!(f, "{}", Plain(err)),
         };
         f.write_str(hint)

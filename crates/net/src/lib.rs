@@ -12,6 +12,7 @@ pub mod addr;
 pub mod bench;
 pub mod endpoint;
 pub mod error;
+pub mod fdpass;
 pub mod frame;
 pub mod inspect;
 pub mod message;

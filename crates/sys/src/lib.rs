@@ -10,9 +10,11 @@ use tokio::io::unix::AsyncFd;
 
 mod activation;
 mod cred;
+mod inherit;
 mod procfs;
 pub use activation::{exec_with_fds, take_listen_fds, LISTEN_FDS_START};
 pub use cred::peer_groups;
+pub use inherit::{dup_inherited, Inherited};
 pub use procfs::readlinkat_into;
 
 /// Register an fd with the current tokio runtime's reactor (epoll), so its readiness can be

@@ -176,6 +176,12 @@ impl Bound {
         })
     }
 
+    /// The socket, its label and the guard that removes its file, for code in this crate that
+    /// drives a bound socket itself (descriptor passing reads datagrams with `recvmsg`).
+    pub(crate) fn into_parts(self) -> (Socket, String, Option<unix::FileGuard>) {
+        (self.sock, self.label, self.cleanup)
+    }
+
     /// The socket, for handing to another program: its file (if sockbox created one) stays
     /// in place, since that program serves it from now on.
     pub fn into_fd(self) -> OwnedFd {

@@ -42,6 +42,7 @@ pub use access::{check_allow_address, group_id, user_id, AllowPeers};
 pub use bound::Bound;
 pub use fdio::Fd;
 pub use unix::peer_cred;
+pub(crate) use unix::FileGuard;
 
 /// What is behind an fd, as far as copying is concerned: decides whether `splice(2)` can be
 /// used, and how end-of-stream and half-close work.
@@ -236,11 +237,16 @@ impl Conn {
         c
     }
 
-    /// The socket under a connection opened on a stream or seqpacket socket, taken out of the
-    /// runtime (deregistered, still non-blocking) for code that drives it another way: the
-    /// HTTP client, descriptor passing. `None` (and the connection closed) when the connection
-    /// is not one socket fd: pipes, a child process, a datagram listener's peer.
+    /// The socket under a connection (stream, seqpacket, or a connected datagram socket),
+    /// taken out of the runtime (deregistered, still non-blocking) for code that drives it
+    /// another way: the HTTP client, descriptor passing. `None` (and the connection closed)
+    /// when the connection is not one socket fd: pipes, a child process, a datagram
+    /// listener's peer.
     pub fn into_socket(mut self) -> Option<(OwnedFd, Medium)> {
+        // A child process or bridge threads belong to the connection, not to the socket.
+        if self.holdings.child.is_some() || !self.holdings.threads.is_empty() {
+            return None;
+        }
         let reader = self.reader.take()?;
         let medium = reader.medium;
         let Source::Fd(fd) = reader.src else {
@@ -254,7 +260,7 @@ impl Conn {
                 return None;
             }
         }
-        if !matches!(medium, Medium::Tcp | Medium::UnixStream | Medium::Seqpacket) {
+        if medium == Medium::Pipe {
             return None;
         }
         Arc::into_inner(fd).map(|fd| (fd.into_inner(), medium))

@@ -16,6 +16,7 @@
 
 mod buffered;
 pub(crate) mod datagram;
+pub mod fds;
 pub mod splice;
 
 use std::io;
@@ -58,6 +59,9 @@ pub struct RelayOptions {
     pub idle_timeout: Option<Duration>,
     /// Largest frame a `frame=` stream may carry.
     pub max_frame: usize,
+    /// Carry `SCM_RIGHTS` descriptors with the bytes (two Unix stream or seqpacket sides; see
+    /// [`fds`]).
+    pub pass_fds: bool,
 }
 
 impl Default for RelayOptions {
@@ -67,6 +71,7 @@ impl Default for RelayOptions {
             buffer: 1024 * 1024,
             idle_timeout: None,
             max_frame: DEFAULT_MAX_FRAME,
+            pass_fds: false,
         }
     }
 }
@@ -273,6 +278,9 @@ fn endless(c: &Conn) -> bool {
 /// Relay between `a` and `b` until both directions end (or the idle timeout, or a reader
 /// goes away). Takes the halves out of both; close them afterwards with [`Conn::close`].
 pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
+    if opts.pass_fds {
+        return Box::pin(fds::relay(a, b, opts)).await;
+    }
     let (fwd, back) = (Meter::default(), Meter::default());
     let (a_endless, b_endless) = (endless(a), endless(b));
     let (sa, sb) = (Side::of(a), Side::of(b));
