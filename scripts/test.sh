@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Peers the integration tests drive: socat, OpenBSD nc, Python 3, prlimit and setpriv
-# (util-linux), ip and ss (iproute2), ping (iputils), systemd-socket-activate (systemd).
+# (util-linux), ip and ss (iproute2), ping (iputils), systemd-socket-activate (systemd), nginx
+# and curl (sockbox http).
 need=()
 command -v socat >/dev/null || need+=(socat)
 command -v nc >/dev/null || need+=(netcat-openbsd)
@@ -19,6 +20,8 @@ command -v setpriv >/dev/null || need+=(util-linux)
 # systemd-socket-activate.
 [ -x /usr/bin/python3 ] || need+=(python3)
 command -v systemd-socket-activate >/dev/null || need+=(systemd)
+command -v nginx >/dev/null || need+=(nginx)
+command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

@@ -140,6 +140,26 @@ pub enum Command {
         Prints the sockets bound there with each owner's pid, user and command line, then \
         every connection with the processes at both ends. Exits 1 when nothing is found.")]
     Who(crate::cmd::who::WhoArgs),
+    /// HTTP/1.1 request over a Unix, abstract or TCP socket (curl --unix-socket's job)
+    #[command(after_help = "Examples:\n  \
+        sockbox http unix:/var/run/docker.sock /v1.43/containers/json\n  \
+        sockbox http unix:/var/run/docker.sock POST /v1.43/containers/web/restart\n  \
+        sockbox http unix:/run/podman/podman.sock /v4.0.0/libpod/info --raw | jq .host\n  \
+        sockbox http tcp:localhost:8080 /health --fail --timeout 2s\n  \
+        sockbox http unix:@admin -i /metrics                status line and headers too\n  \
+        sockbox http unix:/run/app.sock PUT /config -H 'Content-Type: application/json' \
+        -d @config.json\n  \
+        tar c . | sockbox http unix:/var/run/docker.sock /v1.43/build \
+        -H 'Content-Type: application/x-tar' --data-file -\n\n\
+        Sends Host: localhost over a Unix socket (HOST:PORT over TCP), User-Agent and \
+        Accept: */*; a body adds Content-Type: application/x-www-form-urlencoded (as curl \
+        does; replace it with -H) and Content-Length, or chunked transfer encoding when the \
+        length is unknown (a pipe). The body is written to stdout as it arrives, de-chunked; \
+        a JSON response (application/json, +json) is indented when stdout is a terminal \
+        (--pretty, --raw to choose). -v shows the request and response heads. Exit codes: 0 \
+        a response arrived (any status, unless --fail), 1 no complete response (refused, \
+        not HTTP, closed early, timed out) or --fail and a 4xx/5xx status, 2 usage error.")]
+    Http(crate::cmd::http::HttpArgs),
     /// Pass open file descriptors over a Unix socket (SCM_RIGHTS): fd send, fd recv
     #[command(after_help = "Examples:\n  \
         sockbox fd recv unix:/tmp/fds.sock --count 1        what arrives, described\n  \

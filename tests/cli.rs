@@ -6,6 +6,7 @@
 mod bench;
 mod diag;
 mod fdpass;
+mod http;
 mod inspect;
 mod unixpower;
 mod util;

@@ -4,6 +4,7 @@ pub mod bench;
 mod connect;
 pub mod fd;
 mod help;
+pub mod http;
 pub mod listen;
 pub mod ls;
 pub mod ping;
@@ -102,6 +103,7 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
         Command::Bench(a) => bench::run(a, shutdown).await,
         Command::Ls(a) => ls::run(a).await,
         Command::Who(a) => who::run(a).await,
+        Command::Http(a) => http::run(a).await,
         Command::Fd(a) => fd::run(a).await,
         Command::Help(a) => help::run(a),
     }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod fd;
+pub mod http;
 pub mod inspect;
 pub mod ping;
 pub mod scan;

@@ -43,6 +43,9 @@ pub enum Error {
         target: String,
         err: crate::fdpass::PassError,
     },
+    /// An HTTP exchange failed: the peer is not HTTP, closed early, or did not answer in time.
+    #[error("{0}")]
+    Http(String),
 }
 
 impl Error {

@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod error;
 pub mod fdpass;
 pub mod frame;
+pub mod http;
 pub mod inspect;
 pub mod message;
 pub mod ping;
