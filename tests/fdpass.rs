@@ -835,3 +835,13 @@ fn relay_pass_fds_leaks_no_descriptor_even_when_connections_fail() {
     assert!(r.relay.running());
     eprintln!("relay --pass-fds: {before} descriptors open before 12 connections, {after} after");
 }
+
+#[test]
+fn fd_recv_ends_on_sigterm_with_exit_0_and_removes_its_socket() {
+    let dir = tempdir();
+    let sock = dir.path().join("stop.sock");
+    let mut p = receiver(&format!("unix:{}", sock.display()), &[]);
+    p.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(p.wait_code(WAIT), 0, "{}", p.stderr());
+    assert!(!sock.exists(), "the socket file was left behind");
+}

@@ -131,10 +131,25 @@ fn max_fds(s: &str) -> Result<usize, String> {
     }
 }
 
-pub async fn run(args: FdArgs) -> Result<ExitCode> {
+pub async fn run(args: FdArgs, shutdown: super::Shutdown) -> Result<ExitCode> {
     match args.action {
         FdAction::Send(a) => send(a).await,
-        FdAction::Recv(a) => recv(a).await,
+        FdAction::Recv(a) => recv(a, shutdown).await,
+    }
+}
+
+impl FdArgs {
+    /// `fd recv` that only prints ends on SIGINT/SIGTERM like `recv` (exit 0, socket file
+    /// removed); with `--cat` or `--exec` a signal interrupts it (128+N).
+    pub fn stops_on_signal(&self) -> bool {
+        matches!(&self.action, FdAction::Recv(r) if r.only_prints())
+    }
+}
+
+impl FdRecvArgs {
+    /// Neither `--cat` nor `--exec`: what arrives is only described.
+    fn only_prints(&self) -> bool {
+        !self.cat && self.exec.is_none()
     }
 }
 
@@ -185,7 +200,10 @@ async fn send(args: FdSendArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn recv(args: FdRecvArgs) -> Result<ExitCode> {
+async fn recv(args: FdRecvArgs, shutdown: super::Shutdown) -> Result<ExitCode> {
+    let handles_signals = args.only_prints();
+    let stop = shutdown.wait();
+    tokio::pin!(stop);
     let addr = super::parse_addr(&args.addr)?;
     let exec = match &args.exec {
         Some(line) => match shlex::split(line) {
@@ -208,6 +226,7 @@ async fn recv(args: FdRecvArgs) -> Result<ExitCode> {
     while count.is_none_or(|c| got < c) {
         let next = tokio::select! {
             m = rx.recv() => m,
+            _ = &mut stop, if handles_signals => break,
             _ = sleep_until(deadline) => {
                 if let Some(c) = count {
                     bail!("{}: timed out with {got} of {c} messages received", rx.label);

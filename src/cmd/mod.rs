@@ -79,7 +79,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     let handles_signals = matches!(
         &cli.command,
         Command::Relay(_) | Command::Recv(_) | Command::Bench(_) | Command::Ping(_)
-    ) || matches!(&cli.command, Command::Listen(a) if a.keep);
+    ) || matches!(&cli.command, Command::Listen(a) if a.keep)
+        || matches!(&cli.command, Command::Fd(a) if a.stops_on_signal());
     let verb = dispatch(cli.command, shutdown.clone());
     let outcome = tokio::select! {
         r = verb => r,
@@ -104,7 +105,7 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
         Command::Ls(a) => ls::run(a).await,
         Command::Who(a) => who::run(a).await,
         Command::Http(a) => http::run(a).await,
-        Command::Fd(a) => fd::run(a).await,
+        Command::Fd(a) => fd::run(a, shutdown).await,
         Command::Help(a) => help::run(a),
     }
 }
