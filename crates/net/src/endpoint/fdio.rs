@@ -69,6 +69,30 @@ pub async fn read(fd: &Fd, buf: &mut [u8]) -> io::Result<usize> {
     on_readable(fd, |f| interrupted_is_retry(|| nix::unistd::read(f, buf))).await
 }
 
+/// `read(2)` from a byte stream (stream socket, pipe), saving the `read` that would only say
+/// `EAGAIN`: a read that returns less than asked has drained what the kernel had, so the fd's
+/// readiness is cleared at once, as tokio's own sockets do (`PollEvented::poll_read`). It is
+/// safe with the runtime's edge-triggered epoll: readiness is only cleared if no event came
+/// since it was observed, and data arriving later raises a new event. In a ping-pong through
+/// the relay this is one system call of four per message.
+pub async fn read_stream(fd: &Fd, buf: &mut [u8]) -> io::Result<usize> {
+    let want = buf.len();
+    loop {
+        let mut guard = fd.readable().await?;
+        match guard.try_io(|inner| interrupted_is_retry(|| nix::unistd::read(inner.get_ref(), buf)))
+        {
+            Ok(Ok(n)) => {
+                if n > 0 && n < want {
+                    guard.clear_ready();
+                }
+                return Ok(n);
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_would_block) => continue,
+        }
+    }
+}
+
 /// `write(2)` until all of `buf` is written.
 pub async fn write_all(fd: &Fd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {

@@ -16,7 +16,9 @@ pub(crate) async fn copy(src: &Fd, dst: &Fd, max: usize, meter: &Meter) -> Resul
     let _ = src.readable().await.map_err(Fault::Read)?;
     let mut buf = vec![0u8; START.min(max)];
     loop {
-        let n = fdio::read(src, &mut buf).await.map_err(Fault::Read)?;
+        let n = fdio::read_stream(src, &mut buf)
+            .await
+            .map_err(Fault::Read)?;
         if n == 0 {
             return Ok(());
         }
