@@ -479,54 +479,56 @@ fn descriptors_travel_over_unix_datagrams_both_ways() {
     assert!(!Path::new(&to_sb).exists());
 }
 
-#[test]
-fn more_descriptors_than_max_fds_is_one_line_and_exit_1_and_all_are_closed() {
+/// Python sends one message (`send`, answered by `sent`) that `fd recv ARGS` on a `kind`
+/// socket must refuse: sockbox exits 1 with one line on stderr (returned), and the pipe end
+/// Python passed along (`a`) is closed, so no descriptor of that message was kept.
+fn refused_message(kind: &str, args: &[&str], send: &str, sent: &str) -> String {
     let dir = tempdir();
     let sock = path_in(&dir, "fds.sock");
-    let mut rx = receiver(&format!("unix:{sock}"), &["--max-fds", "2"]);
-    let mut py = FdPeer::connect("unix", &sock);
-    py.cmd("send 00 pipe-w:a dup:2", "sent 1 3");
+    let mut rx = receiver(&format!("{kind}:{sock}"), args);
+    let mut py = FdPeer::connect(kind, &sock);
+    py.cmd(send, sent);
     assert_eq!(rx.wait_code(WAIT), 1);
     let line = only_stderr_line(&rx);
+    assert_eq!(py.cmd("pipe_closed a", "c"), "closed", "after: {line}");
+    line
+}
+
+#[test]
+fn more_descriptors_than_max_fds_is_one_line_and_exit_1_and_all_are_closed() {
+    let line = refused_message(
+        "unix",
+        &["--max-fds", "2"],
+        "send 00 pipe-w:a dup:2",
+        "sent 1 3",
+    );
     assert!(
         line.contains("more than the 2 allowed"),
         "unexpected message: {line}"
     );
-    assert_eq!(py.cmd("pipe_closed a", "c"), "closed");
 }
 
 #[test]
 fn control_data_truncated_is_an_error_not_silence() {
-    let dir = tempdir();
-    let sock = path_in(&dir, "fds.sock");
-    let mut rx = receiver(&format!("unix:{sock}"), &["--max-fds", "2"]);
-    let mut py = FdPeer::connect("unix", &sock);
     // Far more than a control buffer made for 2 can hold: the kernel truncates (MSG_CTRUNC).
-    py.cmd("send 00 pipe-w:a dup:20", "sent 1 21");
-    assert_eq!(rx.wait_code(WAIT), 1);
-    let line = only_stderr_line(&rx);
+    let line = refused_message(
+        "unix",
+        &["--max-fds", "2"],
+        "send 00 pipe-w:a dup:20",
+        "sent 1 21",
+    );
     assert!(line.contains("(MSG_CTRUNC)"), "unexpected message: {line}");
     assert!(line.starts_with("sockbox: recvmsg from "), "{line}");
-    assert_eq!(py.cmd("pipe_closed a", "c"), "closed");
 }
 
 #[test]
 fn a_seqpacket_message_too_long_is_an_error() {
-    let dir = tempdir();
-    let sock = path_in(&dir, "fds.sock");
-    let mut rx = receiver(&format!("seqpacket:{sock}"), &[]);
-    let mut py = FdPeer::connect("seqpacket", &sock);
-    py.cmd(
-        &format!("send {} pipe-w:a", hex(&vec![b'z'; 70_000])),
-        "sent 70000 1",
-    );
-    assert_eq!(rx.wait_code(WAIT), 1);
-    let line = only_stderr_line(&rx);
+    let send = format!("send {} pipe-w:a", hex(&vec![b'z'; 70_000]));
+    let line = refused_message("seqpacket", &[], &send, "sent 70000 1");
     assert!(
         line.contains("a 70000-byte message did not fit the 65536-byte buffer (MSG_TRUNC)"),
         "unexpected message: {line}"
     );
-    assert_eq!(py.cmd("pipe_closed a", "c"), "closed");
 }
 
 #[test]

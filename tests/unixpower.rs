@@ -401,36 +401,30 @@ fn activate_into_inherit_chooses_by_name_or_address() {
     drop(p);
 
     // By address; and with two sockets and no choice, one line listing them, exit 2.
-    for f in [&a, &b] {
-        let _ = std::fs::remove_file(f);
-    }
-    let p = spawn_sockbox(&[
-        "listen",
-        &ua,
-        &ub,
-        "--activate",
-        "--",
-        sockbox_bin(),
-        "listen",
-        "--inherit",
-        &ub,
-    ]);
+    // `sockbox listen A B --activate -- sockbox listen --inherit CHOICE...`, socket files of a
+    // previous run removed first (the activated program leaves them).
+    let activate_both = |choice: &[&str]| {
+        for f in [&a, &b] {
+            let _ = std::fs::remove_file(f);
+        }
+        let mut args = vec![
+            "listen",
+            &ua,
+            &ub,
+            "--activate",
+            "--",
+            sockbox_bin(),
+            "listen",
+        ];
+        args.push("--inherit");
+        args.extend_from_slice(choice);
+        spawn_sockbox(&args)
+    };
+    let p = activate_both(&[&ub]);
     p.wait_stderr("serving inherited descriptor 4");
     p.signal(Signal::SIGTERM);
     drop(p);
-    for f in [&a, &b] {
-        let _ = std::fs::remove_file(f);
-    }
-    let mut p = spawn_sockbox(&[
-        "listen",
-        &ua,
-        &ub,
-        "--activate",
-        "--",
-        sockbox_bin(),
-        "listen",
-        "--inherit",
-    ]);
+    let mut p = activate_both(&[]);
     assert_eq!(p.wait_code(WAIT), 2);
     let err = p.stderr();
     let line = err

@@ -6,7 +6,6 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
-use base64::Engine;
 use serde::Serialize;
 use sockbox_net::fdpass::{self, FdInfo, FdKind, Received};
 
@@ -103,13 +102,7 @@ struct MessageJson<'a> {
 
 /// A message as one JSON object on one line.
 pub fn message_json(out: &mut impl Write, m: &Received, infos: &[FdInfo]) -> io::Result<()> {
-    let (encoding, data) = match std::str::from_utf8(&m.data) {
-        Ok(s) => ("utf-8", s.to_string()),
-        Err(_) => (
-            "base64",
-            base64::engine::general_purpose::STANDARD.encode(&m.data),
-        ),
-    };
+    let (encoding, data) = super::json_payload(&m.data);
     let j = MessageJson {
         peer: &m.peer,
         length: m.data.len(),

@@ -33,15 +33,20 @@ struct MessageJson<'a> {
     data: String,
 }
 
-/// One message as one JSON object on one line (docs/json.md).
-pub fn message_json(out: &mut impl Write, m: &Message) -> io::Result<()> {
-    let (encoding, data) = match std::str::from_utf8(&m.data) {
+/// A message's bytes for JSON: `("utf-8", text)` when they are UTF-8, else `("base64", ...)`.
+pub fn json_payload(data: &[u8]) -> (&'static str, String) {
+    match std::str::from_utf8(data) {
         Ok(s) => ("utf-8", s.to_string()),
         Err(_) => (
             "base64",
-            base64::engine::general_purpose::STANDARD.encode(&m.data),
+            base64::engine::general_purpose::STANDARD.encode(data),
         ),
-    };
+    }
+}
+
+/// One message as one JSON object on one line (docs/json.md).
+pub fn message_json(out: &mut impl Write, m: &Message) -> io::Result<()> {
+    let (encoding, data) = json_payload(&m.data);
     let j = MessageJson {
         peer: &m.peer,
         length: m.data.len(),
