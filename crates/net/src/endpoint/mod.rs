@@ -414,14 +414,16 @@ impl Listener {
                     Some(Peer::Unix { cred, .. }) => cred.as_ref(),
                     _ => None,
                 };
-                let fd = match &conn.reader {
+                // An accepted socket always reads from its own fd; were it ever otherwise, the
+                // client could not be checked, so it is refused (fail closed).
+                let verdict = match &conn.reader {
                     Some(Reader {
                         src: Source::Fd(fd),
                         ..
-                    }) => fd.clone(),
-                    _ => return Ok(Some(conn)),
+                    }) => allow.check(fd.get_ref(), cred),
+                    _ => Err("its credentials cannot be checked".into()),
                 };
-                match allow.check(fd.get_ref(), cred) {
+                match verdict {
                     Ok(()) => return Ok(Some(conn)),
                     // Dropping the connection closes it: the client reads end-of-stream.
                     Err(why) => tracing::warn!("refused {}: {why}", conn.label),
