@@ -162,7 +162,9 @@ fn relay_refuses_before_connecting_upstream() {
         exchange_unix(&front, b"through", "echo through the relay"),
         b"through"
     );
-
+    // Stop only once the relay has closed that connection: a connection still open at the
+    // signal is cut and its bytes are not in the totals.
+    relay.wait_stderr("closed: 7 bytes in");
     relay.signal(Signal::SIGTERM);
     assert_eq!(relay.wait_code(WAIT), 0);
     let stats: serde_json::Value = serde_json::from_slice(&relay.stdout()).unwrap();
