@@ -1702,3 +1702,59 @@ fn recv_timeout_without_messages_exits_1() {
     assert!(out.stdout.is_empty());
     assert_no_panic(&out.stderr);
 }
+
+#[test]
+fn relay_stats_count_connections_open_at_the_signal() {
+    let dir = tempdir();
+    let up = path_in(&dir, "up.sock");
+    let echo = EchoServer::start("unix", &up);
+    let mut relay = spawn_sockbox(&[
+        "relay",
+        "tcp:127.0.0.1:0",
+        &format!("unix:{up}"),
+        "--stats",
+        "--json",
+    ]);
+    let mut c = tcp_client(announced_port(&relay));
+    c.write_all(b"still open").unwrap();
+    let mut back = [0u8; 10];
+    c.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"still open");
+    // The connection is still open when the relay is stopped: its bytes count all the same.
+    relay.signal(Signal::SIGTERM);
+    assert_eq!(relay.wait_code(WAIT), 0, "{}", relay.stderr());
+    let stats: serde_json::Value = serde_json::from_slice(&relay.stdout()).unwrap();
+    assert_eq!(stats["connections"], 1, "{stats}");
+    assert_eq!(stats["bytes_in"], 10, "{stats}");
+    assert_eq!(stats["bytes_out"], 10, "{stats}");
+    drop(echo);
+}
+
+#[test]
+fn relay_of_two_connect_sides_stops_on_a_signal() {
+    let dir = tempdir();
+    let (a, b) = (path_in(&dir, "a.sock"), path_in(&dir, "b.sock"));
+    let servers: Vec<Proc> = [&a, &b]
+        .iter()
+        .map(|p| {
+            let s = spawn_sockbox(&["listen", &format!("unix:{p}"), "--keep", "--echo"]);
+            wait_listening(&s);
+            s
+        })
+        .collect();
+    let mut relay = spawn_sockbox(&[
+        "relay",
+        &format!("connect:unix:{a}"),
+        &format!("connect:unix:{b}"),
+        "--stats",
+        "--json",
+    ]);
+    // Both sides connected, and idle: only the signal can end the relay.
+    for s in &servers {
+        s.wait_stderr("connection from");
+    }
+    relay.signal(Signal::SIGTERM);
+    assert_eq!(relay.wait_code(WAIT), 0, "{}", relay.stderr());
+    let stats: serde_json::Value = serde_json::from_slice(&relay.stdout()).unwrap();
+    assert_eq!(stats["connections"], 1, "{stats}");
+}

@@ -162,8 +162,7 @@ fn relay_refuses_before_connecting_upstream() {
         exchange_unix(&front, b"through", "echo through the relay"),
         b"through"
     );
-    // Stop only once the relay has closed that connection: a connection still open at the
-    // signal is cut and its bytes are not in the totals.
+    // Stop once the relay has served that connection to its end.
     relay.wait_stderr("closed: 7 bytes in");
     relay.signal(Signal::SIGTERM);
     assert_eq!(relay.wait_code(WAIT), 0);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use sockbox_net::addr::{Address, Role, Transfer};
 use sockbox_net::endpoint::{self, Listener};
-use sockbox_net::relay::{self, CopyMode, RelayOptions};
+use sockbox_net::relay::{self, CopyMode, LiveTotals, RelayOptions};
 use sockbox_net::server::{self, Totals};
 use sockbox_net::{Error, PEER};
 
@@ -88,6 +88,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
     let datagram_clients = listen_on.as_ref().is_some_and(|l| {
         l.endpoint.transfer() == Transfer::Message && !l.endpoint.kind().starts_with("seq")
     });
+    let live = Arc::new(LiveTotals::default());
     let opts = Arc::new(RelayOptions {
         copy: match args.copy {
             Copy::Auto => CopyMode::Auto,
@@ -99,24 +100,27 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             .idle_timeout
             .or(datagram_clients.then_some(DATAGRAM_IDLE)),
         pass_fds: args.pass_fds,
+        live: Some(live.clone()),
         ..RelayOptions::default()
     });
     let timeout = args.timeout;
 
-    let totals = match (listen_on, second) {
+    let mut totals = match (listen_on, second) {
         // connect: A connect: B: join the two once.
         (None, Some(other)) => {
             let mut x = endpoint::connect(&connect_to, timeout).await?;
             let mut y = endpoint::connect(&other, timeout).await?;
-            let stats = relay::relay(&mut x, &mut y, &opts).await;
+            // A signal ends the relay like a server's: stop, close, report, exit 0.
+            let stats = tokio::select! {
+                s = relay::relay(&mut x, &mut y, &opts) => Some(s),
+                _ = shutdown.clone().wait() => None,
+            };
             server::close_pair(x, y).await;
-            let stats = stats?;
+            if let Some(stats) = stats {
+                stats?;
+            }
             Totals {
                 connections: 1,
-                bytes_in: stats.forward.bytes,
-                bytes_out: stats.backward.bytes,
-                messages_in: stats.forward.messages,
-                messages_out: stats.backward.messages,
                 ..Totals::default()
             }
         }
@@ -149,6 +153,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
         }
         (None, None) => unreachable!("roles() gives a listener or a second side"),
     };
+    totals.count_live(&live);
     if args.stats {
         output::totals(&totals, args.json)?;
     }

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::endpoint::{Conn, Listener};
 use crate::error::{Error, Result};
-use crate::relay::Stats;
+use crate::relay::{LiveTotals, Stats};
 use crate::PEER;
 
 /// What a server did over its life.
@@ -33,6 +33,16 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Take the byte and message counts from `live` (every connection's, counted as they
+    /// moved, including those cut when the server stopped) instead of from finished ones.
+    pub fn count_live(&mut self, live: &LiveTotals) {
+        let (f, b) = (live.forward.read(), live.backward.read());
+        self.bytes_in = f.bytes;
+        self.bytes_out = b.bytes;
+        self.messages_in = f.messages;
+        self.messages_out = b.messages;
+    }
+
     fn add(&mut self, s: &Stats) {
         self.bytes_in += s.forward.bytes;
         self.bytes_out += s.backward.bytes;

@@ -90,7 +90,7 @@ pub(super) async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Re
             a.label, b.label
         )));
     }
-    let (fwd, back) = (Meter::default(), Meter::default());
+    let (fwd, back) = super::meters(opts);
     let (fwd_fds, back_fds) = (AtomicU64::new(0), AtomicU64::new(0));
     // The writers shut the sockets down at end of stream; the readers are not needed.
     let (wa, wb) = (a.writer.take(), b.writer.take());

@@ -21,6 +21,7 @@ pub mod splice;
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -62,6 +63,8 @@ pub struct RelayOptions {
     /// Carry `SCM_RIGHTS` descriptors with the bytes (two Unix stream or seqpacket sides; see
     /// [`fds`]).
     pub pass_fds: bool,
+    /// Where every connection's counts are summed as they happen, when someone wants them.
+    pub live: Option<Arc<LiveTotals>>,
 }
 
 impl Default for RelayOptions {
@@ -72,22 +75,36 @@ impl Default for RelayOptions {
             idle_timeout: None,
             max_frame: DEFAULT_MAX_FRAME,
             pass_fds: false,
+            live: None,
         }
     }
 }
 
-/// Bytes and messages moved in one direction, readable while the relay runs.
+/// Bytes and messages moved in one direction, readable while the relay runs. A connection's
+/// meter may feed a server-wide one ([`LiveTotals`]) as it counts.
 #[derive(Debug, Default)]
 pub struct Meter {
     bytes: AtomicU64,
     messages: AtomicU64,
+    parent: Option<Arc<Meter>>,
 }
 
 impl Meter {
+    /// A meter whose counts also go to `parent`.
+    pub(crate) fn feeding(parent: Option<&Arc<Meter>>) -> Meter {
+        Meter {
+            parent: parent.cloned(),
+            ..Meter::default()
+        }
+    }
+
     pub(crate) fn add(&self, bytes: u64, messages: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         if messages > 0 {
             self.messages.fetch_add(messages, Ordering::Relaxed);
+        }
+        if let Some(p) = &self.parent {
+            p.add(bytes, messages);
         }
     }
 
@@ -97,6 +114,15 @@ impl Meter {
             messages: self.messages.load(Ordering::Relaxed),
         }
     }
+}
+
+/// Both directions summed over every connection of a server, as bytes move: the totals of
+/// `relay --stats` include connections still open when the relay is stopped (their tasks are
+/// cancelled, so their own [`Stats`] never arrive).
+#[derive(Debug, Default)]
+pub struct LiveTotals {
+    pub forward: Arc<Meter>,
+    pub backward: Arc<Meter>,
 }
 
 /// What moved one way.
@@ -267,6 +293,15 @@ pub fn check_pair(a: &Address, b: &Address) -> Result<(), Error> {
     Ok(())
 }
 
+/// A connection's two meters, feeding the server's live totals when there are some.
+pub(crate) fn meters(opts: &RelayOptions) -> (Meter, Meter) {
+    let live = opts.live.as_deref();
+    (
+        Meter::feeding(live.map(|l| &l.forward)),
+        Meter::feeding(live.map(|l| &l.backward)),
+    )
+}
+
 /// True when `c`'s reader can never report end of stream.
 fn endless(c: &Conn) -> bool {
     match &c.reader {
@@ -281,7 +316,7 @@ pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<St
     if opts.pass_fds {
         return Box::pin(fds::relay(a, b, opts)).await;
     }
-    let (fwd, back) = (Meter::default(), Meter::default());
+    let (fwd, back) = meters(opts);
     let (a_endless, b_endless) = (endless(a), endless(b));
     let (sa, sb) = (Side::of(a), Side::of(b));
     // Boxed: each direction's state machine is allocated at its own size, instead of every
