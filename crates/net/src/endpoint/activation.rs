@@ -161,7 +161,9 @@ pub fn check_fdname(name: &str) -> Result<()> {
 
 /// Replace this process with `argv`, giving it `sockets` as descriptors 3, 4, ... with
 /// `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` set. The process must be single-threaded
-/// (no async runtime running): descriptors are placed by number. Returns only on failure.
+/// (no async runtime running): descriptors are placed by number. Returns only on failure; a
+/// program that cannot be run makes the process exit 127 once the descriptors are placed, so
+/// callers check it with [`find_program`] before binding anything.
 pub fn exec_activated(sockets: Vec<(Bound, String)>, argv: &[String]) -> Result<Infallible> {
     let Some((prog, args)) = argv.split_first() else {
         return Err(Error::Usage(
@@ -169,7 +171,6 @@ pub fn exec_activated(sockets: Vec<(Bound, String)>, argv: &[String]) -> Result<
         ));
     };
     let names: Vec<&str> = sockets.iter().map(|(_, n)| n.as_str()).collect();
-    let _ = find_program(prog)?;
     let mut cmd = std::process::Command::new(prog);
     cmd.args(args)
         .env("LISTEN_FDS", sockets.len().to_string())

@@ -42,7 +42,7 @@ pub use access::{check_allow_address, group_id, user_id, AllowPeers};
 pub use bound::Bound;
 pub use fdio::Fd;
 pub use unix::peer_cred;
-pub(crate) use unix::FileGuard;
+pub(crate) use unix::{sockaddr as unix_sockaddr, FileGuard};
 
 /// What is behind an fd, as far as copying is concerned: decides whether `splice(2)` can be
 /// used, and how end-of-stream and half-close work.

@@ -55,7 +55,7 @@ fn transfer(ty: UnixType) -> Transfer {
 }
 
 /// The kernel address for a name: a path, or `\0name` for the abstract namespace.
-fn sockaddr(name: &UnixName) -> io::Result<SockAddr> {
+pub(crate) fn sockaddr(name: &UnixName) -> io::Result<SockAddr> {
     match name {
         UnixName::Path(p) => SockAddr::unix(p),
         UnixName::Abstract(n) => {

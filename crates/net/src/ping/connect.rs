@@ -8,17 +8,15 @@
 //! for at most `SO_SNDTIMEO`. The connection is closed right away (a TCP FIN, as any client
 //! that hangs up).
 
-use std::ffi::OsStr;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::addr::{UnixName, UnixType};
-use crate::endpoint::Cred;
+use crate::endpoint::{unix_sockaddr as sockaddr, Cred};
 use crate::narrate;
 
 /// Where a connect ping connects.
@@ -40,17 +38,6 @@ impl ConnectTarget {
         match self {
             ConnectTarget::Tcp(a) => a.to_string(),
             ConnectTarget::Unix { name, .. } => name.to_string(),
-        }
-    }
-}
-
-fn sockaddr(name: &UnixName) -> io::Result<SockAddr> {
-    match name {
-        UnixName::Path(p) => SockAddr::unix(p),
-        UnixName::Abstract(n) => {
-            let mut bytes = vec![0u8];
-            bytes.extend_from_slice(n.as_bytes());
-            SockAddr::unix(OsStr::from_bytes(&bytes))
         }
     }
 }
