@@ -169,7 +169,13 @@ pub enum Command {
         See `sockbox fd send --help` and `sockbox fd recv --help`; `sockbox relay --pass-fds` \
         carries descriptors between two Unix sockets.")]
     Fd(crate::cmd::fd::FdArgs),
-    /// Help on a topic: `addresses`, or a command
+    /// socat's own command line, run by sockbox (also as argv[0] `socat`); --explain
+    #[command(after_help = crate::cmd::compat::SOCAT_HELP, disable_help_flag = true)]
+    Socat(FrontArgs),
+    /// nc's / ncat's command line, run by sockbox (also as `nc`, `ncat`, `netcat`); --explain
+    #[command(after_help = crate::cmd::compat::NC_HELP, disable_help_flag = true)]
+    Nc(FrontArgs),
+    /// Help on a topic: `addresses`, `compat`, or a command
     Help(HelpArgs),
 }
 
@@ -329,6 +335,14 @@ pub struct RecvArgs {
     /// Give up after this long; exit 1 if --count messages did not all arrive
     #[arg(long, value_parser = duration)]
     pub timeout: Option<Duration>,
+}
+
+/// Another tool's arguments, as typed.
+#[derive(Args, Debug)]
+pub struct FrontArgs {
+    /// The tool's options and addresses
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Args, Debug)]

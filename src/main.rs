@@ -14,7 +14,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // socat's and nc's command lines (as `sockbox socat ...` or through a `socat`/`nc`
+    // symlink) become the native command they translate to.
+    let cli = match cmd::compat::intercept() {
+        Some(Ok(cli)) => cli,
+        Some(Err(code)) => return code,
+        None => cli::Cli::parse(),
+    };
     report::init(cli.verbose, cli.quiet);
     // Socket activation execs another program with descriptors placed by number, which needs a
     // process with one thread: it runs before the multi-threaded runtime exists.

@@ -4,6 +4,7 @@
 //! Every wait is bounded and every process is reaped (see `util.rs`).
 
 mod bench;
+mod compat;
 mod diag;
 mod fdpass;
 mod http;
@@ -20,11 +21,6 @@ use std::sync::{Arc, Barrier};
 use nix::sys::signal::Signal;
 
 use util::*;
-
-/// A Unix socket path in `dir`, as a string.
-fn path_in(dir: &tempfile::TempDir, name: &str) -> String {
-    dir.path().join(name).to_str().unwrap().to_string()
-}
 
 /// No panic and no backtrace reached stderr.
 fn assert_no_panic(stderr: &str) {

@@ -88,10 +88,6 @@ impl FdPeer {
     }
 }
 
-fn path_in(dir: &tempfile::TempDir, name: &str) -> String {
-    dir.path().join(name).to_str().unwrap().to_string()
-}
-
 /// A sockbox that receives (`fd recv ADDR ARGS`), once it says it is receiving.
 fn receiver(addr: &str, args: &[&str]) -> Proc {
     let mut all = vec!["fd", "recv", addr];

@@ -619,6 +619,11 @@ impl EchoServer {
     }
 }
 
+/// A path in `dir` (a Unix socket's, say), as a string.
+pub fn path_in(dir: &tempfile::TempDir, name: &str) -> String {
+    dir.path().join(name).to_str().unwrap().to_string()
+}
+
 /// Write `data` to a new file in `dir`; returns its path.
 pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     let p = dir.join(name);

@@ -15,11 +15,14 @@ pub fn run(args: HelpArgs) -> Result<ExitCode> {
         Some("addresses" | "address" | "addr") => {
             std::io::stdout().write_all(sockbox_net::addr::HELP.as_bytes())?
         }
+        Some("compat") => {
+            std::io::stdout().write_all(sockbox_net::compat::doc::markdown().as_bytes())?
+        }
         Some(name) => match cmd.find_subcommand_mut(name) {
             Some(sub) => sub.print_long_help()?,
             None => {
                 return Err(sockbox_net::Error::Usage(format!(
-                    "no help on '{name}': try `sockbox help addresses` or a command name"
+                    "no help on '{name}': try `sockbox help addresses`, `sockbox help compat` or a command name"
                 ))
                 .into())
             }

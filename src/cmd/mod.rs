@@ -1,6 +1,7 @@
 //! One file per verb: arguments -> typed configuration -> library call -> output.
 
 pub mod bench;
+pub mod compat;
 mod connect;
 pub mod fd;
 mod help;
@@ -107,6 +108,11 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
         Command::Http(a) => http::run(a).await,
         Command::Fd(a) => fd::run(a, shutdown).await,
         Command::Help(a) => help::run(a),
+        // main hands these to the front ends before clap sees them.
+        Command::Socat(_) | Command::Nc(_) => Err(sockbox_net::Error::Usage(
+            "socat and nc command lines are translated before anything runs".into(),
+        )
+        .into()),
     }
 }
 

@@ -136,6 +136,32 @@ pub struct Options {
     pub group: Option<String>,
     /// How this byte stream is framed into messages (stream kinds).
     pub frame: Option<Framing>,
+    /// `file:` opened for writing whether or not it exists (`creat`, `trunc`, `append`),
+    /// instead of "an existing file is read, a new one written".
+    pub write: Option<FileWrite>,
+}
+
+/// How `file:` opens a file for writing; each creates a missing file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FileWrite {
+    /// `creat`: written from the start, existing bytes past the end of what is written kept
+    /// (socat's `creat`, `O_CREAT` alone).
+    Create,
+    /// `trunc`: emptied first (`O_TRUNC`).
+    Truncate,
+    /// `append`: written at the end (`O_APPEND`).
+    Append,
+}
+
+impl FileWrite {
+    /// The option that says it.
+    pub fn option_name(self) -> &'static str {
+        match self {
+            FileWrite::Create => "creat",
+            FileWrite::Truncate => "trunc",
+            FileWrite::Append => "append",
+        }
+    }
 }
 
 /// A parsed address: `[ROLE:]KIND:TARGET[,OPTION...]`.

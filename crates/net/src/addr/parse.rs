@@ -15,7 +15,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{Address, Endpoint, Framing, InetTarget, IpVersion, Options, Role, UnixName, UnixType};
+use super::{
+    Address, Endpoint, FileWrite, Framing, InetTarget, IpVersion, Options, Role, UnixName, UnixType,
+};
+use crate::compat::table::{self as compat, Form, Opens, Verdict};
 
 /// Why an address string was rejected. `Display` is one line that quotes the address and
 /// says what was expected; [`AddrError::input`] gives the address back.
@@ -65,12 +68,14 @@ pub enum AddrError {
         kind: &'static str,
         suggestion: Option<&'static str>,
     },
-    #[error(
-        "socat's 'fork' is not an option in {}: sockbox needs none; use 'listen --keep' to \
-         serve client after client, and 'relay' always serves many clients",
-        q(.input)
-    )]
-    Fork { input: String },
+    #[error("{what} in {} is not supported: {why}", q(.input))]
+    Unsupported {
+        input: String,
+        /// What was refused, e.g. `socat's address type 'OPENSSL'`.
+        what: String,
+        /// Why, and the nearest thing sockbox does.
+        why: String,
+    },
     #[error("option '{option}' does not apply to {kind} in {}; it applies to {applies_to}", q(.input))]
     NotApplicable {
         input: String,
@@ -97,6 +102,12 @@ pub enum AddrError {
         value: String,
         expected: &'static str,
     },
+    #[error("options '{first}' and '{second}' exclude each other in {}; give one", q(.input))]
+    Conflict {
+        input: String,
+        first: &'static str,
+        second: &'static str,
+    },
     #[error("option '{option}' is given twice in {}", q(.input))]
     Repeated { input: String, option: &'static str },
     /// A value on its own, outside an address (see [`parse_duration`], [`parse_size`]).
@@ -122,12 +133,13 @@ impl AddrError {
             | AddrError::TwoRoles { input, .. }
             | AddrError::EmptyOption { input }
             | AddrError::UnknownOption { input, .. }
-            | AddrError::Fork { input }
+            | AddrError::Unsupported { input, .. }
             | AddrError::NotApplicable { input, .. }
             | AddrError::NoPermissions { input, .. }
             | AddrError::MissingValue { input, .. }
             | AddrError::BadValue { input, .. }
-            | AddrError::Repeated { input, .. } => input,
+            | AddrError::Repeated { input, .. }
+            | AddrError::Conflict { input, .. } => input,
             AddrError::Value { value, .. } => value,
         }
     }
@@ -200,18 +212,9 @@ enum Kind {
     Icmp { v6: bool },
 }
 
-/// How a spelling's target is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Form {
-    /// The kind's own grammar.
-    Plain,
-    /// socat's inet `*-LISTEN`, `*-RECV*`: a port only; a plain `bind=HOST` becomes the host.
-    PortOnly,
-    /// socat's `ABSTRACT-*`: an abstract name written without the `@`.
-    AbstractName,
-}
-
-/// One accepted spelling of a kind: canonical names and socat aliases.
+/// One accepted spelling of a kind: a canonical name here, or a socat word from the compat
+/// table.
+#[derive(Clone, Copy)]
 struct Spelling {
     /// Lower case; matched case-insensitively.
     name: &'static str,
@@ -230,15 +233,6 @@ const fn plain(name: &'static str, kind: Kind) -> Spelling {
     }
 }
 
-const fn socat(name: &'static str, kind: Kind, role: Role, form: Form) -> Spelling {
-    Spelling {
-        name,
-        kind,
-        role: Some(role),
-        form,
-    }
-}
-
 const TCP_ANY: Kind = Kind::Tcp(IpVersion::Any);
 const TCP_V4: Kind = Kind::Tcp(IpVersion::V4);
 const TCP_V6: Kind = Kind::Tcp(IpVersion::V6);
@@ -247,10 +241,9 @@ const UDP_V4: Kind = Kind::Udp(IpVersion::V4);
 const UDP_V6: Kind = Kind::Udp(IpVersion::V6);
 const UNIX: Kind = Kind::Unix(UnixType::Stream);
 const UNIX_DGRAM: Kind = Kind::Unix(UnixType::Dgram);
-const LISTEN: Role = Role::Listen;
-const CONNECT: Role = Role::Connect;
 
-/// Every spelling, canonical ones first so that a did-you-mean prefers them.
+/// The canonical spellings. socat's words (`TCP-LISTEN`, `UNIX-CONNECT`, `OPEN` ...) are in
+/// the compat table, which [`find_spelling`] reads after these.
 const SPELLINGS: &[Spelling] = &[
     plain("tcp", TCP_ANY),
     plain("tcp4", TCP_V4),
@@ -269,55 +262,53 @@ const SPELLINGS: &[Spelling] = &[
     plain("-", Kind::Stdio),
     plain("icmp", Kind::Icmp { v6: false }),
     plain("icmp6", Kind::Icmp { v6: true }),
-    // socat spellings. TCP:, UDP:, UNIX:, EXEC: and STDIO are the canonical words above.
-    socat("tcp-connect", TCP_ANY, CONNECT, Form::Plain),
-    socat("tcp4-connect", TCP_V4, CONNECT, Form::Plain),
-    socat("tcp6-connect", TCP_V6, CONNECT, Form::Plain),
-    socat("tcp-listen", TCP_ANY, LISTEN, Form::PortOnly),
-    socat("tcp4-listen", TCP_V4, LISTEN, Form::PortOnly),
-    socat("tcp6-listen", TCP_V6, LISTEN, Form::PortOnly),
-    socat("tcp-l", TCP_ANY, LISTEN, Form::PortOnly),
-    socat("tcp4-l", TCP_V4, LISTEN, Form::PortOnly),
-    socat("tcp6-l", TCP_V6, LISTEN, Form::PortOnly),
-    socat("udp-connect", UDP_ANY, CONNECT, Form::Plain),
-    socat("udp4-connect", UDP_V4, CONNECT, Form::Plain),
-    socat("udp6-connect", UDP_V6, CONNECT, Form::Plain),
-    socat("udp-sendto", UDP_ANY, CONNECT, Form::Plain),
-    socat("udp4-sendto", UDP_V4, CONNECT, Form::Plain),
-    socat("udp6-sendto", UDP_V6, CONNECT, Form::Plain),
-    socat("udp-listen", UDP_ANY, LISTEN, Form::PortOnly),
-    socat("udp4-listen", UDP_V4, LISTEN, Form::PortOnly),
-    socat("udp6-listen", UDP_V6, LISTEN, Form::PortOnly),
-    socat("udp-l", UDP_ANY, LISTEN, Form::PortOnly),
-    socat("udp4-l", UDP_V4, LISTEN, Form::PortOnly),
-    socat("udp6-l", UDP_V6, LISTEN, Form::PortOnly),
-    socat("udp-recvfrom", UDP_ANY, LISTEN, Form::PortOnly),
-    socat("udp4-recvfrom", UDP_V4, LISTEN, Form::PortOnly),
-    socat("udp6-recvfrom", UDP_V6, LISTEN, Form::PortOnly),
-    socat("udp-recv", UDP_ANY, LISTEN, Form::PortOnly),
-    socat("udp4-recv", UDP_V4, LISTEN, Form::PortOnly),
-    socat("udp6-recv", UDP_V6, LISTEN, Form::PortOnly),
-    socat("unix-connect", UNIX, CONNECT, Form::Plain),
-    socat("unix-client", UNIX, CONNECT, Form::Plain),
-    socat("unix-listen", UNIX, LISTEN, Form::Plain),
-    socat("unix-l", UNIX, LISTEN, Form::Plain),
-    socat("unix-sendto", UNIX_DGRAM, CONNECT, Form::Plain),
-    socat("unix-recvfrom", UNIX_DGRAM, LISTEN, Form::Plain),
-    socat("unix-recv", UNIX_DGRAM, LISTEN, Form::Plain),
-    socat("abstract-connect", UNIX, CONNECT, Form::AbstractName),
-    socat("abstract-client", UNIX, CONNECT, Form::AbstractName),
-    socat("abstract-listen", UNIX, LISTEN, Form::AbstractName),
-    socat("abstract-sendto", UNIX_DGRAM, CONNECT, Form::AbstractName),
-    socat("abstract-recvfrom", UNIX_DGRAM, LISTEN, Form::AbstractName),
-    socat("abstract-recv", UNIX_DGRAM, LISTEN, Form::AbstractName),
-    plain("system", Kind::Sh),
-    plain("pipe", Kind::Fifo),
-    plain("open", Kind::File),
-    plain("gopen", Kind::File),
 ];
 
-fn find_spelling(word: &str) -> Option<&'static Spelling> {
-    SPELLINGS.iter().find(|s| s.name.eq_ignore_ascii_case(word))
+/// What a kind word means: a canonical spelling, or a socat word the compat table maps to a
+/// native kind. `Err` carries why sockbox refuses a socat word it knows.
+fn find_spelling(word: &str) -> Option<Result<Spelling, &'static str>> {
+    if let Some(s) = SPELLINGS.iter().find(|s| s.name.eq_ignore_ascii_case(word)) {
+        return Some(Ok(*s));
+    }
+    let entry = compat::socat_address(word)?;
+    let native = |kind: &str| SPELLINGS.iter().find(|s| s.name == kind).map(|s| s.kind);
+    Some(match entry.opens {
+        Opens::Kind {
+            kind,
+            role,
+            form,
+            flow: compat::Flow::Both,
+        } => Ok(Spelling {
+            name: entry.names[0],
+            kind: native(kind)?,
+            role,
+            form,
+        }),
+        Opens::Kind { .. } => Err(
+            "socat's STDIN and STDOUT only read or only write; sockbox's stdio (-) does both:              use `connect --send-only`/`--recv-only`, or `sockbox socat`",
+        ),
+        // GOPEN opens what it finds; the pure parser cannot look, so it reads a file, as
+        // OPEN does. `sockbox socat` looks first.
+        Opens::File { create: true } => Err(
+            "socat's CREATE writes a file from empty; in sockbox that is file:PATH,trunc",
+        ),
+        Opens::File { create: false } | Opens::Generic => Ok(Spelling {
+            name: entry.names[0],
+            kind: Kind::File,
+            role: None,
+            form: Form::Plain,
+        }),
+        Opens::Refused(why) => Err(why),
+    })
+}
+
+/// Every kind word a did-you-mean may offer: canonical ones first, then socat's usable ones.
+fn kind_words() -> impl Iterator<Item = &'static str> {
+    let socat = compat::SOCAT_ADDRESSES
+        .iter()
+        .filter(|a| !matches!(a.opens, Opens::Refused(_)))
+        .flat_map(|a| a.names.iter().copied());
+    SPELLINGS.iter().map(|s| s.name).chain(socat)
 }
 
 /// The canonical name of a kind: its first spelling.
@@ -385,7 +376,10 @@ fn class_of(kind: Kind) -> u16 {
 }
 
 fn kind_class(name: &str) -> u16 {
-    find_spelling(name).map_or(0, |s| class_of(s.kind))
+    match find_spelling(name) {
+        Some(Ok(s)) => class_of(s.kind),
+        _ => 0,
+    }
 }
 
 fn endpoint_kind(endpoint: &Endpoint) -> Kind {
@@ -432,6 +426,9 @@ enum Opt {
     Owner,
     Group,
     Frame,
+    Creat,
+    Trunc,
+    Append,
 }
 
 struct OptSpec {
@@ -542,23 +539,9 @@ const OPTIONS: &[OptSpec] = &[
         STREAMS,
         "len32, len16 or line",
     ),
-];
-
-/// socat's names for the same options, accepted everywhere, printed canonically.
-const SYNONYMS: &[(&str, Opt)] = &[
-    ("so-reuseaddr", Opt::Reuseaddr),
-    ("so-reuseport", Opt::Reuseport),
-    ("tcp-nodelay", Opt::Nodelay),
-    ("so-keepalive", Opt::Keepalive),
-    ("ipv6only", Opt::V6only),
-    ("ipv6-v6only", Opt::V6only),
-    ("so-bindtodevice", Opt::Dev),
-    ("interface", Opt::Dev),
-    ("so-rcvbuf", Opt::Rcvbuf),
-    ("so-sndbuf", Opt::Sndbuf),
-    ("connect-timeout", Opt::Timeout),
-    ("perm", Opt::Mode),
-    ("user", Opt::Owner),
+    flag(Opt::Creat, "creat", C_FILE),
+    flag(Opt::Trunc, "trunc", C_FILE),
+    flag(Opt::Append, "append", C_FILE),
 ];
 
 fn spec_of(opt: Opt) -> &'static OptSpec {
@@ -570,10 +553,24 @@ fn find_option(name: &str) -> Option<&'static OptSpec> {
     if let Some(spec) = OPTIONS.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
         return Some(spec);
     }
-    SYNONYMS
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, opt)| spec_of(*opt))
+    // socat's names for the same options (the compat table), printed canonically.
+    match compat::socat_option(name)?.verdict {
+        Verdict::Native(native) => OPTIONS.iter().find(|s| s.name == native),
+        _ => None,
+    }
+}
+
+/// socat's option names that mean a native option, with the option they mean.
+fn synonyms() -> impl Iterator<Item = (&'static str, &'static str)> {
+    compat::SOCAT_OPTIONS.iter().flat_map(|o| {
+        let native = match o.verdict {
+            Verdict::Native(n) => Some(n),
+            _ => None,
+        };
+        o.names
+            .iter()
+            .filter_map(move |name| native.filter(|n| n != name).map(|n| (*name, n)))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1072,9 +1069,9 @@ impl Parser<'_> {
         let (prefix, rest) = self.role_prefix()?;
         let (word, after) = split_word(rest);
         let spelling = self.spelling(word, rest, prefix)?;
-        let role = self.merge_roles(prefix, word, spelling)?;
+        let role = self.merge_roles(prefix, word, &spelling)?;
         let (target, options) = self.split_target(spelling.kind, word, after)?;
-        let endpoint = self.endpoint(spelling, word, target, role)?;
+        let endpoint = self.endpoint(&spelling, word, target, role)?;
         let mut options = self.options(&endpoint, options)?;
         let endpoint = adopt_bind_host(spelling.form, endpoint, &mut options);
         Ok(Address {
@@ -1108,9 +1105,17 @@ impl Parser<'_> {
         word: &str,
         rest: &str,
         prefix: Option<Role>,
-    ) -> Result<&'static Spelling, AddrError> {
-        if let Some(spelling) = find_spelling(word) {
-            return Ok(spelling);
+    ) -> Result<Spelling, AddrError> {
+        match find_spelling(word) {
+            Some(Ok(spelling)) => return Ok(spelling),
+            Some(Err(why)) => {
+                return Err(AddrError::Unsupported {
+                    input: self.input(),
+                    what: format!("socat's address type {}", q(word)),
+                    why: why.to_owned(),
+                })
+            }
+            None => {}
         }
         if let (Some(first), Some(second)) = (prefix, role_word(word)) {
             return Err(AddrError::TwoRoles {
@@ -1119,18 +1124,16 @@ impl Parser<'_> {
                 second: format!("'{second}:'"),
             });
         }
-        let names = SPELLINGS
-            .iter()
-            .map(|s| s.name)
-            .chain(["listen", "connect"]);
+        let names = kind_words().chain(["listen", "connect"]);
         let suggestion = match closest(word, names) {
             Some(name) => Some(in_case_of(word, name)),
             None => {
                 let target = &rest[..find_unescaped_comma(rest).unwrap_or(rest.len())];
-                looks_like_inet(target).then(|| {
-                    let role = prefix.map(|r| format!("{r}:")).unwrap_or_default();
-                    format!("{role}tcp:{rest}")
-                })
+                let role = prefix.map(|r| format!("{r}:")).unwrap_or_default();
+                let corrected = format!("{role}tcp:{rest}");
+                // Only a correction that is itself a valid address is offered.
+                (looks_like_inet(target) && corrected.parse::<Address>().is_ok())
+                    .then_some(corrected)
             }
         };
         Err(AddrError::UnknownKind {
@@ -1326,7 +1329,9 @@ impl Parser<'_> {
                 Some((name, value)) => (name, Some(value)),
                 None => (item, None),
             };
-            let spec = self.option_spec(name, endpoint)?;
+            let Some(spec) = self.option_spec(name, endpoint)? else {
+                continue;
+            };
             self.check_applies(spec, endpoint)?;
             let bit = 1u32 << spec.opt as u32;
             if seen & bit != 0 {
@@ -1336,28 +1341,52 @@ impl Parser<'_> {
                 });
             }
             seen |= bit;
+            let write = options.write;
             self.set_option(&mut options, spec, value)?;
+            if let (Some(was), Some(now)) = (write, options.write) {
+                if was != now {
+                    return Err(AddrError::Conflict {
+                        input: self.input(),
+                        first: was.option_name(),
+                        second: now.option_name(),
+                    });
+                }
+            }
         }
         Ok(options)
     }
 
-    fn option_spec(&self, name: &str, endpoint: &Endpoint) -> Result<&'static OptSpec, AddrError> {
+    /// The option `name` stands for; `None` for a socat option that is accepted and means
+    /// nothing here (`fork`: a relay serves many clients anyway).
+    fn option_spec(
+        &self,
+        name: &str,
+        endpoint: &Endpoint,
+    ) -> Result<Option<&'static OptSpec>, AddrError> {
         if name.is_empty() {
             return Err(AddrError::EmptyOption {
                 input: self.input(),
             });
         }
         if let Some(spec) = find_option(name) {
-            return Ok(spec);
+            return Ok(Some(spec));
         }
-        if name.eq_ignore_ascii_case("fork") {
-            return Err(AddrError::Fork {
+        if let Some(socat) = compat::socat_option(name) {
+            let why = match socat.verdict {
+                Verdict::NoOp(_) => return Ok(None),
+                Verdict::Mapped(_) if socat.effect == compat::Effect::Fork => return Ok(None),
+                Verdict::Mapped(to) => format!("in sockbox it is {to}"),
+                Verdict::Refused(why) => why.to_owned(),
+                Verdict::Native(_) => unreachable!("find_option found native synonyms"),
+            };
+            return Err(AddrError::Unsupported {
                 input: self.input(),
+                what: format!("socat's option {}", q(name)),
+                why,
             });
         }
         let names = OPTIONS.iter().map(|s| (s.name, s.name));
-        let synonyms = SYNONYMS.iter().map(|(n, opt)| (*n, spec_of(*opt).name));
-        let all: Vec<(&str, &'static str)> = names.chain(synonyms).collect();
+        let all: Vec<(&str, &'static str)> = names.chain(synonyms()).collect();
         let suggestion = closest(name, all.iter().map(|(n, _)| *n))
             .and_then(|hit| all.iter().find(|(n, _)| *n == hit))
             .map(|(_, canonical)| *canonical);
@@ -1435,7 +1464,14 @@ impl Parser<'_> {
             Opt::Group => options.group = Some(value.clone()),
             Opt::Frame => options.frame = Some(parse_frame(&value).ok_or_else(bad)?),
             // Flags returned above.
-            Opt::Reuseaddr | Opt::Reuseport | Opt::Nodelay | Opt::Keepalive | Opt::V6only => {}
+            Opt::Reuseaddr
+            | Opt::Reuseport
+            | Opt::Nodelay
+            | Opt::Keepalive
+            | Opt::V6only
+            | Opt::Creat
+            | Opt::Trunc
+            | Opt::Append => {}
         }
         Ok(())
     }
@@ -1456,6 +1492,18 @@ fn set_flag(options: &mut Options, opt: Opt, on: bool) {
         Opt::Nodelay => options.nodelay = on,
         Opt::Keepalive => options.keepalive = on,
         Opt::V6only => options.v6only = on,
+        Opt::Creat | Opt::Trunc | Opt::Append => {
+            let mode = match opt {
+                Opt::Creat => FileWrite::Create,
+                Opt::Trunc => FileWrite::Truncate,
+                _ => FileWrite::Append,
+            };
+            if on {
+                options.write = Some(mode);
+            } else if options.write == Some(mode) {
+                options.write = None;
+            }
+        }
         _ => {}
     }
 }
@@ -1583,6 +1631,9 @@ fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
     if let Some(v) = o.frame {
         write!(f, ",frame={v}")?;
     }
+    if let Some(w) = o.write {
+        write!(f, ",{}", w.option_name())?;
+    }
     Ok(())
 }
 
@@ -1648,6 +1699,10 @@ OPTIONS
   frame=len32|len16|line                     tcp*, unix, fifo, file,
                      cut a stream into       exec, stdio
                      messages
+  creat trunc append write the file whether      file
+                     it exists or not: from
+                     the start, emptied, or
+                     at the end
 
   tcp* is tcp, tcp4, tcp6; udp* likewise; unix* is unix, unix-dgram,
   seqpacket. sh and icmp take no options. An option that does not apply to
@@ -1688,7 +1743,7 @@ SOCAT SPELLINGS
   STDIO  -                                  stdio
   EXEC:CMD                                  exec:CMD
   SYSTEM:LINE                               sh:LINE
-  PIPE:PATH                                 fifo:PATH
+  PIPE:PATH  FIFO:PATH                      fifo:PATH
   OPEN:PATH  GOPEN:PATH                     file:PATH
 
   Every TCP- and UDP- spelling also comes as TCP4-, TCP6-, UDP4-, UDP6-
@@ -1696,12 +1751,12 @@ SOCAT SPELLINGS
   the canonical kinds and imply no role.
   With a socat LISTEN or RECV spelling, bind=HOST picks the listening
   address: TCP-LISTEN:80,bind=127.0.0.1 is listen:tcp:127.0.0.1:80.
-  socat option names work too: user (owner), perm (mode), so-bindtodevice
-  and interface (dev), ipv6only and ipv6-v6only (v6only), connect-timeout
-  (timeout), so-reuseaddr, so-reuseport, tcp-nodelay, so-keepalive,
-  so-rcvbuf, so-sndbuf.
-  socat's fork is not needed: listen --keep serves client after client, and
-  relay always serves many clients.
+  socat's option names for the options above work too (perm for mode, user
+  for owner, so-rcvbuf, connect-timeout ...), and options that change
+  nothing here are accepted (fork: a relay serves many clients anyway).
+  socat address types and options sockbox does not have are refused with
+  the nearest thing it does. Every one: `sockbox help compat`. socat's and
+  nc's whole command lines: `sockbox socat ...`, `sockbox nc ...`.
 
 EXAMPLES
   tcp:example.com:443                  a TCP server, by name
@@ -2086,11 +2141,54 @@ mod tests {
     }
 
     #[test]
-    fn fork_explains_itself() {
-        let e = error("TCP-LISTEN:8080,fork");
-        assert!(e.contains("--keep") && e.contains("relay"), "{e}");
-        let e = error("tcp:8080,reuseaddr,fork");
-        assert!(e.contains("fork"), "{e}");
+    fn socat_options_that_mean_nothing_here_are_accepted() {
+        // A relay serves many clients anyway; `sockbox socat` reads fork itself.
+        canonical(
+            "TCP-LISTEN:8080,fork,reuseaddr",
+            "listen:tcp:8080,reuseaddr",
+        );
+        canonical("tcp:8080,reuseaddr,FORK", "tcp:8080,reuseaddr");
+        canonical("UNIX-LISTEN:/p,unlink-early,unlink-close", "listen:unix:/p");
+        canonical("UNIX-LISTEN:/p,perm-early=0600", "listen:unix:/p,mode=0600");
+        canonical("EXEC:cat,nofork", "exec:cat");
+        canonical("UNIX-CONNECT:/p,shut-down", "connect:unix:/p");
+    }
+
+    #[test]
+    fn socat_options_sockbox_refuses_say_why() {
+        let e = error("TCP-LISTEN:80,su=nobody");
+        assert!(
+            e.contains("socat's option 'su'") && e.contains("setpriv"),
+            "{e}"
+        );
+        let e = error("TCP-LISTEN:80,range=10.0.0.0/8");
+        assert!(e.contains("--allow-ip"), "{e}");
+    }
+
+    #[test]
+    fn socat_kinds_sockbox_refuses_say_why() {
+        let e = error("OPENSSL:host:443");
+        assert!(e.contains("socat's address type 'OPENSSL'"), "{e}");
+        assert!(e.contains("TLS") && !e.contains("did you mean"), "{e}");
+        let e = error("OPENSSL-LISTEN:4443,cert=x.pem");
+        assert!(e.contains("TLS") && !e.contains("tcp:OPENSSL"), "{e}");
+        let e = error("SCTP-LISTEN:80");
+        assert!(e.contains("SCTP"), "{e}");
+        let e = error("STDIN");
+        assert!(e.contains("--send-only"), "{e}");
+    }
+
+    #[test]
+    fn more_socat_words_from_the_table() {
+        canonical("INET:h:1", "connect:tcp:h:1");
+        canonical("LOCAL:/p", "connect:unix:/p");
+        canonical("UDP-DATAGRAM:h:1", "connect:udp:h:1");
+        canonical("ABSTRACT:n", "connect:unix:@n");
+        assert!(error("CREATE:/tmp/f").contains("file:PATH,trunc"));
+        canonical("OPEN:/tmp/f,create", "file:/tmp/f,creat");
+        canonical("file:/tmp/f,append", "file:/tmp/f,append");
+        assert!(error("file:/tmp/f,append,trunc").contains("exclude each other"));
+        canonical("FIFO:/tmp/f", "fifo:/tmp/f");
     }
 
     // --- options -----------------------------------------------------------------------
@@ -2622,9 +2720,6 @@ mod tests {
                 spec.name
             );
         }
-        for (name, _) in SYNONYMS {
-            assert!(HELP.contains(name), "HELP does not mention {name}");
-        }
     }
 
     // --- properties --------------------------------------------------------------------
@@ -2758,6 +2853,11 @@ mod tests {
                 Just(Framing::Len16),
                 Just(Framing::Line)
             ];
+            let write = proptest::option::of(prop_oneof![
+                Just(FileWrite::Create),
+                Just(FileWrite::Truncate),
+                Just(FileWrite::Append)
+            ]);
             let numbers = (
                 size(),
                 size(),
@@ -2765,6 +2865,7 @@ mod tests {
                 proptest::option::of(duration()),
                 proptest::option::of(0u32..=0o7777),
                 proptest::option::of(framing),
+                write,
             );
             (flags, texts, numbers).prop_map(|(f, t, n)| Options {
                 reuseaddr: f[0],
@@ -2782,6 +2883,7 @@ mod tests {
                 owner: t.2,
                 group: t.3,
                 frame: n.5,
+                write: n.6,
             })
         }
 
@@ -2808,6 +2910,7 @@ mod tests {
             o.owner = o.owner.filter(|_| keep(Opt::Owner));
             o.group = o.group.filter(|_| keep(Opt::Group));
             o.frame = o.frame.filter(|_| keep(Opt::Frame));
+            o.write = o.write.filter(|_| keep(Opt::Creat));
             o
         }
 
@@ -2835,7 +2938,7 @@ mod tests {
             let option_names: Vec<&str> = OPTIONS
                 .iter()
                 .map(|s| s.name)
-                .chain(SYNONYMS.iter().map(|(n, _)| *n))
+                .chain(synonyms().map(|(n, _)| n))
                 .chain(["fork", ""])
                 .collect();
             let option = (

@@ -11,11 +11,14 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use super::{bridge, Conn, Medium};
-use crate::addr::Address;
+use crate::addr::{Address, FileWrite};
 use crate::error::{io_err, Error, Result};
 
 pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
     let target = addr.to_string();
+    if let Some(mode) = addr.options.write {
+        return open_for_writing(addr, path, mode);
+    }
     match File::open(path) {
         Ok(f) => {
             let meta = f.metadata().map_err(io_err("stat", &target))?;
@@ -47,17 +50,51 @@ pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
                 .open(path)
                 .map_err(io_err("create", &target))?;
             crate::narrate!("open({}, O_WRONLY|O_CREAT|O_EXCL)", path.display());
-            let (fd, thread) =
-                bridge::writer(OwnedFd::from(f), &target).map_err(io_err("open", &target))?;
-            let mut conn = Conn::pipes(
-                target,
-                None,
-                Some((fd, Medium::Pipe, false)),
-                addr.options.frame,
-            );
-            conn.holdings.threads.push(thread);
-            Ok(conn)
+            writer(addr, f)
         }
         Err(e) => Err(io_err("open", &target)(e)),
     }
+}
+
+/// `file:PATH,creat|trunc|append`: written whether or not it exists (socat's `OPEN:PATH,creat`
+/// and friends); created with mode 0666 less the umask when missing.
+fn open_for_writing(addr: &Address, path: &Path, mode: FileWrite) -> Result<Conn> {
+    let target = addr.to_string();
+    let mut options = OpenOptions::new();
+    options.write(true).create(true);
+    let flags = match mode {
+        FileWrite::Create => "O_WRONLY|O_CREAT",
+        FileWrite::Truncate => {
+            options.truncate(true);
+            "O_WRONLY|O_CREAT|O_TRUNC"
+        }
+        FileWrite::Append => {
+            options.append(true);
+            "O_WRONLY|O_CREAT|O_APPEND"
+        }
+    };
+    let f = options.open(path).map_err(io_err("open", &target))?;
+    crate::narrate!("open({}, {flags})", path.display());
+    if f.metadata().map_err(io_err("stat", &target))?.is_dir() {
+        return Err(Error::Refused(format!(
+            "{target}: {} is a directory",
+            path.display()
+        )));
+    }
+    writer(addr, f)
+}
+
+/// A file to write, through a bridge thread.
+fn writer(addr: &Address, f: File) -> Result<Conn> {
+    let target = addr.to_string();
+    let (fd, thread) =
+        bridge::writer(OwnedFd::from(f), &target).map_err(io_err("open", &target))?;
+    let mut conn = Conn::pipes(
+        target,
+        None,
+        Some((fd, Medium::Pipe, false)),
+        addr.options.frame,
+    );
+    conn.holdings.threads.push(thread);
+    Ok(conn)
 }

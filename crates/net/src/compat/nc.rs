@@ -1,0 +1,538 @@
+//! `sockbox nc [FLAGS] [HOST] [PORT]`: nc's and ncat's command line as a native one.
+//!
+//! Flags are read with getopt's rules (`-lvnp 8080`, `-w3`, `--long=value`). Where OpenBSD nc
+//! (Debian's `nc`) and ncat give one letter different meanings (`-i`, `-m`, `-d`, `-x`), nc's
+//! wins and ncat's long spelling stays available (`--idle-timeout`, `--max-conns`); ncat's
+//! letters nc lacks (`-e`, `-c`) are ncat's.
+//!
+//! | nc | native |
+//! |---|---|
+//! | `nc HOST PORT`, `nc -U PATH` | `connect tcp:HOST:PORT`, `connect unix:PATH` |
+//! | `nc -l [-p] PORT` (`-k`) | `listen tcp:PORT` (`--keep`) |
+//! | `nc -l PORT -e PROG` / `-c LINE` | `relay [--once] listen:tcp:PORT connect:exec:PROG` / `sh:` |
+//! | `nc HOST PORT -e PROG` | `relay connect:tcp:HOST:PORT connect:exec:PROG` |
+//! | `nc -z HOST PORTS` | `scan HOST -p PORTS` |
+//!
+//! nc says nothing on stderr unless `-v`: the native command runs with `-q` then; `-v`
+//! gives sockbox's peer reports, `-vv` its socket-call narration.
+
+use std::net::IpAddr;
+
+use super::table::{self, Verdict};
+use super::{nearest, seconds, usage, Plan};
+use crate::error::Error;
+
+/// What `sockbox nc` was asked.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    Run { plan: Plan, explain: bool },
+    Help,
+    Version,
+}
+
+#[derive(Debug, Default)]
+struct Flags {
+    listen: bool,
+    keep: bool,
+    udp: bool,
+    unix: bool,
+    zero: bool,
+    verbose: u32,
+    numeric: bool,
+    version: Option<char>,
+    source_port: Option<String>,
+    source: Option<String>,
+    wait: Option<String>,
+    quit: Option<String>,
+    idle: Option<String>,
+    exec: Option<String>,
+    sh: Option<String>,
+    send_only: bool,
+    recv_only: bool,
+    max_conns: Option<String>,
+    allow: Vec<(&'static str, String)>,
+    explain: bool,
+    notes: Vec<String>,
+}
+
+/// Short flags that take a value (OpenBSD nc's, and ncat's -e and -c).
+const SHORT_VALUED: &str = "IiMmOPpqsTVWwXxec";
+
+/// Translates nc's arguments (without the program name).
+pub fn translate(args: &[String]) -> Result<Request, Error> {
+    let mut f = Flags::default();
+    let mut positional = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        if arg == "--" {
+            positional.extend(args[i..].iter().cloned());
+            break;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (long, None),
+            };
+            let flag = format!("--{name}");
+            let takes_value = matches!(
+                name,
+                "exec"
+                    | "sh-exec"
+                    | "wait"
+                    | "source-port"
+                    | "source"
+                    | "max-conns"
+                    | "allow"
+                    | "deny"
+                    | "allowfile"
+                    | "denyfile"
+                    | "idle-timeout"
+            );
+            let value = if takes_value {
+                match inline {
+                    Some(v) => Some(v),
+                    None => {
+                        let v = args
+                            .get(i)
+                            .ok_or_else(|| usage(format!("nc {flag}: needs a value")))?;
+                        i += 1;
+                        Some(v.clone())
+                    }
+                }
+            } else {
+                None
+            };
+            if let Some(r) = long_flag(&mut f, &flag, value)? {
+                return Ok(r);
+            }
+            continue;
+        }
+        if arg.len() < 2 || !arg.starts_with('-') {
+            positional.push(arg.clone());
+            continue;
+        }
+        let cluster: Vec<char> = arg[1..].chars().collect();
+        let mut j = 0;
+        while j < cluster.len() {
+            let c = cluster[j];
+            j += 1;
+            let value = if SHORT_VALUED.contains(c) {
+                let attached: String = cluster[j..].iter().collect();
+                j = cluster.len();
+                if attached.is_empty() {
+                    let v = args
+                        .get(i)
+                        .ok_or_else(|| usage(format!("nc -{c}: needs a value")))?;
+                    i += 1;
+                    Some(v.clone())
+                } else {
+                    Some(attached)
+                }
+            } else {
+                None
+            };
+            if let Some(r) = short_flag(&mut f, c, value)? {
+                return Ok(r);
+            }
+        }
+    }
+    let plan = plan(f, positional)?;
+    Ok(Request::Run {
+        explain: plan.1,
+        plan: plan.0,
+    })
+}
+
+fn long_flag(f: &mut Flags, flag: &str, value: Option<String>) -> Result<Option<Request>, Error> {
+    let v = || value.clone().unwrap_or_default();
+    match flag {
+        "--listen" => f.listen = true,
+        "--keep-open" => f.keep = true,
+        "--udp" => f.udp = true,
+        "--unixsock" => f.unix = true,
+        "--verbose" => f.verbose += 1,
+        "--nodns" => f.numeric = true,
+        "--wait" => f.wait = Some(seconds(flag, &v(), false)?),
+        "--idle-timeout" => f.idle = Some(seconds(flag, &v(), false)?),
+        "--source-port" => f.source_port = Some(v()),
+        "--source" => f.source = Some(v()),
+        "--exec" => f.exec = Some(v()),
+        "--sh-exec" => f.sh = Some(v()),
+        "--send-only" => f.send_only = true,
+        "--recv-only" => f.recv_only = true,
+        "--max-conns" => f.max_conns = Some(count(flag, &v())?),
+        "--allow" => f.allow.push(("--allow-ip", v())),
+        "--deny" => f.allow.push(("--deny-ip", v())),
+        "--allowfile" => f.allow.push(("--allow-ip-file", v())),
+        "--denyfile" => f.allow.push(("--deny-ip-file", v())),
+        "--explain" => f.explain = true,
+        "--help" => return Ok(Some(Request::Help)),
+        "--version" => return Ok(Some(Request::Version)),
+        _ => return Err(refused(flag)),
+    }
+    Ok(None)
+}
+
+fn short_flag(f: &mut Flags, c: char, value: Option<String>) -> Result<Option<Request>, Error> {
+    let v = || value.clone().unwrap_or_default();
+    let flag = format!("-{c}");
+    match c {
+        'l' => f.listen = true,
+        'k' => f.keep = true,
+        'u' => f.udp = true,
+        'U' => f.unix = true,
+        'z' => f.zero = true,
+        'v' => f.verbose += 1,
+        'n' => f.numeric = true,
+        '4' | '6' => f.version = Some(c),
+        'N' => f.notes.push(format!("nc -N ignored: {}", noop_why("-N"))),
+        'p' => f.source_port = Some(v()),
+        's' => f.source = Some(v()),
+        'w' => f.wait = Some(seconds(&flag, &v(), false)?),
+        'q' => {
+            let v = v();
+            // A negative -q is OpenBSD nc's default: wait forever.
+            if !v.starts_with('-') {
+                f.quit = Some(seconds(&flag, &v, true)?);
+            }
+        }
+        'e' => f.exec = Some(v()),
+        'c' => f.sh = Some(v()),
+        'h' => return Ok(Some(Request::Help)),
+        _ => return Err(refused(&flag)),
+    }
+    Ok(None)
+}
+
+fn noop_why(flag: &str) -> &'static str {
+    match table::find_flag(table::NC_FLAGS, flag).map(|f| f.verdict) {
+        Some(Verdict::NoOp(why)) => why,
+        _ => "",
+    }
+}
+
+fn count(flag: &str, v: &str) -> Result<String, Error> {
+    match v.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n.to_string()),
+        _ => Err(usage(format!("nc {flag} {v}: expected a number above 0"))),
+    }
+}
+
+fn refused(flag: &str) -> Error {
+    match table::find_flag(table::NC_FLAGS, flag).map(|f| f.verdict) {
+        Some(Verdict::Refused(why)) => usage(format!("nc {flag} is not supported: {why}")),
+        _ => {
+            let names = table::NC_FLAGS.iter().flat_map(|f| f.names.iter().copied());
+            let hint = match nearest(flag, names.filter(|n| n.starts_with("--"))) {
+                Some(n) if flag.starts_with("--") => format!("; did you mean '{n}'?"),
+                _ => String::new(),
+            };
+            usage(format!("nc: unknown option '{flag}'{hint}"))
+        }
+    }
+}
+
+/// A host as nc takes it: with -n it must be numeric; IPv6 gets brackets in an address.
+fn host(f: &Flags, h: &str) -> Result<String, Error> {
+    let ip = h.parse::<IpAddr>().ok();
+    if f.numeric && ip.is_none() {
+        return Err(usage(format!(
+            "nc -n {h}: with -n the host must be a numeric address (names are not looked up)"
+        )));
+    }
+    Ok(match ip {
+        Some(IpAddr::V6(_)) => format!("[{h}]"),
+        _ => h.to_owned(),
+    })
+}
+
+fn kind(f: &Flags) -> String {
+    let base = if f.udp { "udp" } else { "tcp" };
+    match f.version {
+        Some(v) => format!("{base}{v}"),
+        None => base.to_owned(),
+    }
+}
+
+fn port(p: &str) -> Result<&str, Error> {
+    match p.parse::<u16>() {
+        Ok(_) => Ok(p),
+        Err(_) => Err(usage(format!(
+            "nc: '{p}' is not a port number (service names are not looked up)"
+        ))),
+    }
+}
+
+fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
+    let mut argv: Vec<String> = Vec::new();
+    match f.verbose {
+        0 => argv.push("-q".into()),
+        1 => {}
+        _ => argv.push("-v".into()),
+    }
+    if f.exec.is_some() && f.sh.is_some() {
+        return Err(usage("nc: give -e or -c, not both"));
+    }
+    if f.send_only && f.recv_only {
+        return Err(usage("nc: --send-only and --recv-only leave nothing to do"));
+    }
+    let program = match (&f.exec, &f.sh) {
+        (Some(p), _) => Some(format!("exec:{p}")),
+        (_, Some(line)) => Some(format!("sh:{line}")),
+        _ => None,
+    };
+    if f.zero {
+        if f.unix || f.listen {
+            return Err(usage(
+                "nc -z scans TCP or UDP ports of a host; not with -l or -U",
+            ));
+        }
+        let [h, ports @ ..] = pos.as_slice() else {
+            return Err(usage("nc -z: expected HOST and PORT[S]"));
+        };
+        if ports.is_empty() {
+            return Err(usage("nc -z: expected HOST and PORT[S]"));
+        }
+        let h = host(&f, h)?;
+        argv.retain(|a| a != "-q");
+        argv.extend(["scan".into(), h.trim_matches(['[', ']']).to_owned()]);
+        argv.extend(["-p".into(), ports.join(",")]);
+        if f.udp {
+            argv.push("--udp".into());
+        }
+        if let Some(w) = &f.wait {
+            argv.extend(["--timeout".into(), w.clone()]);
+        }
+        return Ok((
+            Plan {
+                argv,
+                notes: f.notes,
+            },
+            f.explain,
+        ));
+    }
+    let addr = if f.unix {
+        let [path] = pos.as_slice() else {
+            return Err(usage("nc -U: expected one socket PATH"));
+        };
+        let kind = if f.udp { "unix-dgram" } else { "unix" };
+        format!("{kind}:{path}")
+    } else if f.listen {
+        let (h, p) = match (pos.as_slice(), &f.source_port) {
+            ([], Some(p)) => (f.source.clone(), p.clone()),
+            ([p], None) => (f.source.clone(), p.clone()),
+            ([h, p], None) => (Some(h.clone()), p.clone()),
+            ([h], Some(p)) => (Some(h.clone()), p.clone()),
+            _ => return Err(usage("nc -l: expected [HOST] PORT (or -p PORT)")),
+        };
+        let p = port(&p)?;
+        match h {
+            Some(h) => format!("{}:{}:{p}", kind(&f), host(&f, &h)?),
+            None => format!("{}:{p}", kind(&f)),
+        }
+    } else {
+        let [h, p] = pos.as_slice() else {
+            return Err(usage(
+                "nc: expected HOST PORT (or -l PORT to listen, -U PATH)",
+            ));
+        };
+        let mut a = format!("{}:{}:{}", kind(&f), host(&f, h)?, port(p)?);
+        let bind_host = f.source.as_deref().map(|s| host(&f, s)).transpose()?;
+        match (bind_host, &f.source_port) {
+            (Some(s), Some(p)) => a.push_str(&format!(",bind={s}:{}", port(p)?)),
+            (Some(s), None) => a.push_str(&format!(",bind={s}")),
+            (None, Some(p)) => {
+                let any = if f.version == Some('6') {
+                    "[::]"
+                } else {
+                    "0.0.0.0"
+                };
+                a.push_str(&format!(",bind={any}:{}", port(p)?));
+            }
+            (None, None) => {}
+        }
+        a
+    };
+    match (f.listen, program) {
+        (true, Some(prog)) => {
+            argv.push("relay".into());
+            if !f.keep {
+                argv.push("--once".into());
+            }
+            access(&f, &mut argv);
+            timing(&f, &mut argv, false);
+            argv.push(format!("listen:{addr}"));
+            argv.push(format!("connect:{prog}"));
+        }
+        (true, None) => {
+            argv.push("listen".into());
+            argv.push(addr);
+            if f.keep {
+                argv.push("--keep".into());
+            }
+            direction(&f, &mut argv);
+            access(&f, &mut argv);
+            timing(&f, &mut argv, false);
+        }
+        (false, Some(prog)) => {
+            argv.push("relay".into());
+            timing(&f, &mut argv, true);
+            argv.push(format!("connect:{addr}"));
+            argv.push(format!("connect:{prog}"));
+        }
+        (false, None) => {
+            argv.push("connect".into());
+            argv.push(addr);
+            direction(&f, &mut argv);
+            timing(&f, &mut argv, true);
+        }
+    }
+    if !f.listen && (f.keep || f.max_conns.is_some() || !f.allow.is_empty()) {
+        return Err(usage(
+            "nc: -k, --max-conns, --allow and --deny apply to listening (-l)",
+        ));
+    }
+    Ok((
+        Plan {
+            argv,
+            notes: f.notes,
+        },
+        f.explain,
+    ))
+}
+
+fn direction(f: &Flags, argv: &mut Vec<String>) {
+    if f.send_only {
+        argv.push("--send-only".into());
+    }
+    if f.recv_only {
+        argv.push("--recv-only".into());
+    }
+}
+
+fn access(f: &Flags, argv: &mut Vec<String>) {
+    if let Some(n) = &f.max_conns {
+        argv.extend(["--max-conns".into(), n.clone()]);
+    }
+    for (flag, v) in &f.allow {
+        argv.extend([(*flag).to_owned(), v.clone()]);
+    }
+}
+
+fn timing(f: &Flags, argv: &mut Vec<String>, connecting: bool) {
+    // -w bounds the connect and, as in OpenBSD nc, idle reads; it does not apply to -l.
+    if let (true, Some(w)) = (connecting, &f.wait) {
+        argv.extend(["--timeout".into(), w.clone()]);
+    }
+    if let Some(t) = f.idle.as_ref().or(f.wait.as_ref().filter(|_| connecting)) {
+        argv.extend(["--idle-timeout".into(), t.clone()]);
+    }
+    if let Some(q) = &f.quit {
+        argv.extend(["--linger".into(), q.clone()]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn native(line: &str) -> String {
+        let args = shlex::split(line).unwrap();
+        match translate(&args) {
+            Ok(Request::Run { plan, .. }) => plan.command_line(),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn refused(line: &str) -> String {
+        let args = shlex::split(line).unwrap();
+        match translate(&args) {
+            Err(e) => e.to_string(),
+            Ok(r) => panic!("{line}: accepted as {r:?}"),
+        }
+    }
+
+    #[test]
+    fn the_common_lines() {
+        assert_eq!(native("-l -p 8080"), "sockbox -q listen tcp:8080");
+        assert_eq!(native("-l 8080"), "sockbox -q listen tcp:8080");
+        assert_eq!(
+            native("-lk 127.0.0.1 8080"),
+            "sockbox -q listen tcp:127.0.0.1:8080 --keep"
+        );
+        assert_eq!(native("-lvnp 8080"), "sockbox listen tcp:8080");
+        assert_eq!(
+            native("localhost 80"),
+            "sockbox -q connect tcp:localhost:80"
+        );
+        assert_eq!(
+            native("-U /run/x.sock"),
+            "sockbox -q connect unix:/run/x.sock"
+        );
+        assert_eq!(
+            native("-Uu /tmp/d.sock"),
+            "sockbox -q connect unix-dgram:/tmp/d.sock"
+        );
+        assert_eq!(
+            native("-q 1 127.0.0.1 80"),
+            "sockbox -q connect tcp:127.0.0.1:80 --linger 1s"
+        );
+        assert_eq!(
+            native("-N 127.0.0.1 80"),
+            "sockbox -q connect tcp:127.0.0.1:80"
+        );
+        assert_eq!(
+            native("-zv 127.0.0.1 20-30"),
+            "sockbox scan 127.0.0.1 -p 20-30"
+        );
+        assert_eq!(
+            native("-w 3 -z ::1 22 80"),
+            "sockbox scan ::1 -p 22,80 --timeout 3s"
+        );
+        assert_eq!(
+            native("-lk 9000 --sh-exec 'tr a-z A-Z'"),
+            "sockbox -q relay listen:tcp:9000 'connect:sh:tr a-z A-Z'"
+        );
+        assert_eq!(
+            native("-l 9000 -e /bin/cat"),
+            "sockbox -q relay --once listen:tcp:9000 connect:exec:/bin/cat"
+        );
+        assert_eq!(
+            native("127.0.0.1 9000 -e cat"),
+            "sockbox -q relay connect:tcp:127.0.0.1:9000 connect:exec:cat"
+        );
+        assert_eq!(
+            native("-u 127.0.0.1 53"),
+            "sockbox -q connect udp:127.0.0.1:53"
+        );
+        assert_eq!(native("-6 ::1 80"), "sockbox -q connect 'tcp6:[::1]:80'");
+        assert_eq!(
+            native("-w3 -s 127.0.0.1 -p 5555 127.0.0.1 80"),
+            "sockbox -q connect tcp:127.0.0.1:80,bind=127.0.0.1:5555 --timeout 3s --idle-timeout 3s"
+        );
+        assert_eq!(
+            native("-lk 8080 --max-conns 2 --allow 127.0.0.1 --send-only"),
+            "sockbox -q listen tcp:8080 --keep --send-only --max-conns 2 --allow-ip 127.0.0.1"
+        );
+        assert_eq!(
+            native("-vv 127.0.0.1 80"),
+            "sockbox -v connect tcp:127.0.0.1:80"
+        );
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        assert!(refused("-n localhost 80").contains("numeric"));
+        assert!(refused("-x proxy:1080 h 80").contains("proxy"));
+        assert!(refused("--ssl h 443").contains("TLS"));
+        assert!(refused("-C h 80").contains("line ends"));
+        assert!(refused("-Q h 80").contains("unknown option '-Q'"));
+        assert!(refused("--keep-opn h 80").contains("did you mean '--keep-open'"));
+        assert!(refused("h www").contains("service names"));
+        assert!(refused("-k h 80").contains("-l"));
+        assert!(refused("h").contains("HOST PORT"));
+        assert!(refused("-w").contains("needs a value"));
+    }
+}

@@ -1,0 +1,689 @@
+//! `sockbox socat [OPTIONS] ADDRESS1 ADDRESS2`: socat's command line as a native one.
+//!
+//! socat decides what to do from the two addresses: one that listens (`*-LISTEN`,
+//! `*-RECV*`) serves, `fork` on it means many clients (without it, one client and exit), and
+//! data flows both ways unless `-u`/`-U` (or a read-only `STDIN`, a write-only `STDOUT`) says
+//! otherwise. The translation keeps that:
+//!
+//! | socat | native |
+//! |---|---|
+//! | `STDIO` and a connecting address | `connect ADDR` |
+//! | `STDIO` and a listening address | `listen ADDR` (`--keep` with `fork`) |
+//! | anything else | `relay [--once] A B`, roles written out (`listen:`, `connect:`) |
+//!
+//! Address options socat has and sockbox spells differently (`range=`, `max-children=`,
+//! `fork`, `creat`) become flags or native options; options that change nothing here are
+//! dropped (said with `--explain`); the rest are refused with the reason and the nearest
+//! thing sockbox does, from the table.
+
+use std::path::Path;
+
+use super::table::{self, Effect, FileWrite, Flow, Opens, Verdict};
+use super::{nearest, seconds, usage, PathKind, Plan};
+use crate::addr::{Address, Endpoint, IpVersion, Role};
+use crate::error::Error;
+
+/// What `sockbox socat` was asked: the plan, or help / version.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    Run { plan: Plan, explain: bool },
+    Help,
+    Version,
+}
+
+/// One side, read the way socat reads it.
+#[derive(Debug)]
+struct Side {
+    addr: Address,
+    flow: Flow,
+    fork: bool,
+    allow: Vec<String>,
+    max_children: Option<String>,
+    /// socat's own spelling, for messages.
+    raw: String,
+}
+
+impl Side {
+    fn role(&self) -> Option<Role> {
+        self.addr.role
+    }
+
+    fn is_stdio(&self) -> bool {
+        self.addr.endpoint == Endpoint::Stdio
+    }
+}
+
+/// Command-line settings that are not addresses.
+#[derive(Debug, Default)]
+struct Settings {
+    debug: u32,
+    oneway: bool,
+    reverse: bool,
+    linger: Option<String>,
+    idle: Option<String>,
+    buffer: Option<usize>,
+    version: Option<IpVersion>,
+    explain: bool,
+    notes: Vec<String>,
+}
+
+/// Translates socat's arguments (without the program name). `probe` tells what is at a path,
+/// for `GOPEN:` and bare paths.
+pub fn translate(args: &[String], probe: &dyn Fn(&Path) -> PathKind) -> Result<Request, Error> {
+    let mut set = Settings::default();
+    let mut addrs = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        if !addrs.is_empty() || arg == "-" || !arg.starts_with('-') || arg.len() < 2 {
+            addrs.push(arg.clone());
+            continue;
+        }
+        let mut value = |flag: &str, attached: &str| -> Result<String, Error> {
+            if !attached.is_empty() {
+                return Ok(attached.to_owned());
+            }
+            let v = args
+                .get(i)
+                .ok_or_else(|| usage(format!("socat {flag}: needs a value")))?;
+            i += 1;
+            Ok(v.clone())
+        };
+        match arg.as_str() {
+            "--explain" => set.explain = true,
+            "-h" | "-?" | "-hh" | "-hhh" | "--help" => return Ok(Request::Help),
+            "-V" | "--version" => return Ok(Request::Version),
+            "-u" => set.oneway = true,
+            "-U" => {
+                set.oneway = true;
+                set.reverse = true;
+            }
+            "-4" => set.version = Some(IpVersion::V4),
+            "-6" => set.version = Some(IpVersion::V6),
+            "-D" | "-s" | "-g" | "-ls" | "-lm" | "-lu" | "-lh" => note_noop(&mut set, arg),
+            a if a.starts_with("-d") && a[1..].bytes().all(|b| b == b'd') => {
+                set.debug += (a.len() - 1) as u32;
+            }
+            a if a.starts_with("-lp") => {
+                value("-lp", &a[3..])?;
+                note_noop(&mut set, "-lp");
+            }
+            a if a.starts_with("-b") => {
+                let v = value("-b", &a[2..])?;
+                let n: usize = v
+                    .parse()
+                    .map_err(|_| usage(format!("socat -b {v}: expected a size in bytes")))?;
+                set.buffer = Some(n.max(4096));
+            }
+            a if a.starts_with("-t") => {
+                let v = value("-t", &a[2..])?;
+                set.linger = Some(seconds("-t", &v, true)?);
+            }
+            a if a.starts_with("-T") => {
+                let v = value("-T", &a[2..])?;
+                set.idle = Some(seconds("-T", &v, false)?);
+            }
+            a => return Err(refused_flag(a)),
+        }
+    }
+    let [a, b] = addrs.as_slice() else {
+        return Err(usage(format!(
+            "socat: expected two addresses, got {}{}",
+            addrs.len(),
+            if addrs.len() > 2 {
+                " (quote an address that contains spaces)"
+            } else {
+                ""
+            }
+        )));
+    };
+    let a = side(a, &mut set, probe)?;
+    let b = side(b, &mut set, probe)?;
+    let plan = plan(a, b, &mut set)?;
+    Ok(Request::Run {
+        plan,
+        explain: set.explain,
+    })
+}
+
+fn note_noop(set: &mut Settings, flag: &str) {
+    if let Some(f) = table::find_flag(table::SOCAT_FLAGS, flag) {
+        if let Verdict::NoOp(why) = f.verdict {
+            set.notes.push(format!("socat {flag} ignored: {why}"));
+        }
+    }
+}
+
+fn refused_flag(flag: &str) -> Error {
+    match table::find_flag(table::SOCAT_FLAGS, flag) {
+        Some(f) => match f.verdict {
+            Verdict::Refused(why) => usage(format!("socat {flag} is not supported: {why}")),
+            _ => usage(format!("socat {flag}: not understood here")),
+        },
+        None => {
+            let names = table::SOCAT_FLAGS
+                .iter()
+                .flat_map(|f| f.names.iter().copied());
+            match nearest(flag, names) {
+                Some(n) => usage(format!(
+                    "socat: unknown option '{flag}'; did you mean '{n}'?"
+                )),
+                None => usage(format!(
+                    "socat: unknown option '{flag}' (an address that starts with '-' must be \
+                     '-' or '-,OPTIONS')"
+                )),
+            }
+        }
+    }
+}
+
+/// Splits at the first comma outside quotes and not escaped (socat's rules for EXEC and
+/// SYSTEM; for every other kind quotes are plain characters).
+fn split_options(s: &str, quotes: bool) -> (&str, Vec<&str>) {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quote: Option<char> = None;
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (_, '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, '\'' | '"') if quotes => quote = Some(c),
+            (None, ',') => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    let target = parts.remove(0);
+    (target, parts)
+}
+
+/// Reads one socat address into a native one plus what the front end must do for it.
+fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Result<Side, Error> {
+    if raw.contains("!!") {
+        return Err(usage(format!(
+            "'{raw}': socat's dual address (read from one, write to the other) is not supported \
+             by sockbox yet; nearest: `sockbox socat -u` for one direction"
+        )));
+    }
+    let word_end = raw.find([':', ',']).unwrap_or(raw.len());
+    let word = &raw[..word_end];
+    let rest = raw[word_end..].strip_prefix(':');
+    let entry = table::socat_address(word);
+    // A bare path (socat: anything with a '/' that is no keyword) opens like GOPEN.
+    let (opens, word, body) = match (entry, rest) {
+        (Some(e), Some(body)) => (e.opens, word, Some(body)),
+        (Some(e), None) => (e.opens, word, None),
+        (None, _) if raw.contains('/') => (Opens::Generic, "GOPEN", Some(raw)),
+        (None, _) if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(usage(format!(
+                "'{raw}': socat's FD:N is not supported: {}",
+                refused_why("fd")
+            )))
+        }
+        (None, _) => {
+            let names = table::SOCAT_ADDRESSES
+                .iter()
+                .flat_map(|a| a.names.iter().copied());
+            let hint = nearest(word, names)
+                .map(|n| format!("; did you mean '{}'?", n.to_ascii_uppercase()))
+                .unwrap_or_else(|| {
+                    "; socat addresses look like TYPE:PARAMS,OPTIONS, e.g. TCP:host:80".into()
+                });
+            return Err(usage(format!(
+                "unknown socat address type '{word}' in '{raw}'{hint}"
+            )));
+        }
+    };
+    let quotes = matches!(
+        opens,
+        Opens::Kind {
+            kind: "exec" | "sh",
+            ..
+        }
+    );
+    let (target, options) = match body {
+        Some(body) => split_options(body, quotes),
+        // `STDIO,OPTIONS` / `-,OPTIONS`: options and no target.
+        None => {
+            let list = raw[word_end..].strip_prefix(',').unwrap_or("");
+            let (first, mut others) = split_options(list, false);
+            others.insert(0, first);
+            ("", others)
+        }
+    };
+    let mut side = Side {
+        addr: Address::new(Endpoint::Stdio),
+        flow: Flow::Both,
+        fork: false,
+        allow: Vec::new(),
+        max_children: None,
+        raw: raw.to_owned(),
+    };
+    let mut native_opts = Vec::new();
+    let mut write = None;
+    for item in options.iter().filter(|o| !o.is_empty()) {
+        let (name, value) = match item.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (*item, None),
+        };
+        let Some(opt) = table::socat_option(name) else {
+            // Not socat's: perhaps a native option (frame=line); the native parser decides.
+            native_opts.push((*item).to_owned());
+            continue;
+        };
+        match (opt.verdict, opt.effect) {
+            (_, Effect::FileWrite(w)) => write = Some(w),
+            (Verdict::Native(_), _) => native_opts.push((*item).to_owned()),
+            (_, Effect::Fork) => side.fork = true,
+            (_, Effect::Range) => side.allow.push(need(name, value, raw)?.to_owned()),
+            (_, Effect::MaxChildren) => {
+                side.max_children = Some(need(name, value, raw)?.to_owned())
+            }
+            (Verdict::NoOp(why), _) => set.notes.push(format!("{name} in '{raw}' ignored: {why}")),
+            (Verdict::Refused(why), _) => {
+                return Err(usage(format!(
+                    "socat option '{name}' in '{raw}' is not supported: {why}"
+                )))
+            }
+            (Verdict::Mapped(_), Effect::None) => native_opts.push((*item).to_owned()),
+        }
+    }
+    let (native, flow) = match opens {
+        // STDIN and STDOUT are stdio with a direction.
+        Opens::Kind {
+            kind: "stdio",
+            flow,
+            ..
+        } => ("stdio".to_owned(), flow),
+        Opens::Kind { flow, .. } => (format!("{word}:{target}"), flow),
+        Opens::Refused(why) => {
+            return Err(usage(format!(
+                "socat's address type '{}' is not supported: {why}",
+                word.to_ascii_uppercase()
+            )))
+        }
+        Opens::File { create } => {
+            let write = write.or(create.then_some(FileWrite::Truncate));
+            (file_address(word, target, probe, write)?, Flow::Both)
+        }
+        Opens::Generic => {
+            let path = Path::new(target);
+            let text = match probe(path) {
+                PathKind::Socket if write.is_none() => format!("unix:{target}"),
+                PathKind::Fifo if write.is_none() => format!("fifo:{target}"),
+                _ => file_address(word, target, probe, write)?,
+            };
+            (text, Flow::Both)
+        }
+    };
+    if write.is_some() && !native.starts_with("file:") {
+        return Err(usage(format!(
+            "'{raw}': creat, trunc and append apply to files (OPEN:, GOPEN:, CREATE:)"
+        )));
+    }
+    let mut text = native;
+    if let Some(w) = write {
+        text.push_str(match w {
+            FileWrite::Create => ",creat",
+            FileWrite::Truncate => ",trunc",
+            FileWrite::Append => ",append",
+        });
+    }
+    for o in &native_opts {
+        text.push(',');
+        text.push_str(o);
+    }
+    let mut addr: Address = text.parse().map_err(|e| usage(format!("'{raw}': {e}")))?;
+    if let (Some(v), Endpoint::Tcp(t) | Endpoint::Udp(t)) = (set.version, &mut addr.endpoint) {
+        if t.version == IpVersion::Any {
+            t.version = v;
+        }
+    }
+    side.addr = addr;
+    side.flow = flow;
+    Ok(side)
+}
+
+fn need<'a>(name: &str, value: Option<&'a str>, raw: &str) -> Result<&'a str, Error> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| usage(format!("socat option '{name}' in '{raw}' needs a value")))
+}
+
+fn refused_why(word: &str) -> &'static str {
+    match table::socat_address(word).map(|a| a.opens) {
+        Some(Opens::Refused(why)) => why,
+        _ => "",
+    }
+}
+
+/// `OPEN:PATH` and friends as a native `file:` address; a Unix socket there is an error, as in
+/// socat (which fails to open it with ENXIO).
+fn file_address(
+    word: &str,
+    target: &str,
+    probe: &dyn Fn(&Path) -> PathKind,
+    write: Option<FileWrite>,
+) -> Result<String, Error> {
+    match probe(Path::new(target)) {
+        PathKind::Socket => Err(usage(format!(
+            "{}:{target}: {target} is a Unix socket; connect to it with UNIX-CONNECT:{target}",
+            word.to_ascii_uppercase()
+        ))),
+        PathKind::Directory => Err(usage(format!(
+            "{}:{target}: {target} is a directory",
+            word.to_ascii_uppercase()
+        ))),
+        PathKind::Fifo if write.is_none() => Ok(format!("fifo:{target}")),
+        _ => Ok(format!("file:{target}")),
+    }
+}
+
+/// Chooses the native verb for two sides.
+fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
+    let mut argv = Vec::new();
+    match set.debug {
+        0 | 1 => {}
+        _ => argv.push("-v".to_owned()),
+    }
+    // The direction as socat sees it: first address to second with -u, back with -U; a
+    // read-only or write-only address decides it too.
+    let forward_only =
+        set.oneway && !set.reverse || a.flow == Flow::ReadOnly || b.flow == Flow::WriteOnly;
+    let backward_only =
+        set.oneway && set.reverse || a.flow == Flow::WriteOnly || b.flow == Flow::ReadOnly;
+    if forward_only && backward_only {
+        return Err(usage(format!(
+            "socat {} {}: no direction left for data to flow",
+            a.raw, b.raw
+        )));
+    }
+    let listeners = [&a, &b]
+        .iter()
+        .filter(|s| s.role() == Some(Role::Listen))
+        .count();
+    if listeners == 2 {
+        return Err(usage(format!(
+            "socat {} {}: both addresses listen; sockbox relays a listening side to a connecting \
+             one (socat would accept on the first, then on the second)",
+            a.raw, b.raw
+        )));
+    }
+    let (other, stdio_first) = match (a.is_stdio(), b.is_stdio()) {
+        (true, true) => {
+            return Err(usage(
+                "socat STDIO STDIO: both sides are this terminal; nothing to relay".to_owned(),
+            ))
+        }
+        (true, false) => (Some(&b), true),
+        (false, true) => (Some(&a), false),
+        (false, false) => (None, false),
+    };
+    if let Some(other) = other {
+        // stdio -> other is "send"; other -> stdio is "receive".
+        let (send_only, recv_only) = if stdio_first {
+            (forward_only, backward_only)
+        } else {
+            (backward_only, forward_only)
+        };
+        let listens = other.role() == Some(Role::Listen);
+        argv.push(if listens { "listen" } else { "connect" }.to_owned());
+        let mut addr = other.addr.clone();
+        addr.role = None;
+        argv.push(addr.to_string());
+        if listens && other.fork {
+            argv.push("--keep".into());
+        }
+        if send_only {
+            argv.push("--send-only".into());
+        }
+        if recv_only {
+            argv.push("--recv-only".into());
+        }
+        if listens {
+            access_flags(other, &mut argv);
+        } else {
+            refuse_server_options(other)?;
+        }
+        timing_flags(set, &mut argv, false);
+        return Ok(Plan {
+            argv,
+            notes: std::mem::take(&mut set.notes),
+        });
+    }
+    argv.push("relay".into());
+    // The listening side (if any) and whether it forks.
+    let listener = [&a, &b]
+        .into_iter()
+        .find(|s| s.role() == Some(Role::Listen));
+    match listener {
+        Some(l) if !l.fork => argv.push("--once".into()),
+        _ => {}
+    }
+    if forward_only || backward_only {
+        argv.push("--oneway".into());
+    }
+    timing_flags(set, &mut argv, true);
+    match listener {
+        Some(l) => access_flags(l, &mut argv),
+        None => {
+            refuse_server_options(&a)?;
+            refuse_server_options(&b)?;
+        }
+    }
+    // Roles written out, so the native relay reads them as socat meant: what does not
+    // listen connects (EXEC, OPEN and the like are opened once per client).
+    let (first, second) = if backward_only { (&b, &a) } else { (&a, &b) };
+    for s in [first, second] {
+        let mut addr = s.addr.clone();
+        addr.role = Some(s.role().unwrap_or(Role::Connect));
+        argv.push(addr.to_string());
+    }
+    Ok(Plan {
+        argv,
+        notes: std::mem::take(&mut set.notes),
+    })
+}
+
+fn access_flags(listener: &Side, argv: &mut Vec<String>) {
+    for cidr in &listener.allow {
+        argv.push("--allow-ip".into());
+        argv.push(cidr.clone());
+    }
+    if let Some(n) = &listener.max_children {
+        argv.push("--max-conns".into());
+        argv.push(n.clone());
+    }
+}
+
+/// range= and max-children= belong on the listening address.
+fn refuse_server_options(s: &Side) -> Result<(), Error> {
+    if !s.allow.is_empty() || s.max_children.is_some() {
+        return Err(usage(format!(
+            "'{}': range= and max-children= apply to a listening address",
+            s.raw
+        )));
+    }
+    Ok(())
+}
+
+fn timing_flags(set: &Settings, argv: &mut Vec<String>, relay: bool) {
+    if let Some(l) = &set.linger {
+        argv.push("--linger".into());
+        argv.push(l.clone());
+    }
+    if let Some(t) = &set.idle {
+        argv.push("--idle-timeout".into());
+        argv.push(t.clone());
+    }
+    if let (true, Some(b)) = (relay, set.buffer) {
+        argv.push("--buffer".into());
+        argv.push(b.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe_nothing(_: &Path) -> PathKind {
+        PathKind::Missing
+    }
+
+    fn native(line: &str) -> String {
+        native_with(line, &probe_nothing)
+    }
+
+    fn native_with(line: &str, probe: &dyn Fn(&Path) -> PathKind) -> String {
+        let args = shlex::split(line).unwrap();
+        match translate(&args, probe) {
+            Ok(Request::Run { plan, .. }) => plan.command_line(),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn refused(line: &str) -> String {
+        let args = shlex::split(line).unwrap();
+        match translate(&args, &probe_nothing) {
+            Err(e) => e.to_string(),
+            Ok(r) => panic!("{line}: accepted as {r:?}"),
+        }
+    }
+
+    #[test]
+    fn the_common_lines() {
+        assert_eq!(
+            native("TCP-LISTEN:8080,fork,reuseaddr UNIX-CONNECT:/var/run/docker.sock"),
+            "sockbox relay listen:tcp:8080,reuseaddr connect:unix:/var/run/docker.sock"
+        );
+        assert_eq!(
+            native("- UNIX-CONNECT:/run/x.sock"),
+            "sockbox connect unix:/run/x.sock"
+        );
+        assert_eq!(
+            native("UNIX-LISTEN:/tmp/s,fork EXEC:cat"),
+            "sockbox relay listen:unix:/tmp/s connect:exec:cat"
+        );
+        assert_eq!(
+            native("-u TCP-LISTEN:9000,reuseaddr OPEN:/tmp/out,creat"),
+            "sockbox relay --once --oneway listen:tcp:9000,reuseaddr connect:file:/tmp/out,creat"
+        );
+        assert_eq!(
+            native("UDP-RECVFROM:5353,fork EXEC:'tr a-z A-Z'"),
+            "sockbox relay listen:udp:5353 'connect:exec:tr a-z A-Z'"
+        );
+        assert_eq!(
+            native("TCP-LISTEN:80 TCP:localhost:8080"),
+            "sockbox relay --once listen:tcp:80 connect:tcp:localhost:8080"
+        );
+        assert_eq!(native("STDIO TCP-LISTEN:80"), "sockbox listen tcp:80");
+        assert_eq!(
+            native("-d -d -t 2 -T 30 -b 65536 TCP-L:80,fork TCP:h:1"),
+            "sockbox -v relay --linger 2s --idle-timeout 30s --buffer 65536 listen:tcp:80 \
+             connect:tcp:h:1"
+        );
+    }
+
+    #[test]
+    fn directions() {
+        assert_eq!(
+            native("-u - TCP:h:1"),
+            "sockbox connect tcp:h:1 --send-only"
+        );
+        assert_eq!(
+            native("-U - TCP:h:1"),
+            "sockbox connect tcp:h:1 --recv-only"
+        );
+        assert_eq!(
+            native("STDIN TCP:h:1"),
+            "sockbox connect tcp:h:1 --send-only"
+        );
+        assert_eq!(
+            native("TCP:h:1 STDOUT"),
+            "sockbox connect tcp:h:1 --recv-only"
+        );
+        assert_eq!(
+            native("-U TCP-L:80,fork OPEN:/tmp/in"),
+            "sockbox relay --oneway connect:file:/tmp/in listen:tcp:80"
+        );
+        assert!(refused("-u STDOUT TCP:h:1").contains("no direction"));
+    }
+
+    #[test]
+    fn versions_and_options() {
+        assert_eq!(native("-4 - TCP:h:1"), "sockbox connect tcp4:h:1");
+        assert_eq!(native("-6 - TCP4:h:1"), "sockbox connect tcp4:h:1");
+        assert_eq!(
+            native("TCP-LISTEN:80,fork,range=127.0.0.0/8,max-children=5 TCP:h:1"),
+            "sockbox relay --allow-ip 127.0.0.0/8 --max-conns 5 listen:tcp:80 connect:tcp:h:1"
+        );
+        assert_eq!(
+            native("UNIX-LISTEN:/s,fork,perm=0600,unlink-early SYSTEM:'echo a,b'"),
+            "sockbox relay listen:unix:/s,mode=0600 'connect:sh:echo a,b'"
+        );
+    }
+
+    #[test]
+    fn paths_open_by_what_they_are() {
+        let sock = |_: &Path| PathKind::Socket;
+        let fifo = |_: &Path| PathKind::Fifo;
+        let file = |_: &Path| PathKind::File;
+        assert_eq!(
+            native_with("- /run/x.sock", &sock),
+            "sockbox connect unix:/run/x.sock"
+        );
+        assert_eq!(
+            native_with("- GOPEN:/tmp/p", &fifo),
+            "sockbox connect fifo:/tmp/p"
+        );
+        assert_eq!(
+            native_with("- /tmp/f", &file),
+            "sockbox connect file:/tmp/f"
+        );
+        let args = shlex::split("- OPEN:/run/x.sock").unwrap();
+        let e = translate(&args, &sock).unwrap_err().to_string();
+        assert!(
+            e.contains("is a Unix socket") && e.contains("UNIX-CONNECT"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let e = refused("OPENSSL:h:443 -");
+        assert!(e.contains("'OPENSSL'") && e.contains("TLS"), "{e}");
+        let e = refused("TCP-L:80,su=nobody EXEC:sh");
+        assert!(e.contains("'su'") && e.contains("setpriv"), "{e}");
+        let e = refused("-x TCP-L:80 -");
+        assert!(e.contains("-x") && e.contains("dump"), "{e}");
+        let e = refused("TCP-L:80 TCP-L:81");
+        assert!(e.contains("both addresses listen"), "{e}");
+        let e = refused("TCP-L:80!!STDOUT -");
+        assert!(e.contains("dual"), "{e}");
+        let e = refused("TCP-LSTEN:80 -");
+        assert!(e.contains("did you mean 'TCP-LISTEN'"), "{e}");
+        let e = refused("- ");
+        assert!(e.contains("two addresses"), "{e}");
+        let e = refused("-Q - -");
+        assert!(e.contains("unknown option"), "{e}");
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert_eq!(
+            translate(&["-h".into()], &probe_nothing).unwrap(),
+            Request::Help
+        );
+        assert_eq!(
+            translate(&["-V".into()], &probe_nothing).unwrap(),
+            Request::Version
+        );
+    }
+}
