@@ -11,10 +11,8 @@ mod report;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     report::init(cli.verbose, cli.quiet);
     // Socket activation execs another program with descriptors placed by number, which needs a
     // process with one thread: it runs before the multi-threaded runtime exists.

@@ -1619,6 +1619,58 @@ fn stream_to_datagram_without_frame_is_a_usage_error() {
     );
 }
 
+/// An address starting with `-` (`-,frame=line`) is an address, not an unknown flag, in every
+/// ADDR position; flags after it still parse, and a real unknown flag is still clap's error.
+#[test]
+fn dash_comma_addresses_are_not_flags() {
+    let out = run_sockbox(
+        &["connect", "-,frame=line", "--timeout", "5s", "-q"],
+        b"one\ntwo\n",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let got = String::from_utf8_lossy(&out.stdout).replace('\n', "");
+    assert_eq!(got, "onetwo", "{out:?}");
+
+    // relay -,frame=line udp:...: each line of stdin is one datagram to a real UDP socket.
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let mut relay = spawn_sockbox(&[
+        "relay",
+        "-,frame=line",
+        &format!("udp:127.0.0.1:{port}"),
+        "-v",
+    ]);
+    relay.write(b"hello\nworld\n");
+    let mut buf = [0u8; 64];
+    for want in ["hello", "world"] {
+        let n = peer.recv(&mut buf).expect("a datagram from the relay");
+        assert_eq!(String::from_utf8_lossy(&buf[..n]), want);
+    }
+    relay.wait_stderr("connect(");
+    drop(relay);
+
+    for (args, flag) in [
+        (&["connect", "-x"][..], "-x"),
+        (
+            &["connect", "--timout", "2s", "tcp:127.0.0.1:1"],
+            "--timout",
+        ),
+        (&["listen", "tcp:127.0.0.1:0", "--bogus"], "--bogus"),
+        (&["relay", "-,frame=line", "-z"], "-z"),
+        (&["send", "-y", "udp:127.0.0.1:1", "-,frame=line"], "-y"),
+    ] {
+        let out = run_sockbox(args, b"");
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("unexpected argument '{flag}' found")),
+            "{args:?}: not clap's error naming {flag}: {}",
+            out.stderr
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // J. -v narrates the socket calls.
 // ---------------------------------------------------------------------------------------------
