@@ -1671,6 +1671,74 @@ fn dash_comma_addresses_are_not_flags() {
     }
 }
 
+/// A Unix socket named as a file (`file:`, socat's `open:` and `gopen:`) is a usage error saying
+/// to write `unix:PATH`, not a FIFO's errno; one that appears only once the relay runs is
+/// refused with the same line. A path given with no kind is named for what it is.
+#[test]
+fn socket_files_named_as_files_or_without_a_kind() {
+    let dir = tempdir();
+    let sock = path_in(&dir, "app.sock");
+    let _server = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    for addr in [
+        format!("file:{sock}"),
+        format!("open:{sock}"),
+        format!("GOPEN:{sock}"),
+    ] {
+        let out = run_sockbox(&["connect", &addr], b"");
+        assert_eq!(out.code, 2, "{addr}: {out:?}");
+        let line = one_line(&out);
+        assert!(
+            line.contains("is a Unix socket") && line.contains(&format!("write unix:{sock}")),
+            "{addr}: does not say to write unix:PATH: {line}"
+        );
+        assert!(!line.contains("FIFO"), "{addr}: {line}");
+    }
+
+    let fifo = dir.path().join("pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo = fifo.to_str().unwrap().to_string();
+    let file = write_file(dir.path(), "data", b"x");
+    let file = file.to_str().unwrap().to_string();
+    for (path, what, kind) in [
+        (&sock, "a Unix socket", "unix"),
+        (&fifo, "a FIFO", "fifo"),
+        (&file, "a regular file", "file"),
+    ] {
+        let out = run_sockbox(&["connect", path], b"");
+        assert_eq!(out.code, 2, "{path}: {out:?}");
+        let line = one_line(&out);
+        assert!(
+            line.contains("kind")
+                && line.contains(what)
+                && line.contains(&format!("{kind}:{path}")),
+            "{path}: does not say what it is and to write {kind}:PATH: {line}"
+        );
+    }
+    let mut cmd = sockbox_cmd(["connect", "./app.sock"]);
+    cmd.current_dir(dir.path());
+    let mut p = Proc::spawn("sockbox connect ./app.sock", cmd);
+    assert_eq!(p.wait_code(WAIT), 2);
+    assert!(
+        p.stderr().contains("write unix:./app.sock"),
+        "relative path: {}",
+        p.stderr()
+    );
+
+    // The path was free when the relay started (file: would create it) and is a socket by the
+    // time a client comes: that client is refused with the same line, the relay goes on.
+    let late = path_in(&dir, "late.sock");
+    let mut relay = spawn_sockbox(&["relay", "tcp:127.0.0.1:0", &format!("file:{late}")]);
+    let port = announced_port(&relay);
+    let _late_server = std::os::unix::net::UnixListener::bind(&late).unwrap();
+    let mut client = Client::Tcp(tcp_client(port));
+    assert_connection_ends(&mut client, "client of a relay to a socket");
+    let line = relay.wait_stderr("is a Unix socket");
+    assert!(line.contains(&format!("write unix:{late}")), "{line}");
+    assert!(relay.running(), "the relay ended: {}", relay.stderr());
+    relay.signal(Signal::SIGTERM);
+    assert_eq!(relay.wait_code(WAIT), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // J. -v narrates the socket calls.
 // ---------------------------------------------------------------------------------------------

@@ -8,11 +8,35 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use super::{bridge, Conn, Medium};
-use crate::addr::Address;
+use crate::addr::{Address, Endpoint};
 use crate::error::{io_err, Error, Result};
+
+/// `file:` (or socat's `open:`, `gopen:`) naming a Unix socket: `open(2)` cannot open one (it
+/// fails with `ENXIO`). A usage error the verbs check before opening anything (exit 2); `open`
+/// refuses the same way (exit 1) if a socket appears there later.
+pub fn check_not_socket(addr: &Address) -> Result<()> {
+    match &addr.endpoint {
+        Endpoint::File(path) if is_socket(path) => Err(Error::Usage(socket_message(addr, path))),
+        _ => Ok(()),
+    }
+}
+
+fn is_socket(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+fn socket_message(addr: &Address, path: &Path) -> String {
+    format!(
+        "{addr}: {} is a Unix socket, which cannot be opened as a file: write unix:{} to \
+         connect to it",
+        path.display(),
+        path.display()
+    )
+}
 
 pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
     let target = addr.to_string();
@@ -57,6 +81,9 @@ pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
             );
             conn.holdings.threads.push(thread);
             Ok(conn)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) && is_socket(path) => {
+            Err(Error::Refused(socket_message(addr, path)))
         }
         Err(e) => Err(io_err("open", &target)(e)),
     }
