@@ -545,6 +545,46 @@ fn file_reads_and_writes() {
     assert_no_panic(&relay.stderr());
 }
 
+/// A pseudo-terminal made by Python: prints the slave's path, then the length and sha256 of
+/// what reached the master (waiting for `argv[1]` bytes, at most 10 s), writes `pong` to the
+/// master and keeps it open until its stdin closes. The slave is raw: bytes pass unchanged.
+const PTY_PEER: &str = "import hashlib,os,select,sys,time,tty
+m,s=os.openpty(); tty.setraw(s); print(os.ttyname(s),flush=True)
+n=int(sys.argv[1]); h=hashlib.sha256(); got=0; end=time.time()+10
+while got<n and time.time()<end:
+    if select.select([m],[],[],0.2)[0]:
+        d=os.read(m,65536); got+=len(d); h.update(d)
+print(got,h.hexdigest(),flush=True)
+os.write(m,b'pong'); sys.stdin.readline()";
+
+/// `file:` on a terminal is two-way: what is sent to it reaches the pty master (it used to be
+/// opened read-only and never written), and what the master writes is read.
+#[test]
+fn file_on_a_terminal_reads_and_writes() {
+    let data = random_bytes(100_000);
+    let mut cmd = Command::new(python());
+    cmd.args(["-c", PTY_PEER, &data.len().to_string()]);
+    let mut pty = Proc::spawn("python pty", cmd);
+    let slave = pty.stdout_line(0, WAIT).expect("the pty's path");
+    let mut sb = spawn_sockbox(&["connect", &format!("file:{slave}")]);
+    sb.feed(data.clone());
+    let got = pty
+        .stdout_line(1, WAIT)
+        .expect("what reached the pty master");
+    assert_eq!(
+        got,
+        format!("{} {}", data.len(), sha256(&data)),
+        "bytes written to file:{slave} at the master; sockbox said: {}",
+        sb.stderr()
+    );
+    assert_eq!(sb.wait_stdout_len(4), b"pong", "read from file:{slave}");
+    // The master closes: the terminal's end of input, and sockbox ends.
+    pty.close_stdin();
+    pty.wait_success();
+    assert_eq!(sb.wait_code(WAIT), 0, "{}", sb.stderr());
+    assert_no_panic(&sb.stderr());
+}
+
 /// `exec:` runs a program (argv split like a shell, but no shell), `sh:` a shell line; each is
 /// connected to with stdin and, through relay, serves a Python client.
 #[test]
