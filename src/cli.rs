@@ -110,7 +110,11 @@ pub enum Command {
         TCP ports are open (handshake completed), closed (reset) or filtered (no answer, or \
         an ICMP error). A connection the kernel made to the probing socket itself is closed. \
         UDP ports that stay silent are open|filtered: the two cannot be told apart. Scan \
-        only hosts you are allowed to.")]
+        only hosts you are allowed to.\n\n\
+        Exit code 0 when at least one port is open, 1 when none is (closed, filtered, and for \
+        UDP open|filtered, which may be a firewall, do not count), so `sockbox scan HOST -p N \
+        && ...` works like `nc -z`; 2 usage error. --unix exits 0 once the directories were \
+        read.")]
     Scan(crate::cmd::scan::ScanArgs),
     /// Throughput, round-trip latency and connection rate of every transport, with a chart
     Bench(crate::cmd::bench::BenchArgs),
