@@ -1104,6 +1104,46 @@ fn malformed_addresses_are_usage_errors() {
     one_line(&out);
 }
 
+/// A service name as a port (socat takes them) is a usage error that says names are not looked
+/// up and which number /etc/services gives the name.
+#[test]
+fn service_names_as_ports_say_the_number() {
+    let services = std::fs::read_to_string("/etc/services").unwrap_or_default();
+    assert!(
+        services
+            .lines()
+            .any(|l| l.starts_with("http") && l.contains("80/tcp")),
+        "this test reads /etc/services (package netbase), which should name port 80/tcp http"
+    );
+    for (addr, verb, fixed) in [
+        ("tcp:localhost:www", "connect", "write tcp:localhost:80"),
+        (
+            "TCP-LISTEN:http,reuseaddr",
+            "listen",
+            "write TCP-LISTEN:80,reuseaddr",
+        ),
+    ] {
+        let out = run_sockbox(&[verb, addr], b"");
+        assert_eq!(out.code, 2, "{addr}: {out:?}");
+        let line = one_line(&out);
+        assert!(
+            line.contains("bad port") && line.contains("not looked up"),
+            "{addr}: does not say names are not looked up: {line}"
+        );
+        assert!(
+            line.contains("80/tcp") && line.contains(fixed),
+            "{addr}: does not give the number: {line}"
+        );
+    }
+    let out = run_sockbox(&["connect", "tcp:localhost:nosuchservice"], b"");
+    assert_eq!(out.code, 2, "{out:?}");
+    let line = one_line(&out);
+    assert!(
+        line.contains("not looked up") && !line.contains("/tcp"),
+        "{line}"
+    );
+}
+
 #[test]
 fn connection_failures_exit_1_naming_the_address() {
     let port = free_port();

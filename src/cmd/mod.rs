@@ -188,10 +188,41 @@ pub fn parse_addr(s: &str) -> Result<sockbox_net::addr::Address, sockbox_net::Er
     use sockbox_net::{addr::AddrError, Error};
     let addr = s.parse().map_err(|e| match e {
         AddrError::UnknownKind { .. } => existing_path(s).map_or(Error::from(e), Error::Usage),
+        AddrError::BadPort { ref port, .. } => match service_port(s, port) {
+            Some(hint) => Error::Usage(format!("{e}; {hint}")),
+            None => Error::from(e),
+        },
         e => Error::from(e),
     })?;
     endpoint::check_not_socket(&addr)?;
     Ok(addr)
+}
+
+/// A service name given as a port (`tcp:localhost:www`): the number `/etc/services` gives it,
+/// and the address with that number.
+fn service_port(input: &str, name: &str) -> Option<String> {
+    use sockbox_net::scan::{services, Protocol};
+    let kind = ["listen:", "connect:"]
+        .iter()
+        .find_map(|r| {
+            input
+                .get(..r.len())
+                .filter(|p| p.eq_ignore_ascii_case(r))
+                .map(|p| &input[p.len()..])
+        })
+        .unwrap_or(input);
+    let udp = kind.get(..3).is_some_and(|k| k.eq_ignore_ascii_case("udp"));
+    let proto = if udp { Protocol::Udp } else { Protocol::Tcp };
+    let port = services::system_port(name, proto)?;
+    let end = input.find(',').unwrap_or(input.len());
+    let fixed = input[..end]
+        .strip_suffix(name)
+        .filter(|head| head.ends_with(':'))
+        .map(|head| format!(", write {head}{port}{}", &input[end..]))
+        .unwrap_or_default();
+    Some(format!(
+        "/etc/services gives '{name}' as {port}/{proto}{fixed}"
+    ))
 }
 
 /// An address without a kind that is the path of an existing file (`/tmp/app.sock`): what the
