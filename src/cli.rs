@@ -110,7 +110,11 @@ pub enum Command {
         TCP ports are open (handshake completed), closed (reset) or filtered (no answer, or \
         an ICMP error). A connection the kernel made to the probing socket itself is closed. \
         UDP ports that stay silent are open|filtered: the two cannot be told apart. Scan \
-        only hosts you are allowed to.")]
+        only hosts you are allowed to.\n\n\
+        Exit code 0 when at least one port is open, 1 when none is (closed, filtered, and for \
+        UDP open|filtered, which may be a firewall, do not count), so `sockbox scan HOST -p N \
+        && ...` works like `nc -z`; 2 usage error. --unix exits 0 once the directories were \
+        read.")]
     Scan(crate::cmd::scan::ScanArgs),
     /// Throughput, round-trip latency and connection rate of every transport, with a chart
     Bench(crate::cmd::bench::BenchArgs),
@@ -179,6 +183,68 @@ pub enum Command {
     Help(HelpArgs),
 }
 
+/// Parse the command line. An address may start with `-` (`-,frame=line`), which clap reads as
+/// the unknown flag `-,`: positionals marked `allow_hyphen_values` (the ADDR ones, with the
+/// [`Addr`] parser) take such values, but only when an argument before `--` starts with `-,`.
+/// Always allowing them would take a mistyped flag for the address and blame the next argument
+/// (`connect --timout 2s tcp:h:1` would say "unexpected argument '2s'").
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let dash_addr = args
+        .iter()
+        .skip(1)
+        .take_while(|a| a.as_os_str() != "--")
+        .any(|a| a.as_encoded_bytes().starts_with(b"-,"));
+    let mut cmd = Cli::command();
+    if !dash_addr {
+        cmd = no_hyphen_values(cmd);
+    }
+    let mut matches = cmd.get_matches_from(args);
+    Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit())
+}
+
+fn no_hyphen_values(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| {
+        if a.is_positional() {
+            a.allow_hyphen_values(false)
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(no_hyphen_values)
+}
+
+/// An ADDR positional: with `allow_hyphen_values = true` (see [`parse`]) it takes `-` and
+/// `-,OPTION...`; anything else starting with `-` is the unknown flag it looks like, reported
+/// as clap reports one. Flags the verb knows are still parsed as flags.
+#[derive(Clone, Copy, Debug)]
+pub struct Addr;
+
+impl clap::builder::TypedValueParser for Addr {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        let s = clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)?;
+        if s.starts_with('-') && s != "-" && !s.starts_with("-,") {
+            let mut err = clap::Error::new(ErrorKind::UnknownArgument).with_cmd(cmd);
+            err.insert(ContextKind::InvalidArg, ContextValue::String(s));
+            err.insert(
+                ContextKind::Usage,
+                ContextValue::StyledStr(cmd.clone().render_usage()),
+            );
+            return Err(err);
+        }
+        Ok(s)
+    }
+}
+
 /// A duration: `500ms`, `2s`, `1.5`, `1m`.
 fn duration(s: &str) -> Result<Duration, String> {
     sockbox_net::addr::parse_duration(s).map_err(|e| e.to_string())
@@ -196,6 +262,7 @@ fn buffer_size(s: &str) -> Result<usize, String> {
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
     /// Address to connect to (`sockbox help addresses`)
+    #[arg(value_parser = Addr, allow_hyphen_values = true)]
     pub addr: String,
     /// Give up connecting after this long (e.g. 3s)
     #[arg(long, value_parser = duration)]
@@ -226,6 +293,7 @@ pub struct ListenArgs {
     /// Address to listen on (`sockbox help addresses`); several with --activate; with
     /// --inherit, which inherited socket to serve
     #[arg(value_name = "ADDR", required_unless_present = "inherit")]
+    #[arg(value_parser = Addr, allow_hyphen_values = true)]
     pub addrs: Vec<String>,
     /// Serve many clients, concurrently, until interrupted
     #[arg(short, long)]
@@ -272,9 +340,11 @@ pub enum Copy {
 #[derive(Args, Debug)]
 pub struct RelayArgs {
     /// Side that is listened on (unless prefixed with connect:)
+    #[arg(value_parser = Addr, allow_hyphen_values = true)]
     pub a: String,
     /// Side connected to for each client (unless prefixed with listen:)
     #[arg(required_unless_present = "inherit")]
+    #[arg(value_parser = Addr, allow_hyphen_values = true)]
     pub b: Option<String>,
     /// Give up connecting to B after this long
     #[arg(long, value_parser = duration)]
@@ -311,6 +381,7 @@ pub struct RelayArgs {
 #[derive(Args, Debug)]
 pub struct SendArgs {
     /// Where to send
+    #[arg(value_parser = Addr, allow_hyphen_values = true)]
     pub addr: String,
     /// The message; without it, all of stdin is one message
     pub data: Option<String>,
@@ -325,6 +396,7 @@ pub struct SendArgs {
 #[derive(Args, Debug)]
 pub struct RecvArgs {
     /// Address to receive on
+    #[arg(value_parser = Addr, allow_hyphen_values = true)]
     pub addr: String,
     /// Stop after this many messages
     #[arg(short = 'c', long)]

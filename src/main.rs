@@ -11,15 +11,13 @@ mod report;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // socat's and nc's command lines (as `sockbox socat ...` or through a `socat`/`nc`
     // symlink) become the native command they translate to.
     let cli = match cmd::compat::intercept() {
         Some(Ok(cli)) => cli,
         Some(Err(code)) => return code,
-        None => cli::Cli::parse(),
+        None => cli::parse(),
     };
     report::init(cli.verbose, cli.quiet);
     // Socket activation execs another program with descriptors placed by number, which needs a

@@ -541,6 +541,46 @@ fn file_reads_and_writes() {
     assert_no_panic(&relay.stderr());
 }
 
+/// A pseudo-terminal made by Python: prints the slave's path, then the length and sha256 of
+/// what reached the master (waiting for `argv[1]` bytes, at most 10 s), writes `pong` to the
+/// master and keeps it open until its stdin closes. The slave is raw: bytes pass unchanged.
+const PTY_PEER: &str = "import hashlib,os,select,sys,time,tty
+m,s=os.openpty(); tty.setraw(s); print(os.ttyname(s),flush=True)
+n=int(sys.argv[1]); h=hashlib.sha256(); got=0; end=time.time()+10
+while got<n and time.time()<end:
+    if select.select([m],[],[],0.2)[0]:
+        d=os.read(m,65536); got+=len(d); h.update(d)
+print(got,h.hexdigest(),flush=True)
+os.write(m,b'pong'); sys.stdin.readline()";
+
+/// `file:` on a terminal is two-way: what is sent to it reaches the pty master (it used to be
+/// opened read-only and never written), and what the master writes is read.
+#[test]
+fn file_on_a_terminal_reads_and_writes() {
+    let data = random_bytes(100_000);
+    let mut cmd = Command::new(python());
+    cmd.args(["-c", PTY_PEER, &data.len().to_string()]);
+    let mut pty = Proc::spawn("python pty", cmd);
+    let slave = pty.stdout_line(0, WAIT).expect("the pty's path");
+    let mut sb = spawn_sockbox(&["connect", &format!("file:{slave}")]);
+    sb.feed(data.clone());
+    let got = pty
+        .stdout_line(1, WAIT)
+        .expect("what reached the pty master");
+    assert_eq!(
+        got,
+        format!("{} {}", data.len(), sha256(&data)),
+        "bytes written to file:{slave} at the master; sockbox said: {}",
+        sb.stderr()
+    );
+    assert_eq!(sb.wait_stdout_len(4), b"pong", "read from file:{slave}");
+    // The master closes: the terminal's end of input, and sockbox ends.
+    pty.close_stdin();
+    pty.wait_success();
+    assert_eq!(sb.wait_code(WAIT), 0, "{}", sb.stderr());
+    assert_no_panic(&sb.stderr());
+}
+
 /// `exec:` runs a program (argv split like a shell, but no shell), `sh:` a shell line; each is
 /// connected to with stdin and, through relay, serves a Python client.
 #[test]
@@ -1058,6 +1098,46 @@ fn malformed_addresses_are_usage_errors() {
     let out = run_sockbox(&["listen", "tcp4:127.0.0.1:0,nosuchoption"], b"");
     assert_eq!(out.code, 2, "{out:?}");
     one_line(&out);
+}
+
+/// A service name as a port (socat takes them) is a usage error that says names are not looked
+/// up and which number /etc/services gives the name.
+#[test]
+fn service_names_as_ports_say_the_number() {
+    let services = std::fs::read_to_string("/etc/services").unwrap_or_default();
+    assert!(
+        services
+            .lines()
+            .any(|l| l.starts_with("http") && l.contains("80/tcp")),
+        "this test reads /etc/services (package netbase), which should name port 80/tcp http"
+    );
+    for (addr, verb, fixed) in [
+        ("tcp:localhost:www", "connect", "write tcp:localhost:80"),
+        (
+            "TCP-LISTEN:http,reuseaddr",
+            "listen",
+            "write TCP-LISTEN:80,reuseaddr",
+        ),
+    ] {
+        let out = run_sockbox(&[verb, addr], b"");
+        assert_eq!(out.code, 2, "{addr}: {out:?}");
+        let line = one_line(&out);
+        assert!(
+            line.contains("bad port") && line.contains("not looked up"),
+            "{addr}: does not say names are not looked up: {line}"
+        );
+        assert!(
+            line.contains("80/tcp") && line.contains(fixed),
+            "{addr}: does not give the number: {line}"
+        );
+    }
+    let out = run_sockbox(&["connect", "tcp:localhost:nosuchservice"], b"");
+    assert_eq!(out.code, 2, "{out:?}");
+    let line = one_line(&out);
+    assert!(
+        line.contains("not looked up") && !line.contains("/tcp"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -1613,6 +1693,126 @@ fn stream_to_datagram_without_frame_is_a_usage_error() {
         !line.contains("  "),
         "a run of spaces in the message: {line:?}"
     );
+}
+
+/// An address starting with `-` (`-,frame=line`) is an address, not an unknown flag, in every
+/// ADDR position; flags after it still parse, and a real unknown flag is still clap's error.
+#[test]
+fn dash_comma_addresses_are_not_flags() {
+    let out = run_sockbox(
+        &["connect", "-,frame=line", "--timeout", "5s", "-q"],
+        b"one\ntwo\n",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let got = String::from_utf8_lossy(&out.stdout).replace('\n', "");
+    assert_eq!(got, "onetwo", "{out:?}");
+
+    // relay -,frame=line udp:...: each line of stdin is one datagram to a real UDP socket.
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let mut relay = spawn_sockbox(&[
+        "relay",
+        "-,frame=line",
+        &format!("udp:127.0.0.1:{port}"),
+        "-v",
+    ]);
+    relay.write(b"hello\nworld\n");
+    let mut buf = [0u8; 64];
+    for want in ["hello", "world"] {
+        let n = peer.recv(&mut buf).expect("a datagram from the relay");
+        assert_eq!(String::from_utf8_lossy(&buf[..n]), want);
+    }
+    relay.wait_stderr("connect(");
+    drop(relay);
+
+    for (args, flag) in [
+        (&["connect", "-x"][..], "-x"),
+        (
+            &["connect", "--timout", "2s", "tcp:127.0.0.1:1"],
+            "--timout",
+        ),
+        (&["listen", "tcp:127.0.0.1:0", "--bogus"], "--bogus"),
+        (&["relay", "-,frame=line", "-z"], "-z"),
+        (&["send", "-y", "udp:127.0.0.1:1", "-,frame=line"], "-y"),
+    ] {
+        let out = run_sockbox(args, b"");
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("unexpected argument '{flag}' found")),
+            "{args:?}: not clap's error naming {flag}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// A Unix socket named as a file (`file:`, socat's `open:` and `gopen:`) is a usage error saying
+/// to write `unix:PATH`, not a FIFO's errno; one that appears only once the relay runs is
+/// refused with the same line. A path given with no kind is named for what it is.
+#[test]
+fn socket_files_named_as_files_or_without_a_kind() {
+    let dir = tempdir();
+    let sock = path_in(&dir, "app.sock");
+    let _server = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    for addr in [
+        format!("file:{sock}"),
+        format!("open:{sock}"),
+        format!("GOPEN:{sock}"),
+    ] {
+        let out = run_sockbox(&["connect", &addr], b"");
+        assert_eq!(out.code, 2, "{addr}: {out:?}");
+        let line = one_line(&out);
+        assert!(
+            line.contains("is a Unix socket") && line.contains(&format!("write unix:{sock}")),
+            "{addr}: does not say to write unix:PATH: {line}"
+        );
+        assert!(!line.contains("FIFO"), "{addr}: {line}");
+    }
+
+    let fifo = dir.path().join("pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo = fifo.to_str().unwrap().to_string();
+    let file = write_file(dir.path(), "data", b"x");
+    let file = file.to_str().unwrap().to_string();
+    for (path, what, kind) in [
+        (&sock, "a Unix socket", "unix"),
+        (&fifo, "a FIFO", "fifo"),
+        (&file, "a regular file", "file"),
+    ] {
+        let out = run_sockbox(&["connect", path], b"");
+        assert_eq!(out.code, 2, "{path}: {out:?}");
+        let line = one_line(&out);
+        assert!(
+            line.contains("kind")
+                && line.contains(what)
+                && line.contains(&format!("{kind}:{path}")),
+            "{path}: does not say what it is and to write {kind}:PATH: {line}"
+        );
+    }
+    let mut cmd = sockbox_cmd(["connect", "./app.sock"]);
+    cmd.current_dir(dir.path());
+    let mut p = Proc::spawn("sockbox connect ./app.sock", cmd);
+    assert_eq!(p.wait_code(WAIT), 2);
+    assert!(
+        p.stderr().contains("write unix:./app.sock"),
+        "relative path: {}",
+        p.stderr()
+    );
+
+    // The path was free when the relay started (file: would create it) and is a socket by the
+    // time a client comes: that client is refused with the same line, the relay goes on.
+    let late = path_in(&dir, "late.sock");
+    let mut relay = spawn_sockbox(&["relay", "tcp:127.0.0.1:0", &format!("file:{late}")]);
+    let port = announced_port(&relay);
+    let _late_server = std::os::unix::net::UnixListener::bind(&late).unwrap();
+    let mut client = Client::Tcp(tcp_client(port));
+    assert_connection_ends(&mut client, "client of a relay to a socket");
+    let line = relay.wait_stderr("is a Unix socket");
+    assert!(line.contains(&format!("write unix:{late}")), "{line}");
+    assert!(relay.running(), "the relay ended: {}", relay.stderr());
+    relay.signal(Signal::SIGTERM);
+    assert_eq!(relay.wait_code(WAIT), 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -660,7 +660,7 @@ fn scan_rejects_tcp_self_connects() {
     // sockbox first: it resets what it connects, where nc's self-connection would leave
     // 40000 in TIME_WAIT for a minute.
     let out = ns.sockbox(&["scan", "127.0.0.1", "-p", "39999-40001"]);
-    assert_code(&out, 0, "scan");
+    assert_code(&out, 1, "scan finding no open port");
     let stdout = text(&out.stdout);
     assert!(open_ports(&stdout).is_empty(), "{stdout}");
     assert!(
@@ -724,6 +724,76 @@ fn scan_udp_tells_closed_from_open_or_filtered() {
                 && l.contains("closed")
                 && l.contains("port-unreach")),
         "{stdout}"
+    );
+}
+
+/// Exit 0 when a port is open, 1 when none is (`sockbox scan HOST -p N && echo up`, as with
+/// `nc -z`); for UDP a silent port (open|filtered) does not count, one that answers does.
+#[test]
+fn scan_exit_code_says_whether_a_port_is_open() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let closed = free_port();
+    let both = format!("{open},{closed}");
+    let out = run_sockbox(&["scan", "127.0.0.1", "-p", &both], b"");
+    assert_code(&out, 0, "scan of an open and a closed port");
+    assert_eq!(open_ports(&text(&out.stdout)), vec![open]);
+    for args in [
+        &["scan", "127.0.0.1", "-p", &closed.to_string()][..],
+        &["scan", "127.0.0.1", "-p", &closed.to_string(), "--json"],
+    ] {
+        let out = run_sockbox(args, b"");
+        assert_code(&out, 1, "scan of a closed port");
+        assert!(
+            text(&out.stdout).contains("closed"),
+            "the report is still printed"
+        );
+    }
+    drop(listener);
+
+    // UDP: a socket that answers is open; a silent one is open|filtered, which is not.
+    let echo = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    echo.set_read_timeout(Some(WAIT)).unwrap();
+    let echo_port = echo.local_addr().unwrap().port();
+    let answering = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        if let Ok((n, from)) = echo.recv_from(&mut buf) {
+            let _ = echo.send_to(&buf[..n], from);
+        }
+    });
+    let out = run_sockbox(
+        &[
+            "scan",
+            "127.0.0.1",
+            "--udp",
+            "-p",
+            &echo_port.to_string(),
+            "-W",
+            "2s",
+        ],
+        b"",
+    );
+    assert_code(&out, 0, "udp scan of a port that answers");
+    answering.join().unwrap();
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port().to_string();
+    let out = run_sockbox(
+        &[
+            "scan",
+            "127.0.0.1",
+            "--udp",
+            "-p",
+            &silent_port,
+            "-W",
+            "300ms",
+        ],
+        b"",
+    );
+    assert_code(&out, 1, "udp scan of a silent port");
+    assert!(
+        text(&out.stdout).contains("open|filtered"),
+        "{}",
+        text(&out.stdout)
     );
 }
 
@@ -841,7 +911,7 @@ fn scan_unix_of_a_missing_directory_fails() {
 fn scan_default_ports_come_from_the_services_tables() {
     let ns = Netns::new("sd");
     let out = ns.sockbox(&["-v", "scan", "127.0.0.1", "-W", "200ms", "--json"]);
-    assert_code(&out, 0, "scan with default ports");
+    assert_code(&out, 1, "scan with default ports (none open)");
     let doc = json(&out);
     assert_eq!(doc["scanned"], 1000);
     assert_eq!(doc["open"], 0);

@@ -68,6 +68,7 @@ pub enum FdAction {
 pub struct FdSendArgs {
     /// Unix address to send to: unix:, seqpacket: or unix-dgram: (listen:unix:... waits for
     /// one client)
+    #[arg(value_parser = crate::cli::Addr, allow_hyphen_values = true)]
     pub addr: String,
     /// Files to open and pass, in order
     #[arg(value_name = "FILE", required_unless_present = "fds")]
@@ -99,6 +100,7 @@ pub struct FdSendArgs {
 pub struct FdRecvArgs {
     /// Unix address to receive on: unix:, seqpacket: or unix-dgram: (connect:unix:... to
     /// connect instead of listening)
+    #[arg(value_parser = crate::cli::Addr, allow_hyphen_values = true)]
     pub addr: String,
     /// Stop after this many messages (with --exec: run PROG after this many; default 1)
     #[arg(short = 'c', long)]

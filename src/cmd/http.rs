@@ -15,6 +15,7 @@ use crate::output::http::{self as out, BodyPrinter};
 #[command(allow_missing_positional = true)]
 pub struct HttpArgs {
     /// The server: unix:/path, unix:@name (abstract), tcp:HOST:PORT (`sockbox help addresses`)
+    #[arg(value_parser = crate::cli::Addr, allow_hyphen_values = true)]
     pub addr: String,
     /// Request method, as written (default: GET, or POST when a body is given)
     pub method: Option<String>,

@@ -188,7 +188,73 @@ pub fn inherit(
     Ok((addr, socket))
 }
 
-/// Parse an address argument (a usage error, exit 2, when malformed).
+/// Parse an address argument (a usage error, exit 2, when malformed, or when `file:` names a
+/// Unix socket). The parser is pure; what the file system says is added here.
 pub fn parse_addr(s: &str) -> Result<sockbox_net::addr::Address, sockbox_net::Error> {
-    s.parse().map_err(sockbox_net::Error::from)
+    use sockbox_net::{addr::AddrError, Error};
+    let addr = s.parse().map_err(|e| match e {
+        AddrError::UnknownKind { .. } => existing_path(s).map_or(Error::from(e), Error::Usage),
+        AddrError::BadPort { ref port, .. } => match service_port(s, port) {
+            Some(hint) => Error::Usage(format!("{e}; {hint}")),
+            None => Error::from(e),
+        },
+        e => Error::from(e),
+    })?;
+    endpoint::check_not_socket(&addr)?;
+    Ok(addr)
+}
+
+/// A service name given as a port (`tcp:localhost:www`): the number `/etc/services` gives it,
+/// and the address with that number.
+fn service_port(input: &str, name: &str) -> Option<String> {
+    use sockbox_net::scan::{services, Protocol};
+    let kind = ["listen:", "connect:"]
+        .iter()
+        .find_map(|r| {
+            input
+                .get(..r.len())
+                .filter(|p| p.eq_ignore_ascii_case(r))
+                .map(|p| &input[p.len()..])
+        })
+        .unwrap_or(input);
+    let udp = kind.get(..3).is_some_and(|k| k.eq_ignore_ascii_case("udp"));
+    let proto = if udp { Protocol::Udp } else { Protocol::Tcp };
+    let port = services::system_port(name, proto)?;
+    let end = input.find(',').unwrap_or(input.len());
+    let fixed = input[..end]
+        .strip_suffix(name)
+        .filter(|head| head.ends_with(':'))
+        .map(|head| format!(", write {head}{port}{}", &input[end..]))
+        .unwrap_or_default();
+    Some(format!(
+        "/etc/services gives '{name}' as {port}/{proto}{fixed}"
+    ))
+}
+
+/// An address without a kind that is the path of an existing file (`/tmp/app.sock`): what the
+/// file is, and the kind that opens it.
+fn existing_path(s: &str) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let pathlike = ["/", "./", "../"].iter().any(|p| s.starts_with(p)) || !s.contains(':');
+    let t = std::fs::metadata(s).ok().filter(|_| pathlike)?.file_type();
+    let (what, kind) = if t.is_socket() {
+        ("a Unix socket", Some("unix"))
+    } else if t.is_fifo() {
+        ("a FIFO", Some("fifo"))
+    } else if t.is_file() {
+        ("a regular file", Some("file"))
+    } else if t.is_char_device() {
+        ("a character device", Some("file"))
+    } else if t.is_dir() {
+        ("a directory", None)
+    } else {
+        ("a block device", None)
+    };
+    Some(match kind {
+        Some(kind) => format!("no kind in '{s}': {s} is {what}; write {kind}:{s}"),
+        None => format!(
+            "no kind in '{s}': {s} is {what}, which no address kind opens; addresses look \
+             like KIND:TARGET (sockbox help addresses)"
+        ),
+    })
 }

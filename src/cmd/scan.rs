@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use sockbox_net::addr::IpVersion;
-use sockbox_net::scan::{self, Progress, Protocol, ScanConfig};
+use sockbox_net::scan::{self, PortState, Progress, Protocol, ScanConfig};
 
 use crate::output;
 
@@ -138,7 +138,13 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         output::scan::ports_text(&mut out, &report)?;
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    // `nc -z` semantics for scripts: success means something answered. A silent UDP port
+    // (open|filtered) may be a firewall, so it does not count.
+    Ok(if report.count(PortState::Open) > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 async fn unix(args: ScanArgs) -> Result<ExitCode> {

@@ -42,7 +42,7 @@ pub enum AddrError {
     UnexpectedTarget { input: String, kind: &'static str },
     #[error("empty target in {}: expected {expected}", q(.input))]
     EmptyTarget { input: String, expected: String },
-    #[error("bad port {} in {}: expected a number 0-65535", q(.port), q(.input))]
+    #[error("bad port {} in {}: expected a number 0-65535{}", q(.port), q(.input), port_hint(.port))]
     BadPort { input: String, port: String },
     #[error("{kind} needs {expected}, got {} in {}", q(.target), q(.input))]
     BadTarget {
@@ -174,6 +174,15 @@ fn kind_hint(suggestion: &Option<String>) -> String {
         }
         Some(s) => format!("did you mean {}?", q(s)),
         None => FORMAT_HINT.to_owned(),
+    }
+}
+
+/// socat and getaddrinfo take service names as ports; sockbox does not, and says so.
+fn port_hint(port: &str) -> &'static str {
+    if port.bytes().any(|b| b.is_ascii_alphabetic()) {
+        " (service names from /etc/services are not looked up)"
+    } else {
+        ""
     }
 }
 
@@ -1244,6 +1253,13 @@ impl Parser<'_> {
     ) -> Result<InetTarget, AddrError> {
         let target = unescape(raw);
         if spelling.form == Form::PortOnly && !is_digits(&target) {
+            if !target.contains(':') {
+                // `TCP-LISTEN:http`: the whole target is the port.
+                return Err(AddrError::BadPort {
+                    input: self.input(),
+                    port: target,
+                });
+            }
             let expected = "PORT (to listen on one address: listen:tcp:HOST:PORT)";
             return Err(self.bad_target(word, &target, expected));
         }

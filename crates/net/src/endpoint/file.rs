@@ -2,24 +2,88 @@
 //!
 //! One rule, and it never destroys data: a file that exists is read and its content sent
 //! (up to the size it had when opened, so a file cannot feed on what it receives); a path that
-//! does not exist yet is created and what arrives is written to it. Regular files cannot be
-//! polled, so both go through bridge threads.
+//! does not exist yet is created and what arrives is written to it. A terminal is both read
+//! and written. Regular files and terminals cannot be polled, so all go through bridge
+//! threads.
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, IsTerminal};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::{bridge, Conn, Medium};
-use crate::addr::{Address, FileWrite};
+use crate::addr::{Address, Endpoint, FileWrite};
 use crate::error::{io_err, Error, Result};
+
+/// `file:` (or socat's `open:`, `gopen:`) naming a Unix socket: `open(2)` cannot open one (it
+/// fails with `ENXIO`). A usage error the verbs check before opening anything (exit 2); `open`
+/// refuses the same way (exit 1) if a socket appears there later.
+pub fn check_not_socket(addr: &Address) -> Result<()> {
+    match &addr.endpoint {
+        Endpoint::File(path) if is_socket(path) => Err(Error::Usage(socket_message(addr, path))),
+        _ => Ok(()),
+    }
+}
+
+fn is_socket(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+fn socket_message(addr: &Address, path: &Path) -> String {
+    format!(
+        "{addr}: {} is a Unix socket, which cannot be opened as a file: write unix:{} to \
+         connect to it",
+        path.display(),
+        path.display()
+    )
+}
+
+/// A terminal is two-way: opened read-write (not as the controlling terminal), what it reads
+/// is sent and what arrives is written to it, each through a bridge thread. Opened read-only,
+/// what is sent towards it would have nowhere to go.
+fn terminal(addr: &Address, path: &Path) -> Result<Conn> {
+    let target = addr.to_string();
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::PermissionDenied => Error::Refused(format!(
+                "{target}: {} is a terminal this user may not write to, and sockbox does not \
+                 open a terminal one way only (what is sent to it would be lost)",
+                path.display()
+            )),
+            _ => io_err("open", &target)(e),
+        })?;
+    crate::narrate!("open({}, O_RDWR|O_NOCTTY): a terminal", path.display());
+    let read_half = f.try_clone().map_err(io_err("dup", &target))?;
+    let rd =
+        bridge::reader(OwnedFd::from(read_half), None, &target).map_err(io_err("open", &target))?;
+    let (wr, thread) =
+        bridge::writer(OwnedFd::from(f), &target).map_err(io_err("open", &target))?;
+    let mut conn = Conn::pipes(
+        target,
+        Some((rd, Medium::Pipe)),
+        Some((wr, Medium::Pipe, false)),
+        addr.options.frame,
+    );
+    conn.holdings.threads.push(thread);
+    Ok(conn)
+}
 
 pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
     let target = addr.to_string();
     if let Some(mode) = addr.options.write {
         return open_for_writing(addr, path, mode);
     }
-    match File::open(path) {
+    // O_NOCTTY: a terminal opened here must not become sockbox's controlling terminal.
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(path)
+    {
         Ok(f) => {
             let meta = f.metadata().map_err(io_err("stat", &target))?;
             if meta.is_dir() {
@@ -27,6 +91,9 @@ pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
                     "{target}: {} is a directory",
                     path.display()
                 )));
+            }
+            if f.is_terminal() {
+                return terminal(addr, path);
             }
             let limit = meta.is_file().then_some(meta.len());
             crate::narrate!(
@@ -51,6 +118,9 @@ pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
                 .map_err(io_err("create", &target))?;
             crate::narrate!("open({}, O_WRONLY|O_CREAT|O_EXCL)", path.display());
             writer(addr, f)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) && is_socket(path) => {
+            Err(Error::Refused(socket_message(addr, path)))
         }
         Err(e) => Err(io_err("open", &target)(e)),
     }

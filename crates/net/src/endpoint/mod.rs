@@ -41,6 +41,7 @@ use crate::error::{Error, Result};
 pub use access::{check_allow_address, group_id, user_id, AllowPeers};
 pub use bound::Bound;
 pub use fdio::Fd;
+pub use file::check_not_socket;
 pub use unix::peer_cred;
 pub(crate) use unix::{sockaddr as unix_sockaddr, FileGuard};
 

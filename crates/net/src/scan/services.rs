@@ -91,6 +91,26 @@ pub fn top_ports(entries: &[Service], proto: Protocol, count: usize) -> Vec<u16>
     ports
 }
 
+/// The port a services(5) table gives `name` (its first name or an alias, in any case) for
+/// `proto`: the reverse of [`ServiceNames`], to tell a user which number a name stands for.
+pub fn port_of(text: &str, name: &str, proto: Protocol) -> Option<u16> {
+    text.lines().find_map(|line| {
+        let mut words = line.split('#').next().unwrap_or("").split_whitespace();
+        let first = words.next()?;
+        let (port, p) = port_proto(words.next()?)?;
+        let named = std::iter::once(first)
+            .chain(words)
+            .any(|w| w.eq_ignore_ascii_case(name));
+        (p == proto && named).then_some(port)
+    })
+}
+
+/// [`port_of`] in the system's table (`/etc/services`); `None` when it cannot be read.
+pub fn system_port(name: &str, proto: Protocol) -> Option<u16> {
+    let text = std::fs::read_to_string(ETC_SERVICES).ok()?;
+    port_of(&text, name, proto)
+}
+
 /// Port -> name lookups; the first name a file gives a port wins, as getservbyport(3) does.
 #[derive(Clone, Debug, Default)]
 pub struct ServiceNames(HashMap<(u16, Protocol), String>);
@@ -152,6 +172,16 @@ mod tests {
     }
 
     #[test]
+    fn names_and_aliases_give_their_port() {
+        assert_eq!(port_of(ETC, "http", Protocol::Tcp), Some(80));
+        assert_eq!(port_of(ETC, "WWW", Protocol::Tcp), Some(80));
+        assert_eq!(port_of(ETC, "domain", Protocol::Udp), Some(53));
+        assert_eq!(port_of(ETC, "domain", Protocol::Tcp), None);
+        assert_eq!(port_of(ETC, "bogus", Protocol::Tcp), None);
+        assert_eq!(port_of(ETC, "nosuch", Protocol::Tcp), None);
+    }
+
+    #[test]
     fn nmap_table_ranks_by_frequency() {
         let text = "# comment\nhttp\t80/tcp\t0.484143\t# World Wide Web HTTP\n\
             telnet\t23/tcp\t0.221265\n\
@@ -171,6 +201,7 @@ mod tests {
         #[test]
         fn parsers_never_panic(text in "[a-z0-9/#\t \n.-]{0,200}") {
             let _ = parse_services(&text);
+            let _ = port_of(&text, "http", Protocol::Tcp);
             let e = parse_nmap_services(&text);
             let _ = top_ports(&e, Protocol::Tcp, 10);
         }
