@@ -51,9 +51,7 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
             return Err(Error::Usage(format!("{addr}: to connect, use `sockbox connect`")).into());
         }
         check(&addr)?;
-        if !allow.is_empty() {
-            endpoint::check_allow_address(&addr)?;
-        }
+        allow.check_address(&addr)?;
         Listener::bind(&addr).await?
     };
     if !allow.is_empty() {
@@ -110,8 +108,8 @@ pub fn activate(args: &ListenArgs) -> Result<ExitCode> {
     let allow = super::allow_peers(&args.allow)?;
     if !allow.is_empty() {
         return Err(Error::Usage(
-            "--allow-* cannot be combined with --activate: the program that accepts decides who \
-             gets in"
+            "--allow-* and --deny-ip* cannot be combined with --activate: the program that \
+             accepts decides who gets in"
                 .into(),
         )
         .into());

@@ -76,12 +76,13 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
         match &listen_on {
             None => {
                 return Err(Error::Usage(
-                    "--allow-* needs a side that is listened on: there is no client to check"
+                    "--allow-* and --deny-ip* need a side that is listened on: there is no \
+                     client to check"
                         .into(),
                 )
                 .into())
             }
-            Some(l) if inherited.is_none() => endpoint::check_allow_address(l)?,
+            Some(l) if inherited.is_none() => allow.check_address(l)?,
             Some(_) => {}
         }
     }
