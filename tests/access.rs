@@ -1,5 +1,6 @@
-//! Access control of IP listeners (`--allow-ip`, `--deny-ip`, their `-file` forms), with real
-//! clients on 127.0.0.1 and ::1. A dual-stack `tcp:0`/`udp:0` listener sees its IPv4 clients as
+//! Access control of IP listeners (`--allow-ip`, `--deny-ip`, their `-file` forms) and the cap
+//! on clients served at once (`--max-conns`, `--max-conns-refuse`), with real clients on
+//! 127.0.0.1 and ::1. A dual-stack `tcp:0`/`udp:0` listener sees its IPv4 clients as
 //! `::ffff:127.0.0.1`, which the rules match as IPv4.
 
 use std::io::{Read, Write};
@@ -262,8 +263,140 @@ fn udp_datagrams_from_a_refused_source_are_dropped_and_logged_once() {
 }
 
 #[test]
+fn max_conns_leaves_the_next_client_waiting_until_a_slot_frees() {
+    let server = spawn_sockbox(&[
+        "listen",
+        "tcp:127.0.0.1:0",
+        "--keep",
+        "--echo",
+        "--max-conns",
+        "2",
+    ]);
+    let port = announced_port(&server);
+    let mut one = client("127.0.0.1", port);
+    echoes(&mut one, b"one");
+    let mut two = client("127.0.0.1", port);
+    echoes(&mut two, b"two");
+
+    // The third connects (the kernel completes the handshake) and sends, but is not accepted.
+    let mut three = client("127.0.0.1", port);
+    three.write_all(b"three").unwrap();
+    wait_for("the third client in the accept queue", WAIT, || {
+        (accept_queue(port) == Some(1)).then_some(())
+    });
+    // The server goes on serving the first two meanwhile, and still has not taken the third.
+    echoes(&mut one, b"still one");
+    echoes(&mut two, b"still two");
+    assert_eq!(accept_queue(port), Some(1), "{}", server.stderr());
+    assert_eq!(server.stderr().matches("connection from").count(), 2);
+
+    // One of the first two leaves: the third is served, its early bytes included.
+    drop(one);
+    let mut back = [0u8; 5];
+    three.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"three");
+    echoes(&mut three, b"more");
+    echoes(&mut two, b"two again");
+    drop((two, three));
+    let err = stop(server);
+    assert!(!err.contains("refused"), "{err}");
+    assert_eq!(err.matches("connection from").count(), 3, "{err}");
+}
+
+#[test]
+fn max_conns_refuse_closes_the_client_over_the_limit_at_once() {
+    let server = spawn_sockbox(&[
+        "listen",
+        "tcp:127.0.0.1:0",
+        "--keep",
+        "--echo",
+        "--max-conns",
+        "2",
+        "--max-conns-refuse",
+    ]);
+    let port = announced_port(&server);
+    let mut one = client("127.0.0.1", port);
+    echoes(&mut one, b"one");
+    let mut two = client("127.0.0.1", port);
+    echoes(&mut two, b"two");
+
+    let mut three = client("127.0.0.1", port);
+    let three_port = three.local_addr().unwrap().port();
+    shut_out(&mut three, b"three");
+    let line = server.wait_stderr(&format!("refused 127.0.0.1:{three_port}"));
+    assert!(line.ends_with("--max-conns 2 reached"), "{line}");
+
+    // The first two are untouched; once one leaves, a new client gets its slot.
+    echoes(&mut two, b"two again");
+    drop(one);
+    server.wait_stderr("closed: 3 bytes in");
+    let mut four = client("127.0.0.1", port);
+    echoes(&mut four, b"four");
+    drop((two, four));
+    let err = stop(server);
+    assert_eq!(err.matches("refused").count(), 1, "{err}");
+    assert_eq!(err.matches("connection from").count(), 3, "{err}");
+}
+
+#[test]
+fn relay_max_conns_refuse_closes_the_client_over_the_limit() {
+    let upstream = EchoServer::start("tcp4", "127.0.0.1:0");
+    let relay = spawn_sockbox(&[
+        "relay",
+        "tcp:127.0.0.1:0",
+        &format!("tcp:127.0.0.1:{}", upstream.port),
+        "--max-conns",
+        "1",
+        "--max-conns-refuse",
+    ]);
+    let port = announced_port(&relay);
+    let mut one = client("127.0.0.1", port);
+    echoes(&mut one, b"relayed");
+    let mut two = client("127.0.0.1", port);
+    shut_out(&mut two, b"over the limit");
+    relay.wait_stderr("--max-conns 1 reached");
+    echoes(&mut one, b"still relayed");
+    drop(one);
+    let err = stop(relay);
+    assert_eq!(err.matches("connection from").count(), 1, "{err}");
+}
+
+#[test]
+fn max_conns_on_udp_counts_peers_and_drops_the_others() {
+    let server = spawn_sockbox(&[
+        "listen",
+        "udp:127.0.0.1:0",
+        "--keep",
+        "--echo",
+        "--max-conns",
+        "1",
+        "--idle-timeout",
+        "1s",
+    ]);
+    let port = announced_port(&server);
+    let first = udp_peer("127.0.0.1", port);
+    udp_echoes(&first, b"first");
+    let second = udp_peer("127.0.0.1", port);
+    let second_name = format!("127.0.0.1:{}", second.local_addr().unwrap().port());
+    second.send(b"over the cap").unwrap();
+    second.send(b"over the cap again").unwrap();
+    // Answered after the second's datagrams were judged (one socket, one queue).
+    udp_echoes(&first, b"first again");
+    server.wait_stderr(&format!("dropping datagrams from {second_name}"));
+    udp_nothing_arrived(&second);
+
+    // The first peer's conversation ends when idle; the second then gets the slot.
+    server.wait_stderr("closed: 16 bytes in");
+    second.set_nonblocking(false).unwrap();
+    udp_echoes(&second, b"my turn");
+    let err = stop(server);
+    assert_eq!(err.matches("dropping datagrams").count(), 1, "{err}");
+    assert_eq!(err.matches("connection from").count(), 2, "{err}");
+}
+
+#[test]
 fn access_flags_misused_are_usage_errors_on_one_line() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["listen", "unix:@sbx-access-ip", "--allow-ip", "127.0.0.1"],
             "--allow-uid/--allow-user/--allow-gid",
@@ -275,6 +408,27 @@ fn access_flags_misused_are_usage_errors_on_one_line() {
         (
             &["listen", "tcp:127.0.0.1:0", "--allow-ip", "127.0.0.300"],
             "127.0.0.300",
+        ),
+        (&["listen", "tcp:127.0.0.1:0", "--max-conns", "2"], "--keep"),
+        (
+            &[
+                "listen",
+                "tcp:127.0.0.1:0",
+                "--keep",
+                "--echo",
+                "--max-conns",
+                "0",
+            ],
+            "--max-conns 0",
+        ),
+        (
+            &[
+                "relay",
+                "tcp:127.0.0.1:0",
+                "tcp:127.0.0.1:9",
+                "--max-conns-refuse",
+            ],
+            "--max-conns",
         ),
         (
             &[

@@ -163,6 +163,24 @@ pub fn allow_peers(a: &crate::cli::AllowArgs) -> Result<AllowPeers, sockbox_net:
     Ok(allow)
 }
 
+/// `--max-conns N [--max-conns-refuse]`, checked: N at least 1, the second flag only with the
+/// first.
+pub fn max_conns(
+    a: &crate::cli::AllowArgs,
+) -> Result<Option<sockbox_net::server::MaxConns>, sockbox_net::Error> {
+    use sockbox_net::Error;
+    match (a.max_conns, a.max_conns_refuse) {
+        (None, false) => Ok(None),
+        (None, true) => Err(Error::Usage(
+            "--max-conns-refuse says what to do over --max-conns N: give --max-conns too".into(),
+        )),
+        (Some(0), _) => Err(Error::Usage(
+            "--max-conns 0 would serve nobody: give 1 or more".into(),
+        )),
+        (Some(limit), refuse) => Ok(Some(sockbox_net::server::MaxConns { limit, refuse })),
+    }
+}
+
 /// The socket to serve out of those this process inherited by socket activation (`--inherit`):
 /// the one `addrs` (at most one) or `fdnames` (at most one) names, or the only one. Returns the
 /// address it serves (as given, or as the kernel names it) with the socket.

@@ -9,8 +9,9 @@
 //! stalling everyone (the queue per peer is bounded), which is what UDP would do anyway.
 //!
 //! A new source is let in only when the listener's access rules allow its address
-//! ([`AllowPeers::check_ip`]); otherwise its datagrams are dropped, no `Conn` is made, and one
-//! warning says so per source (not per datagram: a refused sender would flood the log). The task starts on the listener's
+//! ([`AllowPeers::check_ip`]) and fewer than the peer cap (`--max-conns`) are in conversation;
+//! otherwise its datagrams are dropped, no `Conn` is made, and one warning says so per source
+//! (not per datagram: a refused sender would flood the log). The task starts on the listener's
 //! first accept, after the rules are set, so the first datagram is judged too.
 
 use std::collections::{HashMap, HashSet};
@@ -30,7 +31,7 @@ const QUEUE: usize = 256;
 /// buffer. 256 KiB covers the default `wmem` limit.
 pub(crate) const MAX_DATAGRAM: usize = 256 * 1024;
 
-/// Sources remembered as refused so each is logged once; past
+/// Sources remembered as refused (or turned away over the cap) so each is logged once; past
 /// this many the memory is cleared, so a flood of spoofed sources costs bounded memory.
 const REMEMBERED: usize = 4096;
 
@@ -38,6 +39,7 @@ const REMEMBERED: usize = 4096;
 pub(crate) struct Peers {
     /// The socket is UDP (peers have IP addresses), not Unix.
     pub(crate) inet: bool,
+    max: Option<usize>,
     /// The socket until the first accept starts the task.
     idle: Option<Fd>,
     new_peers: Option<mpsc::Receiver<Conn>>,
@@ -47,9 +49,15 @@ impl Peers {
     pub(crate) fn new(fd: Fd, inet: bool) -> Peers {
         Peers {
             inet,
+            max: None,
             idle: Some(fd),
             new_peers: None,
         }
+    }
+
+    /// At most `max` conversations at once.
+    pub(crate) fn cap(&mut self, max: usize) {
+        self.max = Some(max);
     }
 
     /// The next new peer; the first call starts demultiplexing under `allow`. Cancel-safe.
@@ -57,7 +65,9 @@ impl Peers {
         if let Some(fd) = self.idle.take() {
             let gate = Gate {
                 allow: allow.cloned(),
+                max: self.max,
                 refused: HashSet::new(),
+                over: HashSet::new(),
             };
             let (tx, rx) = mpsc::channel(64);
             tokio::spawn(run(Arc::new(fd), tx, gate));
@@ -72,13 +82,16 @@ type Conversations = HashMap<String, mpsc::Sender<Vec<u8>>>;
 /// Which new sources may start a conversation.
 struct Gate {
     allow: Option<AllowPeers>,
+    max: Option<usize>,
     /// Sources refused by the rules (their datagrams are dropped without a second look).
     refused: HashSet<String>,
+    /// Sources turned away over the cap and warned about.
+    over: HashSet<String>,
 }
 
 impl Gate {
-    /// Whether the source `key` may start a conversation; logs the first refusal of each.
-    fn admits(&mut self, key: &str, peer: Option<&Peer>) -> bool {
+    /// Whether the source `key` may start a conversation now; logs the first refusal of each.
+    fn admits(&mut self, key: &str, peer: Option<&Peer>, live: &mut Conversations) -> bool {
         if let Some(allow) = &self.allow {
             if self.refused.contains(key) {
                 return false;
@@ -92,6 +105,20 @@ impl Gate {
                 remember(&mut self.refused, key);
                 return false;
             }
+        }
+        if let Some(max) = self.max {
+            live.retain(|_, tx| !tx.is_closed());
+            if live.len() >= max {
+                if !self.over.contains(key) {
+                    tracing::warn!(
+                        "dropping datagrams from {key}: --max-conns {max} peers already in \
+                         conversation"
+                    );
+                    remember(&mut self.over, key);
+                }
+                return false;
+            }
+            self.over.remove(key);
         }
         true
     }
@@ -131,7 +158,7 @@ async fn run(fd: Arc<Fd>, new_peers: mpsc::Sender<Conn>, mut gate: Gate) {
                 // The conversation ended: this datagram starts a new one.
                 Err(mpsc::error::TrySendError::Closed(m)) => {
                     peers.remove(&key);
-                    if !gate.admits(&key, peer.as_ref()) {
+                    if !gate.admits(&key, peer.as_ref(), &mut peers) {
                         continue;
                     }
                     if !start_conversation(&fd, &new_peers, &mut peers, key, peer, from, m).await {
@@ -139,7 +166,7 @@ async fn run(fd: Arc<Fd>, new_peers: mpsc::Sender<Conn>, mut gate: Gate) {
                     }
                 }
             }
-        } else if !gate.admits(&key, peer.as_ref()) {
+        } else if !gate.admits(&key, peer.as_ref(), &mut peers) {
             continue;
         } else if !start_conversation(&fd, &new_peers, &mut peers, key, peer, from, msg).await {
             return;

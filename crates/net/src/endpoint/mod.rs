@@ -410,6 +410,20 @@ impl Listener {
         Ok(())
     }
 
+    /// For a datagram listener: hand out at most `max` peers at once; datagrams from a new
+    /// peer over that are dropped, with one warning per peer (there is no connection to keep
+    /// waiting, and not reading would stall every peer). False for other listeners, whose
+    /// clients a server paces by accepting or not. Call it before the first `accept`.
+    pub(crate) fn cap_peers(&mut self, max: usize) -> bool {
+        match &mut self.accepting {
+            Accepting::Datagram(p) => {
+                p.cap(max);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The next client, or `None` when this listener has no more to give (a non-socket
     /// kind after its one connection). Cancel-safe: a client is never lost by dropping the
     /// future, so servers can race it against other events.
