@@ -250,10 +250,10 @@ pub struct AllowArgs {
     /// --deny-ip for each range in FILE (same format as --allow-ip-file)
     #[arg(long, help_heading = ACCESS, value_name = "FILE")]
     pub deny_ip_file: Vec<std::path::PathBuf>,
-    /// Serve at most N clients at once (listen --keep, relay). Further clients wait in the
-    /// kernel's accept queue until one closes: none is refused or loses a byte while the server
-    /// catches up (haproxy's maxconn). On a UDP or unix-dgram listener, N peers at once;
-    /// datagrams from further peers are dropped, one warning per peer
+    /// Serve at most N clients at once (relay; listen --keep with --echo or --exec). Further
+    /// clients wait in the kernel's accept queue until one closes: none is refused or loses a
+    /// byte while the server catches up (haproxy's maxconn). On a UDP or unix-dgram listener,
+    /// N peers at once; datagrams from further peers are dropped, one warning per peer
     #[arg(long, help_heading = ACCESS, value_name = "N")]
     pub max_conns: Option<usize>,
     /// With --max-conns: accept and close clients over the limit at once, one warning each
