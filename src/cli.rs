@@ -51,14 +51,27 @@ pub enum Command {
         sockbox listen tcp:127.0.0.1:7000 --keep --exec 'tr a-z A-Z'\n  \
         sockbox listen udp:5353                       first peer's datagrams to stdout\n  \
         sockbox listen unix:/tmp/s.sock --keep --echo --allow-user alice --allow-gid wheel\n  \
+        sockbox listen tcp:8080 --keep --echo --allow-ip 10.0.0.0/8 --deny-ip 10.0.0.7\n  \
+        sockbox listen udp:5353 --keep --echo --allow-ip 127.0.0.1 --allow-ip ::1\n  \
+        sockbox listen tcp:8080 --keep --exec ./cgi --allow-ip-file lan.txt --deny-ip-file ban.txt\n  \
+        sockbox listen tcp:8080 --keep --echo --max-conns 100   the 101st waits its turn\n  \
+        sockbox listen tcp:8080 --keep --echo --max-conns 100 --max-conns-refuse  or is closed\n  \
         sockbox listen unix:/run/app.sock tcp:8080 --activate -- /usr/bin/app --flag\n  \
         systemd-socket-activate -l /tmp/s.sock sockbox listen --inherit --keep --echo\n\n\
         Each peer is reported on stderr: its address, or pid/uid/gid and process name for Unix \
         peers. A socket file is removed on exit, a stale one is replaced, a live one or a \
         file that is not a socket is refused. --allow-* checks the kernel's credentials of a \
         Unix client (SO_PEERCRED, SO_PEERGROUPS) before reading a byte; a client allowed by \
-        none of them is closed and logged. --activate binds, then replaces sockbox with PROG: \
-        the socket files stay for PROG to serve.")]
+        none of them is closed and logged. --allow-ip/--deny-ip do the same by the client's IP \
+        address on TCP (a refused UDP source's datagrams are dropped, one warning per source): \
+        a client is let in when no --deny-ip range holds it and, if any --allow-ip is given, \
+        one of those does. --max-conns N stops accepting while N clients are served: the next \
+        ones wait in the kernel's accept queue (backlog=, 1024 by default), connected and not \
+        refused, until a slot frees, so nothing is lost while the server catches up (haproxy's \
+        maxconn); --max-conns-refuse accepts and closes them at once instead (ncat's). On UDP, \
+        N is peers in conversation: datagrams from more are dropped, one warning per peer. \
+        --activate binds, then replaces sockbox with PROG: the socket files stay for PROG to \
+        serve.")]
     Listen(ListenArgs),
     /// Accept on A, connect each client to B, copy both ways (socat's job)
     #[command(after_help = "Examples:\n  \
@@ -67,10 +80,16 @@ pub enum Command {
         sockbox relay tcp:9000,frame=len32 udp:127.0.0.1:9001   messages over a stream\n  \
         sockbox relay connect:tcp:h:1 listen:unix:/tmp/s  roles said explicitly\n  \
         sockbox relay unix:/tmp/db.sock tcp:db:5432 --allow-user app   only uid of app\n  \
+        sockbox relay tcp:5432 tcp:db:5432 --allow-ip 10.1.0.0/16 --deny-ip-file ban.txt\n  \
+        sockbox relay tcp:8443 tcp:app:443 --allow-ip-file office.txt --deny-ip 10.1.9.0/24\n  \
+        sockbox relay tcp:8080 unix:/run/app.sock --max-conns 50        the 51st waits\n  \
+        sockbox relay tcp:8080 unix:/run/app.sock --max-conns 50 --max-conns-refuse  or is closed\n  \
         systemd-socket-activate -l 8080 sockbox relay --inherit unix:/run/app.sock\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
         connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
-        datagram or seqpacket side needs frame=len32|len16|line on the stream side.")]
+        datagram or seqpacket side needs frame=len32|len16|line on the stream side. Access \
+        control (--allow-*, --deny-ip*, --max-conns) works as in `sockbox listen --help`: a \
+        refused client is closed before B is connected to.")]
     Relay(RelayArgs),
     /// Send one message (datagram, seqpacket message, or frame) to ADDR
     #[command(after_help = "Examples:\n  \
@@ -272,20 +291,48 @@ pub struct ConnectArgs {
     pub idle_timeout: Option<Duration>,
 }
 
-/// Peer-credential access control, for a Unix listener.
+/// The help heading of the access-control flags.
+const ACCESS: &str = "Access control";
+
+/// Access control of a listener: who may connect (Unix credentials on a Unix listener, IP
+/// ranges on a TCP or UDP one) and how many at once.
 #[derive(Args, Debug, Default)]
 pub struct AllowArgs {
     /// Let in only clients running as this uid (repeatable; others are refused before a
     /// byte is read, and logged). Unix stream and seqpacket listeners only
-    #[arg(long, value_name = "UID")]
+    #[arg(long, help_heading = ACCESS, value_name = "UID")]
     pub allow_uid: Vec<u32>,
     /// Let in clients whose primary or supplementary group is this gid or group name
     /// (repeatable)
-    #[arg(long, value_name = "GID|GROUP")]
+    #[arg(long, help_heading = ACCESS, value_name = "GID|GROUP")]
     pub allow_gid: Vec<String>,
     /// Let in clients running as this user name (repeatable)
-    #[arg(long, value_name = "USER")]
+    #[arg(long, help_heading = ACCESS, value_name = "USER")]
     pub allow_user: Vec<String>,
+    /// Let in only IP clients from this range: CIDR (10.0.0.0/8, fd00::/8) or one address
+    /// (repeatable). Others are closed right after accept, before a byte is read, and logged;
+    /// IPv4 clients of a dual-stack socket match as IPv4. TCP and UDP listeners only
+    #[arg(long, help_heading = ACCESS, value_name = "CIDR")]
+    pub allow_ip: Vec<String>,
+    /// Refuse IP clients from this range, even those an --allow-ip range holds (repeatable)
+    #[arg(long, help_heading = ACCESS, value_name = "CIDR")]
+    pub deny_ip: Vec<String>,
+    /// --allow-ip for each range in FILE: one CIDR or address per line, # starts a comment
+    #[arg(long, help_heading = ACCESS, value_name = "FILE")]
+    pub allow_ip_file: Vec<std::path::PathBuf>,
+    /// --deny-ip for each range in FILE (same format as --allow-ip-file)
+    #[arg(long, help_heading = ACCESS, value_name = "FILE")]
+    pub deny_ip_file: Vec<std::path::PathBuf>,
+    /// Serve at most N clients at once (relay; listen --keep with --echo or --exec). Further
+    /// clients wait in the kernel's accept queue until one closes: none is refused or loses a
+    /// byte while the server catches up (haproxy's maxconn). On a UDP or unix-dgram listener,
+    /// N peers at once; datagrams from further peers are dropped, one warning per peer
+    #[arg(long, help_heading = ACCESS, value_name = "N")]
+    pub max_conns: Option<usize>,
+    /// With --max-conns: accept and close clients over the limit at once, one warning each
+    /// (ncat's --max-conns), instead of leaving them waiting
+    #[arg(long, help_heading = ACCESS)]
+    pub max_conns_refuse: bool,
 }
 
 #[derive(Args, Debug)]

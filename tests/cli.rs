@@ -3,6 +3,7 @@
 //! module in `tests/peers/`, socat, nc, the kernel's FIFOs). Bytes are checked with sha256.
 //! Every wait is bounded and every process is reaped (see `util.rs`).
 
+mod access;
 mod bench;
 mod compat;
 mod diag;

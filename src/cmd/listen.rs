@@ -34,6 +34,15 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
         _ => Ok(()),
     };
     let allow = super::allow_peers(&args.allow)?;
+    let max_conns = super::max_conns(&args.allow)?;
+    if max_conns.is_some() && (!args.keep || matches!(serve, Serve::Stdio)) {
+        return Err(Error::Usage(
+            "--max-conns needs --keep with --echo or --exec (one client, or all clients' bytes \
+             to one stdout, have nothing to cap)"
+                .into(),
+        )
+        .into());
+    }
     let mut listener = if args.inherit {
         let (addr, socket) = super::inherit(args.addrs.as_slice(), args.fdname.as_slice())?;
         check(&addr)?;
@@ -51,9 +60,7 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
             return Err(Error::Usage(format!("{addr}: to connect, use `sockbox connect`")).into());
         }
         check(&addr)?;
-        if !allow.is_empty() {
-            endpoint::check_allow_address(&addr)?;
-        }
+        allow.check_address(&addr)?;
         Listener::bind(&addr).await?
     };
     if !allow.is_empty() {
@@ -85,6 +92,7 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
             let serve = Arc::new(serve);
             server::serve(
                 &mut listener,
+                max_conns,
                 |conn| {
                     let (serve, opts) = (serve.clone(), opts.clone());
                     async move { handle(conn, &serve, &opts).await }
@@ -108,10 +116,10 @@ pub fn activate(args: &ListenArgs) -> Result<ExitCode> {
         return Err(Error::Usage("--activate: no address to bind".into()).into());
     }
     let allow = super::allow_peers(&args.allow)?;
-    if !allow.is_empty() {
+    if !allow.is_empty() || args.allow.max_conns.is_some() {
         return Err(Error::Usage(
-            "--allow-* cannot be combined with --activate: the program that accepts decides who \
-             gets in"
+            "--allow-*, --deny-ip* and --max-conns cannot be combined with --activate: the \
+             program that accepts decides who gets in"
                 .into(),
         )
         .into());

@@ -133,8 +133,10 @@ pub fn exit_code(e: &anyhow::Error) -> ExitCode {
     ExitCode::from(if usage { 2 } else { 1 })
 }
 
-/// The peers `--allow-uid/--allow-gid/--allow-user` let in (names resolved now, once).
+/// The peers `--allow-uid/--allow-gid/--allow-user` and `--allow-ip/--deny-ip` (and their
+/// files) let in: names resolved and files read now, once.
 pub fn allow_peers(a: &crate::cli::AllowArgs) -> Result<AllowPeers, sockbox_net::Error> {
+    use sockbox_net::Error;
     let mut allow = AllowPeers {
         uids: a.allow_uid.clone(),
         ..AllowPeers::default()
@@ -145,7 +147,44 @@ pub fn allow_peers(a: &crate::cli::AllowArgs) -> Result<AllowPeers, sockbox_net:
     for g in &a.allow_gid {
         allow.gids.push(endpoint::group_id(g)?);
     }
+    let range = |flag: &str, s: &str| {
+        endpoint::parse_ip_range(s).map_err(|why| Error::Usage(format!("{flag}: {why}")))
+    };
+    for s in &a.allow_ip {
+        allow.allow_ip.push(range("--allow-ip", s)?);
+    }
+    for s in &a.deny_ip {
+        allow.deny_ip.push(range("--deny-ip", s)?);
+    }
+    for f in &a.allow_ip_file {
+        allow
+            .allow_ip
+            .extend(endpoint::read_ip_ranges(f, "--allow-ip-file")?);
+    }
+    for f in &a.deny_ip_file {
+        allow
+            .deny_ip
+            .extend(endpoint::read_ip_ranges(f, "--deny-ip-file")?);
+    }
     Ok(allow)
+}
+
+/// `--max-conns N [--max-conns-refuse]`, checked: N at least 1, the second flag only with the
+/// first.
+pub fn max_conns(
+    a: &crate::cli::AllowArgs,
+) -> Result<Option<sockbox_net::server::MaxConns>, sockbox_net::Error> {
+    use sockbox_net::Error;
+    match (a.max_conns, a.max_conns_refuse) {
+        (None, false) => Ok(None),
+        (None, true) => Err(Error::Usage(
+            "--max-conns-refuse says what to do over --max-conns N: give --max-conns too".into(),
+        )),
+        (Some(0), _) => Err(Error::Usage(
+            "--max-conns 0 would serve nobody: give 1 or more".into(),
+        )),
+        (Some(limit), refuse) => Ok(Some(sockbox_net::server::MaxConns { limit, refuse })),
+    }
 }
 
 /// The socket to serve out of those this process inherited by socket activation (`--inherit`):

@@ -41,6 +41,7 @@ fn roles(a: Address, b: Address) -> Result<(Option<Address>, Address, Option<Add
 
 pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
     let allow = super::allow_peers(&args.allow)?;
+    let max_conns = super::max_conns(&args.allow)?;
     // --pass-fds has its own rule (two unix: or two seqpacket: sides), said before the general
     // one, whose advice (frame=) would not apply.
     let check = |a: &Address, b: &Address| {
@@ -72,16 +73,17 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
         }
         (None, false) => unreachable!("clap requires B without --inherit"),
     };
-    if !allow.is_empty() {
+    if !allow.is_empty() || max_conns.is_some() {
         match &listen_on {
             None => {
                 return Err(Error::Usage(
-                    "--allow-* needs a side that is listened on: there is no client to check"
+                    "--allow-*, --deny-ip* and --max-conns need a side that is listened on: \
+                     there is no client to check"
                         .into(),
                 )
                 .into())
             }
-            Some(l) if inherited.is_none() => endpoint::check_allow_address(l)?,
+            Some(l) if inherited.is_none() => allow.check_address(l)?,
             Some(_) => {}
         }
     }
@@ -136,6 +138,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             let connect_to = Arc::new(connect_to);
             server::serve(
                 &mut listener,
+                max_conns,
                 |mut client| {
                     let (to, opts) = (connect_to.clone(), opts.clone());
                     async move {

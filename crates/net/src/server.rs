@@ -4,6 +4,14 @@
 //! reported and ends alone while the others go on. Running out of file descriptors on accept
 //! (`EMFILE`) is survived by backing off and trying again rather than spinning or exiting.
 //! The loop takes its shutdown signal as a future, so tests and the binary decide when it ends.
+//!
+//! `--max-conns` ([`MaxConns`]) caps the clients served at once by counting the running client
+//! tasks. At the cap the loop stops accepting: further clients wait in the kernel's accept
+//! queue (their handshake is done, their bytes are buffered) and are served as slots free, so
+//! nothing is lost and nobody is turned away while the server catches up, as haproxy's
+//! `maxconn` does. With `refuse` they are accepted and closed at once instead (ncat's
+//! `--max-conns`). A datagram listener has no queue to leave clients in: its demultiplexer
+//! hands out at most that many peers and drops datagrams from further ones.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -51,10 +59,22 @@ impl Totals {
     }
 }
 
-/// Accept clients on `listener` and run `handle` for each, concurrently, until `shutdown`
-/// resolves or the listener has no more clients (then running clients are waited for).
+/// How many clients a server serves at once, and what becomes of more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxConns {
+    /// At most this many at once (at least 1).
+    pub limit: usize,
+    /// Over the limit, accept and close clients at once, rather than leave them waiting in
+    /// the accept queue until a slot frees.
+    pub refuse: bool,
+}
+
+/// Accept clients on `listener` and run `handle` for each, concurrently (at most `max` at
+/// once), until `shutdown` resolves or the listener has no more clients (then running clients
+/// are waited for).
 pub async fn serve<H, F>(
     listener: &mut Listener,
+    max: Option<MaxConns>,
     handle: H,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Totals>
@@ -68,8 +88,17 @@ where
     let mut running: JoinSet<Result<Stats>> = JoinSet::new();
     let mut labels: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut starved = Starved::default();
+    let max = max.map(|m| MaxConns {
+        limit: m.limit.max(1),
+        ..m
+    });
+    // A datagram listener turns new peers away itself, over the cap: the loop only waits.
+    let datagram = max.is_some_and(|m| listener.cap_peers(m.limit));
+    let refuse = max.is_some_and(|m| m.refuse) && !datagram;
     tokio::pin!(shutdown);
     loop {
+        // At the cap, stop accepting (unless refusing): clients wait in the backlog.
+        let full = max.is_some_and(|m| running.len() >= m.limit);
         tokio::select! {
             _ = &mut shutdown => {
                 running.shutdown().await;
@@ -78,9 +107,24 @@ where
             Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                 finished(done, &mut labels, &mut totals);
             }
-            accepted = listener.accept() => match accepted {
+            accepted = listener.accept(), if !full || refuse => match accepted {
                 Ok(Some(conn)) => {
                     starved.accepted();
+                    if let Some(m) = max.filter(|_| refuse) {
+                        // Clients that ended free their slots before this one is judged.
+                        while let Some(done) = running.try_join_next_with_id() {
+                            finished(done, &mut labels, &mut totals);
+                        }
+                        if running.len() >= m.limit {
+                            // Dropping the connection closes it.
+                            tracing::warn!(
+                                "refused {}: --max-conns {} reached",
+                                conn.label,
+                                m.limit
+                            );
+                            continue;
+                        }
+                    }
                     totals.connections += 1;
                     let label = conn.label.clone();
                     tracing::info!(target: PEER, "connection from {label}");

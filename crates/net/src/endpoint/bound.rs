@@ -153,13 +153,14 @@ impl Bound {
         }
     }
 
-    /// Start accepting: register the socket with the runtime (and, for a datagram socket,
-    /// start demultiplexing its peers).
+    /// Start accepting: register the socket with the runtime (a datagram socket's peers are
+    /// demultiplexed from the first accept on).
     pub fn into_listener(self) -> Result<Listener> {
         let target = self.label.clone();
         let accepting = if self.medium == Medium::Datagram {
+            let inet = matches!(self.sock.domain(), Ok(Domain::IPV4 | Domain::IPV6));
             let fd = fdio::register(OwnedFd::from(self.sock)).map_err(io_err("listen", &target))?;
-            Accepting::Datagram(demux::start(fd))
+            Accepting::Datagram(demux::Peers::new(fd, inet))
         } else {
             let mut l = StreamListener::new(self.sock, self.label.clone(), self.medium)
                 .map_err(io_err("listen", &target))?;

@@ -7,14 +7,22 @@
 //! conversation ends when its `Conn` is dropped (the relay's idle timeout); a later datagram
 //! from that peer starts a new one. A peer that does not keep up loses datagrams rather than
 //! stalling everyone (the queue per peer is bounded), which is what UDP would do anyway.
+//!
+//! A new source is let in only when the listener's access rules allow its address
+//! ([`AllowPeers::check_ip`]) and fewer than the peer cap (`--max-conns`) are in conversation;
+//! otherwise its datagrams are dropped, no `Conn` is made, and one warning says so per source
+//! (not per datagram: a refused sender would flood the log). The task starts on the listener's
+//! first accept, after the rules are set, so the first datagram is judged too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use nix::sys::socket::SockaddrStorage;
 use tokio::sync::mpsc;
 
-use super::{fdio, unix, Conn, Fd, Medium, Peer, Reader, Sink, Source, Writer};
+use super::{
+    fdio, unix, AllowPeers, Conn, Fd, Medium, Peer, Reader, Refusal, Sink, Source, Writer,
+};
 use crate::addr::Transfer;
 
 /// Datagrams queued per peer before further ones are dropped.
@@ -23,15 +31,108 @@ const QUEUE: usize = 256;
 /// buffer. 256 KiB covers the default `wmem` limit.
 pub(crate) const MAX_DATAGRAM: usize = 256 * 1024;
 
-/// Start demultiplexing `fd`; new peers arrive as `Conn`s on the returned channel.
-pub(crate) fn start(fd: Fd) -> mpsc::Receiver<Conn> {
-    let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(run(Arc::new(fd), tx));
-    rx
+/// Sources remembered as refused (or turned away over the cap) so each is logged once; past
+/// this many the memory is cleared, so a flood of spoofed sources costs bounded memory.
+const REMEMBERED: usize = 4096;
+
+/// The peers of a bound datagram socket, as a listener hands them out.
+pub(crate) struct Peers {
+    /// The socket is UDP (peers have IP addresses), not Unix.
+    pub(crate) inet: bool,
+    max: Option<usize>,
+    /// The socket until the first accept starts the task.
+    idle: Option<Fd>,
+    new_peers: Option<mpsc::Receiver<Conn>>,
 }
 
-async fn run(fd: Arc<Fd>, new_peers: mpsc::Sender<Conn>) {
-    let mut peers: HashMap<String, mpsc::Sender<Vec<u8>>> = HashMap::new();
+impl Peers {
+    pub(crate) fn new(fd: Fd, inet: bool) -> Peers {
+        Peers {
+            inet,
+            max: None,
+            idle: Some(fd),
+            new_peers: None,
+        }
+    }
+
+    /// At most `max` conversations at once.
+    pub(crate) fn cap(&mut self, max: usize) {
+        self.max = Some(max);
+    }
+
+    /// The next new peer; the first call starts demultiplexing under `allow`. Cancel-safe.
+    pub(crate) async fn next(&mut self, allow: Option<&AllowPeers>) -> Option<Conn> {
+        if let Some(fd) = self.idle.take() {
+            let gate = Gate {
+                allow: allow.cloned(),
+                max: self.max,
+                refused: HashSet::new(),
+                over: HashSet::new(),
+            };
+            let (tx, rx) = mpsc::channel(64);
+            tokio::spawn(run(Arc::new(fd), tx, gate));
+            self.new_peers = Some(rx);
+        }
+        self.new_peers.as_mut()?.recv().await
+    }
+}
+
+type Conversations = HashMap<String, mpsc::Sender<Vec<u8>>>;
+
+/// Which new sources may start a conversation.
+struct Gate {
+    allow: Option<AllowPeers>,
+    max: Option<usize>,
+    /// Sources refused by the rules (their datagrams are dropped without a second look).
+    refused: HashSet<String>,
+    /// Sources turned away over the cap and warned about.
+    over: HashSet<String>,
+}
+
+impl Gate {
+    /// Whether the source `key` may start a conversation now; logs the first refusal of each.
+    fn admits(&mut self, key: &str, peer: Option<&Peer>, live: &mut Conversations) -> bool {
+        if let Some(allow) = &self.allow {
+            if self.refused.contains(key) {
+                return false;
+            }
+            let verdict = match peer {
+                Some(Peer::Inet { addr }) => allow.check_ip(addr.ip()),
+                _ => Err(Refusal::Unchecked),
+            };
+            if let Err(why) = verdict {
+                tracing::warn!("refused {key}: {why} (its datagrams are dropped)");
+                remember(&mut self.refused, key);
+                return false;
+            }
+        }
+        if let Some(max) = self.max {
+            live.retain(|_, tx| !tx.is_closed());
+            if live.len() >= max {
+                if !self.over.contains(key) {
+                    tracing::warn!(
+                        "dropping datagrams from {key}: --max-conns {max} peers already in \
+                         conversation"
+                    );
+                    remember(&mut self.over, key);
+                }
+                return false;
+            }
+            self.over.remove(key);
+        }
+        true
+    }
+}
+
+fn remember(set: &mut HashSet<String>, key: &str) {
+    if set.len() >= REMEMBERED {
+        set.clear();
+    }
+    set.insert(key.to_string());
+}
+
+async fn run(fd: Arc<Fd>, new_peers: mpsc::Sender<Conn>, mut gate: Gate) {
+    let mut peers = Conversations::new();
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut dropped = 0u64;
     loop {
@@ -57,11 +158,16 @@ async fn run(fd: Arc<Fd>, new_peers: mpsc::Sender<Conn>) {
                 // The conversation ended: this datagram starts a new one.
                 Err(mpsc::error::TrySendError::Closed(m)) => {
                     peers.remove(&key);
+                    if !gate.admits(&key, peer.as_ref(), &mut peers) {
+                        continue;
+                    }
                     if !start_conversation(&fd, &new_peers, &mut peers, key, peer, from, m).await {
                         return;
                     }
                 }
             }
+        } else if !gate.admits(&key, peer.as_ref(), &mut peers) {
+            continue;
         } else if !start_conversation(&fd, &new_peers, &mut peers, key, peer, from, msg).await {
             return;
         }
@@ -71,7 +177,7 @@ async fn run(fd: Arc<Fd>, new_peers: mpsc::Sender<Conn>) {
 async fn start_conversation(
     fd: &Arc<Fd>,
     new_peers: &mpsc::Sender<Conn>,
-    peers: &mut HashMap<String, mpsc::Sender<Vec<u8>>>,
+    peers: &mut Conversations,
     key: String,
     peer: Option<Peer>,
     from: Option<SockaddrStorage>,

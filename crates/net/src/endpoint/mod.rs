@@ -38,7 +38,9 @@ use tokio::sync::mpsc;
 
 use crate::addr::{Address, Endpoint, Framing, Role, Transfer};
 use crate::error::{Error, Result};
-pub use access::{check_allow_address, group_id, user_id, AllowPeers};
+pub use access::{
+    group_id, parse_ip_range, parse_ip_ranges, read_ip_ranges, user_id, AllowPeers, Refusal,
+};
 pub use bound::Bound;
 pub use fdio::Fd;
 pub use file::check_not_socket;
@@ -331,8 +333,8 @@ fn sh_argv(line: &str) -> Vec<String> {
 enum Accepting {
     /// A listening stream or seqpacket socket.
     Stream(accept::StreamListener),
-    /// Peers of a datagram socket, demultiplexed by the listener's task.
-    Datagram(mpsc::Receiver<Conn>),
+    /// Peers of a datagram socket, demultiplexed by a task started on the first accept.
+    Datagram(demux::Peers),
     /// A FIFO: each "client" is the next writer to open it.
     Fifo(fifo::FifoListener),
     /// stdio, file, exec, sh: one connection, opened on the first accept.
@@ -344,7 +346,8 @@ pub struct Listener {
     /// The address as bound (with the port the kernel chose for port 0).
     pub label: String,
     accepting: Accepting,
-    /// Only these peers are let in (Unix stream and seqpacket listeners).
+    /// Only these peers are let in: checked on each accepted stream client, handed to the
+    /// demultiplexer of a datagram socket when it starts.
     allow: Option<AllowPeers>,
     /// Removes the socket file or FIFO we created when the listener goes away.
     _cleanup: Option<unix::FileGuard>,
@@ -386,18 +389,39 @@ impl Listener {
         }
     }
 
-    /// Let in only the peers `allow` names; everyone else is refused right after `accept(2)`,
-    /// before a byte is read, and the refusal is logged. Only Unix stream and seqpacket
-    /// listeners know who connects (a datagram has no connection to refuse).
+    /// Let in only the peers `allow` lets in; everyone else is refused right after
+    /// `accept(2)`, before a byte is read, and the refusal is logged. Unix rules need a Unix
+    /// stream or seqpacket listener (which knows who connects), IP rules a TCP or UDP one; on a
+    /// UDP socket a refused source's datagrams are dropped (one warning per source). Call it
+    /// before the first `accept`.
     pub fn allow_only(&mut self, allow: AllowPeers) -> Result<()> {
-        match &self.accepting {
-            Accepting::Stream(l) if matches!(l.medium, Medium::UnixStream | Medium::Seqpacket) => {
-                if !allow.is_empty() {
-                    self.allow = Some(allow);
-                }
-                Ok(())
+        let knows = match &self.accepting {
+            Accepting::Stream(l) => match l.medium {
+                Medium::UnixStream | Medium::Seqpacket => access::Knows::Credentials,
+                _ => access::Knows::Address,
+            },
+            Accepting::Datagram(p) if p.inet => access::Knows::Address,
+            Accepting::Datagram(_) => access::Knows::Nothing { unix: true },
+            Accepting::Fifo(_) | Accepting::Once(_) => access::Knows::Nothing { unix: false },
+        };
+        allow.check_listener(&self.label, knows)?;
+        if !allow.is_empty() {
+            self.allow = Some(allow);
+        }
+        Ok(())
+    }
+
+    /// For a datagram listener: hand out at most `max` peers at once; datagrams from a new
+    /// peer over that are dropped, with one warning per peer (there is no connection to keep
+    /// waiting, and not reading would stall every peer). False for other listeners, whose
+    /// clients a server paces by accepting or not. Call it before the first `accept`.
+    pub(crate) fn cap_peers(&mut self, max: usize) -> bool {
+        match &mut self.accepting {
+            Accepting::Datagram(p) => {
+                p.cap(max);
+                true
             }
-            _ => Err(access::not_checkable(&self.label)),
+            _ => false,
         }
     }
 
@@ -411,26 +435,13 @@ impl Listener {
                 let Some(allow) = &self.allow else {
                     return Ok(Some(conn));
                 };
-                let cred = match &conn.peer {
-                    Some(Peer::Unix { cred, .. }) => cred.as_ref(),
-                    _ => None,
-                };
-                // An accepted socket always reads from its own fd; were it ever otherwise, the
-                // client could not be checked, so it is refused (fail closed).
-                let verdict = match &conn.reader {
-                    Some(Reader {
-                        src: Source::Fd(fd),
-                        ..
-                    }) => allow.check(fd.get_ref(), cred),
-                    _ => Err("its credentials cannot be checked".into()),
-                };
-                match verdict {
+                match allow.check_conn(&conn) {
                     Ok(()) => return Ok(Some(conn)),
                     // Dropping the connection closes it: the client reads end-of-stream.
                     Err(why) => tracing::warn!("refused {}: {why}", conn.label),
                 }
             },
-            Accepting::Datagram(rx) => Ok(rx.recv().await),
+            Accepting::Datagram(p) => Ok(p.next(self.allow.as_ref()).await),
             Accepting::Fifo(f) => f.accept().await.map(Some),
             Accepting::Once(addr) => match addr.take() {
                 Some(a) => connect(&a, None).await.map(Some),
