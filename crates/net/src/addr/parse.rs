@@ -15,7 +15,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{Address, Endpoint, Framing, InetTarget, IpVersion, Options, Role, UnixName, UnixType};
+use super::{
+    Address, Endpoint, Framing, InetTarget, IpVersion, Options, Retry, Role, UnixName, UnixType,
+};
 
 /// Why an address string was rejected. `Display` is one line that quotes the address and
 /// says what was expected; [`AddrError::input`] gives the address back.
@@ -432,6 +434,8 @@ enum Opt {
     Owner,
     Group,
     Frame,
+    Retry,
+    Interval,
 }
 
 struct OptSpec {
@@ -451,6 +455,11 @@ const INET: u16 = C_TCP | C_UDP;
 const CONNECTING: u16 = C_TCP | C_UNIX | C_SEQPACKET;
 const FILE_OWNED: u16 = C_UNIX_ALL | C_FIFO;
 const STREAMS: u16 = C_TCP | C_UNIX | C_FIFO | C_FILE | C_EXEC | C_STDIO;
+/// Kinds whose connect can be retried (`Endpoint::retries`).
+const RETRYING: u16 = C_TCP | C_UNIX_ALL;
+const RETRY: &str = "a number of retries 0-4294967295, or forever";
+const DURATION: &str =
+    "a duration above zero such as 500ms, 2s, 1.5s or 1m (a bare number is seconds)";
 
 const fn flag(opt: Opt, name: &'static str, classes: u16) -> OptSpec {
     OptSpec {
@@ -507,13 +516,7 @@ const OPTIONS: &[OptSpec] = &[
         CONNECTING,
         "a number 0-4294967295",
     ),
-    valued(
-        Opt::Timeout,
-        "timeout",
-        "DURATION",
-        CONNECTING,
-        "a duration above zero such as 500ms, 2s, 1.5s or 1m (a bare number is seconds)",
-    ),
+    valued(Opt::Timeout, "timeout", "DURATION", CONNECTING, DURATION),
     valued(
         Opt::Mode,
         "mode",
@@ -542,6 +545,8 @@ const OPTIONS: &[OptSpec] = &[
         STREAMS,
         "len32, len16 or line",
     ),
+    valued(Opt::Retry, "retry", "N|forever", RETRYING, RETRY),
+    valued(Opt::Interval, "interval", "DURATION", RETRYING, DURATION),
 ];
 
 /// socat's names for the same options, accepted everywhere, printed canonically.
@@ -559,6 +564,8 @@ const SYNONYMS: &[(&str, Opt)] = &[
     ("connect-timeout", Opt::Timeout),
     ("perm", Opt::Mode),
     ("user", Opt::Owner),
+    // A flag in socat: `forever` is retry=forever.
+    ("forever", Opt::Retry),
 ];
 
 fn spec_of(opt: Opt) -> &'static OptSpec {
@@ -1003,6 +1010,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, AddrError> {
     })
 }
 
+/// Parses a retry count spelt as `retry=` takes it: a number of retries, or `forever`. For
+/// command-line flags.
+pub fn parse_retry(s: &str) -> Result<Retry, AddrError> {
+    read_retry(s).ok_or_else(|| AddrError::Value {
+        value: s.to_owned(),
+        expected: RETRY,
+    })
+}
+
 /// Parses a size spelt as `rcvbuf=` takes it: bytes, optionally with a binary suffix
 /// (`256k`, `4MiB`), below 2 GiB. For command-line flags.
 pub fn parse_size(s: &str) -> Result<usize, AddrError> {
@@ -1336,6 +1352,22 @@ impl Parser<'_> {
                 });
             }
             seen |= bit;
+            let value = if spec.opt == Opt::Retry && name.eq_ignore_ascii_case("forever") {
+                match value.map(parse_flag) {
+                    None | Some(Some(true)) => Some("forever"),
+                    Some(Some(false)) => continue,
+                    Some(None) => {
+                        return Err(AddrError::BadValue {
+                            input: self.input(),
+                            option: "forever",
+                            value: value.unwrap_or_default().to_owned(),
+                            expected: FLAG,
+                        })
+                    }
+                }
+            } else {
+                value
+            };
             self.set_option(&mut options, spec, value)?;
         }
         Ok(options)
@@ -1434,10 +1466,21 @@ impl Parser<'_> {
             Opt::Owner => options.owner = Some(value.clone()),
             Opt::Group => options.group = Some(value.clone()),
             Opt::Frame => options.frame = Some(parse_frame(&value).ok_or_else(bad)?),
+            Opt::Retry => options.retry = Some(read_retry(&value).ok_or_else(bad)?),
+            Opt::Interval => options.interval = Some(read_duration(&value).ok_or_else(bad)?),
             // Flags returned above.
             Opt::Reuseaddr | Opt::Reuseport | Opt::Nodelay | Opt::Keepalive | Opt::V6only => {}
         }
         Ok(())
+    }
+}
+
+/// `N` retries or `forever`.
+fn read_retry(v: &str) -> Option<Retry> {
+    if v.eq_ignore_ascii_case("forever") {
+        Some(Retry::Forever)
+    } else {
+        parse_u32(v).map(Retry::Times)
     }
 }
 
@@ -1583,6 +1626,12 @@ fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
     if let Some(v) = o.frame {
         write!(f, ",frame={v}")?;
     }
+    if let Some(v) = o.retry {
+        write!(f, ",retry={v}")?;
+    }
+    if let Some(v) = o.interval {
+        write!(f, ",interval={}", Dur(v))?;
+    }
     Ok(())
 }
 
@@ -1648,6 +1697,13 @@ OPTIONS
   frame=len32|len16|line                     tcp*, unix, fifo, file,
                      cut a stream into       exec, stdio
                      messages
+  retry=N|forever    retry a failed connect  tcp*, unix*
+                     N times, or until it
+                     works (refused, no such
+                     file, timed out)
+  interval=DURATION  wait before the first   tcp*, unix*
+                     retry (1s); doubles up
+                     to 10x, with jitter
 
   tcp* is tcp, tcp4, tcp6; udp* likewise; unix* is unix, unix-dgram,
   seqpacket. sh and icmp take no options. An option that does not apply to
@@ -1699,7 +1755,8 @@ SOCAT SPELLINGS
   socat option names work too: user (owner), perm (mode), so-bindtodevice
   and interface (dev), ipv6only and ipv6-v6only (v6only), connect-timeout
   (timeout), so-reuseaddr, so-reuseport, tcp-nodelay, so-keepalive,
-  so-rcvbuf, so-sndbuf.
+  so-rcvbuf, so-sndbuf; retry and interval are socat's own names, and the
+  flag forever is retry=forever.
   socat's fork is not needed: listen --keep serves client after client, and
   relay always serves many clients.
 
@@ -1711,6 +1768,7 @@ EXAMPLES
   udp4:239.1.2.3:5000,dev=eth0         a UDP group via eth0
   unix:/run/app.sock,mode=0660,group=app   socket file for group app
   unix:@portal,timeout=500ms           abstract socket, 0.5 s to connect
+  unix:/run/app.sock,retry=5,interval=200ms   wait for a server to start
   unix-dgram:/dev/log                  the syslog socket
   seqpacket:./ctl.sock,rcvbuf=1MiB     a message socket, 1 MiB buffer
   fifo:/tmp/in,mode=600                a named pipe only you can open
@@ -2100,6 +2158,78 @@ mod tests {
         for (i, spec) in OPTIONS.iter().enumerate() {
             assert_eq!(spec.opt as usize, i, "{}", spec.name);
         }
+    }
+
+    #[test]
+    fn retry_and_interval() {
+        let a = canonical(
+            "unix:/s,retry=3,interval=200ms",
+            "unix:/s,retry=3,interval=200ms",
+        );
+        assert_eq!(a.options.retry, Some(Retry::Times(3)));
+        assert_eq!(a.options.interval, Some(Duration::from_millis(200)));
+        canonical("tcp:h:1,retry=FOREVER", "tcp:h:1,retry=forever");
+        canonical("seqpacket:@c,retry=0", "seqpacket:@c,retry=0");
+        canonical("unix-dgram:/d,interval=2", "unix-dgram:/d,interval=2s");
+        // socat's flag.
+        canonical("UNIX-CONNECT:/s,forever", "connect:unix:/s,retry=forever");
+        canonical(
+            "tcp:h:1,forever=yes,interval=1.5",
+            "tcp:h:1,retry=forever,interval=1500ms",
+        );
+        canonical("tcp:h:1,forever=0", "tcp:h:1");
+        let e = error("tcp:h:1,retry=abc");
+        assert_eq!(
+            e,
+            "bad value 'abc' for option 'retry' in 'tcp:h:1,retry=abc': expected a number of \
+             retries 0-4294967295, or forever"
+        );
+        let e = error("tcp:h:1,forever=maybe");
+        assert!(
+            e.starts_with("bad value 'maybe' for option 'forever'"),
+            "{e}"
+        );
+        let e = error("tcp:h:1,retry=2,forever");
+        assert!(e.contains("'retry' is given twice"), "{e}");
+        let e = error("tcp:h:1,retry");
+        assert!(e.contains("retry=N|forever"), "{e}");
+        let e = error("tcp:h:1,interval=0");
+        assert!(e.contains("above zero"), "{e}");
+        let e = error("exec:cat,retry=2");
+        assert!(
+            e.contains("applies to tcp, tcp4, tcp6, unix, unix-dgram, seqpacket"),
+            "{e}"
+        );
+        assert_eq!(parse_retry("forever"), Ok(Retry::Forever));
+        assert_eq!(parse_retry("7"), Ok(Retry::Times(7)));
+        assert!(parse_retry("-1").is_err());
+    }
+
+    /// `Endpoint::retries` (what `--retry` applies to) and the option table agree.
+    #[test]
+    fn retry_applies_where_endpoints_retry() {
+        for addr in [
+            "tcp:h:1",
+            "tcp6:[::1]:1",
+            "unix:/s",
+            "unix-dgram:@d",
+            "seqpacket:/q",
+        ] {
+            let a = parse(addr);
+            assert!(a.endpoint.retries(), "{addr}");
+            parse(&format!("{addr},retry=1"));
+        }
+        for addr in ["udp:h:1", "fifo:/f", "file:/f", "exec:cat", "stdio"] {
+            let a = parse(addr);
+            assert!(!a.endpoint.retries(), "{addr}");
+            error(&format!("{addr},retry=1"));
+        }
+        let mut a = parse("unix:/s,retry=2");
+        a.default_retry(Some(Retry::Forever), Some(Duration::from_secs(3)));
+        assert_eq!(a.to_string(), "unix:/s,retry=2,interval=3s");
+        let mut b = parse("exec:cat");
+        b.default_retry(Some(Retry::Forever), None);
+        assert_eq!(b.to_string(), "exec:cat");
     }
 
     #[test]
@@ -2766,7 +2896,16 @@ mod tests {
                 proptest::option::of(0u32..=0o7777),
                 proptest::option::of(framing),
             );
-            (flags, texts, numbers).prop_map(|(f, t, n)| Options {
+            let retry = prop_oneof![
+                Just(Retry::Forever),
+                any::<u32>().prop_map(Retry::Times),
+                (0u32..10).prop_map(Retry::Times),
+            ];
+            let retrying = (
+                proptest::option::of(retry),
+                proptest::option::of(duration()),
+            );
+            (flags, texts, numbers, retrying).prop_map(|(f, t, n, r)| Options {
                 reuseaddr: f[0],
                 reuseport: f[1],
                 nodelay: f[2],
@@ -2782,6 +2921,8 @@ mod tests {
                 owner: t.2,
                 group: t.3,
                 frame: n.5,
+                retry: r.0,
+                interval: r.1,
             })
         }
 
@@ -2808,6 +2949,8 @@ mod tests {
             o.owner = o.owner.filter(|_| keep(Opt::Owner));
             o.group = o.group.filter(|_| keep(Opt::Group));
             o.frame = o.frame.filter(|_| keep(Opt::Frame));
+            o.retry = o.retry.filter(|_| keep(Opt::Retry));
+            o.interval = o.interval.filter(|_| keep(Opt::Interval));
             o
         }
 
