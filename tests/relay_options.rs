@@ -314,7 +314,11 @@ fn relay_oneway_copies_a_to_b_only() {
     c.write_all(b"ignored").unwrap();
     peer.send(b"from a");
     peer.cmd("shut", "shut");
-    assert_eq!(read_to_end(&mut c, "B's client"), b"from a");
+    // What B's client sent was never read, so its end may see a reset after the bytes rather
+    // than an end of stream: read just the bytes.
+    let mut got = [0u8; 6];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"from a");
     peer.ask("readall");
     assert_eq!(peer.all().0, 0, "the relay read B's client");
 }
