@@ -4,12 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Peers the integration tests drive: socat, OpenBSD nc, Python 3, prlimit and setpriv
+# Peers the integration tests drive: socat, OpenBSD nc, ncat, Python 3, prlimit and setpriv
 # (util-linux), ip and ss (iproute2), ping (iputils), systemd-socket-activate (systemd), nginx
 # and curl (sockbox http).
 need=()
 command -v socat >/dev/null || need+=(socat)
 command -v nc >/dev/null || need+=(netcat-openbsd)
+# sockbox nc is tested side by side with ncat (--sh-exec, -lk) as well as OpenBSD nc.
+command -v ncat >/dev/null || need+=(ncat)
 command -v python3 >/dev/null || need+=(python3)
 command -v prlimit >/dev/null || need+=(util-linux)
 command -v ip >/dev/null || need+=(iproute2)

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sockbox_net::addr::Retry;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -40,9 +41,13 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         printf 'GET / HTTP/1.0\\r\\n\\r\\n' | sockbox connect tcp:localhost:80\n  \
         sockbox connect unix:/run/app.sock\n  \
-        sockbox connect seqpacket:@ctl --timeout 2s\n\n\
+        sockbox connect seqpacket:@ctl --timeout 2s\n  \
+        sockbox connect unix:/run/app.sock --retry 5 --retry-interval 200ms   server starting\n  \
+        printf 'stats\\r\\n' | sockbox connect tcp:localhost:11211 --linger 1s   nc -q 1\n  \
+        sockbox connect tcp:backup:9000 --send-only < dump.tar\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
-        still sends is printed until it closes.")]
+        still sends is printed until it closes (--linger bounds that wait). --retry tries a \
+        refused or timed-out connect, or a missing socket file, again; -v shows each attempt.")]
     Connect(ConnectArgs),
     /// Listen on ADDR: one client to stdio, or many with --keep
     #[command(after_help = "Examples:\n  \
@@ -57,7 +62,9 @@ pub enum Command {
         sockbox listen tcp:8080 --keep --echo --max-conns 100   the 101st waits its turn\n  \
         sockbox listen tcp:8080 --keep --echo --max-conns 100 --max-conns-refuse  or is closed\n  \
         sockbox listen unix:/run/app.sock tcp:8080 --activate -- /usr/bin/app --flag\n  \
-        systemd-socket-activate -l /tmp/s.sock sockbox listen --inherit --keep --echo\n\n\
+        systemd-socket-activate -l /tmp/s.sock sockbox listen --inherit --keep --echo\n  \
+        sockbox listen tcp:9000 --recv-only > upload.bin   never reads stdin\n  \
+        sockbox listen tcp:9000 --send-only --linger 0 < banner.txt\n\n\
         Each peer is reported on stderr: its address, or pid/uid/gid and process name for Unix \
         peers. A socket file is removed on exit, a stale one is replaced, a live one or a \
         file that is not a socket is refused. --allow-* checks the kernel's credentials of a \
@@ -84,12 +91,19 @@ pub enum Command {
         sockbox relay tcp:8443 tcp:app:443 --allow-ip-file office.txt --deny-ip 10.1.9.0/24\n  \
         sockbox relay tcp:8080 unix:/run/app.sock --max-conns 50        the 51st waits\n  \
         sockbox relay tcp:8080 unix:/run/app.sock --max-conns 50 --max-conns-refuse  or is closed\n  \
-        systemd-socket-activate -l 8080 sockbox relay --inherit unix:/run/app.sock\n\n\
+        systemd-socket-activate -l 8080 sockbox relay --inherit unix:/run/app.sock\n  \
+        sockbox relay tcp:8080 unix:/run/app.sock --retry forever   start before the backend\n  \
+        sockbox relay tcp:8080 tcp:backend:80 --linger 2s   socat -t 2\n  \
+        sockbox relay unix:/tmp/log.sock file:/tmp/log.bin --oneway   socat -u\n  \
+        sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
         connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
-        datagram or seqpacket side needs frame=len32|len16|line on the stream side. Access \
-        control (--allow-*, --deny-ip*, --max-conns) works as in `sockbox listen --help`: a \
-        refused client is closed before B is connected to.")]
+        datagram or seqpacket side needs frame=len32|len16|line on the stream side. --retry \
+        applies to each connect to B (and to A with connect:); a connection that broke is \
+        never reconnected. With A a kind that yields one connection (-, file, exec, sh) or \
+        --once, the relay exits 1 when that connection failed. Access control (--allow-*, \
+        --deny-ip*, --max-conns) works as in `sockbox listen --help`: a refused client is closed \
+        before B is connected to.")]
     Relay(RelayArgs),
     /// Send one message (datagram, seqpacket message, or frame) to ADDR
     #[command(after_help = "Examples:\n  \
@@ -207,7 +221,7 @@ pub enum Command {
 /// [`Addr`] parser) take such values, but only when an argument before `--` starts with `-,`.
 /// Always allowing them would take a mistyped flag for the address and blame the next argument
 /// (`connect --timout 2s tcp:h:1` would say "unexpected argument '2s'").
-pub fn parse() -> Cli {
+pub fn try_parse() -> Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let dash_addr = args
@@ -219,8 +233,8 @@ pub fn parse() -> Cli {
     if !dash_addr {
         cmd = no_hyphen_values(cmd);
     }
-    let mut matches = cmd.get_matches_from(args);
-    Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit())
+    let mut matches = cmd.try_get_matches_from(args)?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut Cli::command()))
 }
 
 fn no_hyphen_values(cmd: clap::Command) -> clap::Command {
@@ -269,6 +283,19 @@ fn duration(s: &str) -> Result<Duration, String> {
     sockbox_net::addr::parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// A retry count: `N` or `forever`.
+fn retry(s: &str) -> Result<Retry, String> {
+    sockbox_net::addr::parse_retry(s).map_err(|e| e.to_string())
+}
+
+/// A linger: a duration, or `0` for none at all.
+fn linger(s: &str) -> Result<Duration, String> {
+    if matches!(s, "0" | "0s" | "0ms") {
+        return Ok(Duration::ZERO);
+    }
+    sockbox_net::addr::parse_duration(s).map_err(|e| format!("{e}, or 0"))
+}
+
 /// A buffer size in bytes, at least 4 KiB: `65536`, `256k`, `1MiB`.
 fn buffer_size(s: &str) -> Result<usize, String> {
     match sockbox_net::addr::parse_size(s) {
@@ -289,6 +316,42 @@ pub struct ConnectArgs {
     /// Close when nothing moved either way for this long
     #[arg(long, value_parser = duration)]
     pub idle_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+    /// Once one direction has ended, end the other after this long without traffic (nc -q);
+    /// 0 ends it at once. Without it, what the peer sends after stdin ended is read until it
+    /// closes
+    #[arg(long, value_name = "DUR", value_parser = linger, allow_hyphen_values = true)]
+    pub linger: Option<Duration>,
+    #[command(flatten)]
+    pub one_way: OneWayArgs,
+}
+
+/// Retrying a connect that failed for a reason that may pass (connect, relay).
+#[derive(Args, Debug, Default)]
+pub struct RetryArgs {
+    /// Retry a connect refused, timed out or to a missing socket file N more times, or
+    /// forever, waiting --retry-interval, doubling up to 10x; an address's own retry= wins.
+    /// Only opening is retried, never a connection that broke
+    #[arg(long, value_name = "N|forever", value_parser = retry, allow_hyphen_values = true)]
+    pub retry: Option<Retry>,
+    /// The wait before the first retry (default 1s); each next wait doubles, up to 10 times
+    /// this, with ±10% jitter
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    pub retry_interval: Option<Duration>,
+}
+
+/// Copying one way only, with stdio (or an --exec program) on this side (connect, listen).
+#[derive(Args, Debug, Default)]
+pub struct OneWayArgs {
+    /// Only send: stdin (with listen --exec, the program's output) to the peer; what the peer
+    /// sends is never read. The connection ends when stdin ends
+    #[arg(long, conflicts_with = "recv_only")]
+    pub send_only: bool,
+    /// Only receive: the peer to stdout (or the --exec program); stdin is never read. The
+    /// connection ends when the peer's side ends
+    #[arg(long)]
+    pub recv_only: bool,
 }
 
 /// The help heading of the access-control flags.
@@ -372,6 +435,12 @@ pub struct ListenArgs {
     /// The program --activate runs, and its arguments
     #[arg(last = true, value_name = "PROG")]
     pub prog: Vec<String>,
+    /// Once one direction has ended, end the other after this long without traffic; 0 ends
+    /// it at once. Without it, half-close is honoured with no limit
+    #[arg(long, value_name = "DUR", value_parser = linger, allow_hyphen_values = true)]
+    pub linger: Option<Duration>,
+    #[command(flatten)]
+    pub one_way: OneWayArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -423,6 +492,19 @@ pub struct RelayArgs {
     /// both seqpacket: (Wayland, tmux, ssh-agent-like protocols behind a proxy)
     #[arg(long)]
     pub pass_fds: bool,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+    /// Once one direction of a connection has ended, end the other after this long without
+    /// traffic (socat -t); 0 ends it at once. Without it, half-close is honoured with no limit
+    #[arg(long, value_name = "DUR", value_parser = linger, allow_hyphen_values = true)]
+    pub linger: Option<Duration>,
+    /// Copy only from A to B, as written on the command line (socat -u); B is never read and
+    /// a connection ends when A's side ends
+    #[arg(long, conflicts_with = "pass_fds")]
+    pub oneway: bool,
+    /// Accept one client, relay it, then exit: 1 when that connection failed, else 0
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Args, Debug)]

@@ -17,7 +17,17 @@ fn main() -> ExitCode {
     let cli = match cmd::compat::intercept() {
         Some(Ok(cli)) => cli,
         Some(Err(code)) => return code,
-        None => cli::parse(),
+        None => match cli::try_parse() {
+            Ok(cli) => cli,
+            // A flag value its parser refused (`--linger -1`): one line, as for a bad address.
+            Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+                let text = e.to_string();
+                let line = text.lines().next().unwrap_or_default();
+                eprintln!("sockbox: {}", line.trim_start_matches("error: "));
+                return ExitCode::from(2);
+            }
+            Err(e) => e.exit(),
+        },
     };
     report::init(cli.verbose, cli.quiet);
     // Socket activation execs another program with descriptors placed by number, which needs a

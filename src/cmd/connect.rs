@@ -4,20 +4,30 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use sockbox_net::addr::{Address, Endpoint, Role};
-use sockbox_net::relay::{self, RelayOptions};
+use sockbox_net::relay::{self, Directions, RelayOptions};
 use sockbox_net::{endpoint, server, Error};
 
 use crate::cli::ConnectArgs;
 
 pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
-    let addr = super::parse_addr(&args.addr)?;
+    let mut addr = super::parse_addr(&args.addr)?;
     if addr.role == Some(Role::Listen) {
         return Err(Error::Usage(format!("{addr}: to listen, use `sockbox listen`")).into());
     }
+    if args.retry.retry.is_some() && !addr.endpoint.retries() {
+        return Err(Error::Usage(format!(
+            "--retry: {addr} cannot be retried; retry applies to tcp*, unix, unix-dgram and seqpacket"
+        ))
+        .into());
+    }
+    addr.default_retry(args.retry.retry, args.retry.retry_interval);
     let stdio = Address::new(Endpoint::Stdio);
     relay::check_pair(&stdio, &addr)?;
     let opts = RelayOptions {
         idle_timeout: args.idle_timeout,
+        linger: args.linger,
+        // stdin -> the peer is the forward direction.
+        directions: super::one_way(&args.one_way, Directions::Forward),
         ..RelayOptions::default()
     };
     let mut conn = endpoint::connect(&addr, args.timeout).await?;

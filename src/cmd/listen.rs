@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use sockbox_net::addr::{Address, Endpoint, Role};
-use sockbox_net::endpoint::{self, activation, Bound, Conn, Listener, Peer};
+use sockbox_net::endpoint::{self, activation, Bound, Conn, Listener};
 use sockbox_net::frame::DEFAULT_MAX_FRAME;
 use sockbox_net::message::Receiver;
-use sockbox_net::relay::{self, RelayOptions, Stats};
+use sockbox_net::relay::{self, Directions, RelayOptions, Stats};
 use sockbox_net::server::{self, CLOSE_GRACE};
 use sockbox_net::{Error, PEER};
 
@@ -29,6 +29,19 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
         (None, true) => Serve::Echo,
         (None, false) => Serve::Stdio,
     };
+    let one_way = &args.one_way;
+    if (one_way.send_only || one_way.recv_only) && matches!(serve, Serve::Echo) {
+        return Err(Error::Usage(
+            "--echo sends back what it reads: it has one way only already".into(),
+        )
+        .into());
+    }
+    if one_way.send_only && args.keep && matches!(serve, Serve::Stdio) {
+        return Err(Error::Usage(
+            "--keep without --exec only writes what clients send to stdout: --send-only has nothing to send".into(),
+        )
+        .into());
+    }
     let check = |addr: &Address| match serve {
         Serve::Stdio => relay::check_pair(addr, &Address::new(Endpoint::Stdio)),
         _ => Ok(()),
@@ -68,6 +81,9 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
     }
     let opts = Arc::new(RelayOptions {
         idle_timeout: args.idle_timeout,
+        linger: args.linger,
+        // The program or stdin -> the client is the backward direction.
+        directions: super::one_way(&args.one_way, Directions::Backward),
         ..RelayOptions::default()
     });
     tracing::info!(target: PEER, "listening on {}", listener.label);
@@ -180,7 +196,7 @@ async fn handle(mut conn: Conn, serve: &Serve, opts: &RelayOptions) -> sockbox_n
             stats
         }
         Serve::Exec(argv) => {
-            let mut child = endpoint::spawn_for(argv, &peer_env(&conn))?;
+            let mut child = endpoint::spawn_for(argv, &endpoint::peer_env(&conn))?;
             let stats = relay::relay(&mut conn, &mut child, opts).await;
             server::close_pair(conn, child).await;
             stats
@@ -192,17 +208,6 @@ async fn handle(mut conn: Conn, serve: &Serve, opts: &RelayOptions) -> sockbox_n
             stats
         }
     }
-}
-
-/// The environment an `--exec` program gets to know its client by (as inetd/socat do).
-fn peer_env(conn: &Conn) -> Vec<(String, String)> {
-    let mut env = vec![("SOCKBOX_PEER".to_string(), conn.label.clone())];
-    if let Some(Peer::Unix { cred: Some(c), .. }) = &conn.peer {
-        env.push(("SOCKBOX_PEER_PID".into(), c.pid.to_string()));
-        env.push(("SOCKBOX_PEER_UID".into(), c.uid.to_string()));
-        env.push(("SOCKBOX_PEER_GID".into(), c.gid.to_string()));
-    }
-    env
 }
 
 /// `--keep` without `--echo`/`--exec`: every client's bytes to stdout, as they arrive.

@@ -227,6 +227,25 @@ pub fn inherit(
     Ok((addr, socket))
 }
 
+/// The directions `--send-only` / `--recv-only` leave running, `sending` being the direction
+/// from this side (stdin, or listen's --exec program) to the peer.
+pub fn one_way(
+    flags: &crate::cli::OneWayArgs,
+    sending: sockbox_net::relay::Directions,
+) -> sockbox_net::relay::Directions {
+    use sockbox_net::relay::Directions;
+    let receiving = match sending {
+        Directions::Forward => Directions::Backward,
+        Directions::Backward => Directions::Forward,
+        Directions::Both => Directions::Both,
+    };
+    match (flags.send_only, flags.recv_only) {
+        (true, _) => sending,
+        (_, true) => receiving,
+        _ => Directions::Both,
+    }
+}
+
 /// Parse an address argument (a usage error, exit 2, when malformed, or when `file:` names a
 /// Unix socket). The parser is pure; what the file system says is added here.
 pub fn parse_addr(s: &str) -> Result<sockbox_net::addr::Address, sockbox_net::Error> {

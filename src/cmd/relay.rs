@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use sockbox_net::addr::{Address, Role, Transfer};
-use sockbox_net::endpoint::{self, Listener};
-use sockbox_net::relay::{self, CopyMode, LiveTotals, RelayOptions};
+use sockbox_net::endpoint::{self, Conn, Listener};
+use sockbox_net::relay::{self, CopyMode, Directions, LiveTotals, RelayOptions};
 use sockbox_net::server::{self, Totals};
 use sockbox_net::{Error, PEER};
 
@@ -21,6 +21,18 @@ const DATAGRAM_IDLE: Duration = Duration::from_secs(60);
 /// Who listens and who connects, once the prefixes are read: an unprefixed side takes the
 /// role opposite to the other side's; with no prefix at all A listens and B connects.
 fn roles(a: Address, b: Address) -> Result<(Option<Address>, Address, Option<Address>), Error> {
+    match role_pair(&a, &b) {
+        (Role::Listen, Role::Connect) => Ok((Some(a), b, None)),
+        (Role::Connect, Role::Listen) => Ok((Some(b), a, None)),
+        (Role::Connect, Role::Connect) => Ok((None, a, Some(b))),
+        (Role::Listen, Role::Listen) => Err(Error::Usage(format!(
+            "relay {a} {b}: both sides listen; one side must connect"
+        ))),
+    }
+}
+
+/// The roles of A and B, as [`roles`] reads them.
+fn role_pair(a: &Address, b: &Address) -> (Role, Role) {
     let ra = a.role.unwrap_or(match b.role {
         Some(Role::Listen) => Role::Connect,
         _ => Role::Listen,
@@ -29,14 +41,7 @@ fn roles(a: Address, b: Address) -> Result<(Option<Address>, Address, Option<Add
         Role::Listen => Role::Connect,
         Role::Connect => Role::Listen,
     });
-    match (ra, rb) {
-        (Role::Listen, Role::Connect) => Ok((Some(a), b, None)),
-        (Role::Connect, Role::Listen) => Ok((Some(b), a, None)),
-        (Role::Connect, Role::Connect) => Ok((None, a, Some(b))),
-        (Role::Listen, Role::Listen) => Err(Error::Usage(format!(
-            "relay {a} {b}: both sides listen; one side must connect"
-        ))),
-    }
+    (ra, rb)
 }
 
 pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
@@ -51,7 +56,10 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
         relay::check_pair(a, b)
     };
     let mut inherited = None;
-    let (listen_on, connect_to, second) = match (&args.b, args.inherit) {
+    // --oneway copies A to B: from the accepted client to the side connected to, unless the
+    // roles are the other way round (A connect:, B listen:).
+    let mut a_to_b = Directions::Forward;
+    let (listen_on, mut connect_to, mut second) = match (&args.b, args.inherit) {
         // --inherit: the listening side is the socket handed over; the address given last is
         // the one to connect to (the first, when there are two, says which socket to serve).
         (b, true) => {
@@ -69,6 +77,9 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             let a = super::parse_addr(&args.a)?;
             let b = super::parse_addr(b)?;
             check(&a, &b)?;
+            if role_pair(&a, &b) == (Role::Connect, Role::Listen) {
+                a_to_b = Directions::Backward;
+            }
             roles(a, b)?
         }
         (None, false) => unreachable!("clap requires B without --inherit"),
@@ -87,6 +98,20 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             Some(_) => {}
         }
     }
+    let (retry, interval) = (args.retry.retry, args.retry.retry_interval);
+    if retry.is_some()
+        && !connect_to.endpoint.retries()
+        && !second.as_ref().is_some_and(|s| s.endpoint.retries())
+    {
+        return Err(Error::Usage(format!(
+            "--retry: {connect_to} cannot be retried; retry applies to tcp*, unix, unix-dgram and seqpacket"
+        ))
+        .into());
+    }
+    connect_to.default_retry(retry, interval);
+    if let Some(s) = &mut second {
+        s.default_retry(retry, interval);
+    }
     let datagram_clients = listen_on.as_ref().is_some_and(|l| {
         l.endpoint.transfer() == Transfer::Message && !l.endpoint.kind().starts_with("seq")
     });
@@ -103,16 +128,31 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             .or(datagram_clients.then_some(DATAGRAM_IDLE)),
         pass_fds: args.pass_fds,
         live: Some(live.clone()),
+        linger: args.linger,
+        directions: if args.oneway {
+            a_to_b
+        } else {
+            Directions::Both
+        },
         ..RelayOptions::default()
     });
     let timeout = args.timeout;
 
-    let mut totals = match (listen_on, second) {
+    let totals = match (listen_on, second) {
         // connect: A connect: B: join the two once.
         (None, Some(other)) => {
-            let mut x = endpoint::connect(&connect_to, timeout).await?;
-            let mut y = endpoint::connect(&other, timeout).await?;
-            // A signal ends the relay like a server's: stop, close, report, exit 0.
+            // A signal ends the relay like a server's (also while connecting, which may be
+            // retried forever): stop, close, report, exit 0.
+            let connected = tokio::select! {
+                pair = async {
+                    let x = endpoint::connect(&connect_to, timeout).await?;
+                    Ok::<_, Error>((x, endpoint::connect(&other, timeout).await?))
+                } => Some(pair?),
+                _ = shutdown.clone().wait() => None,
+            };
+            let Some((mut x, mut y)) = connected else {
+                return finish(&args, Totals::default(), &live);
+            };
             let stats = tokio::select! {
                 s = relay::relay(&mut x, &mut y, &opts) => Some(s),
                 _ = shutdown.clone().wait() => None,
@@ -136,27 +176,33 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             }
             tracing::info!(target: PEER, "relaying {} -> {connect_to}", listener.label);
             let connect_to = Arc::new(connect_to);
-            server::serve(
-                &mut listener,
-                max_conns,
-                |mut client| {
-                    let (to, opts) = (connect_to.clone(), opts.clone());
-                    async move {
-                        let mut upstream = endpoint::connect(&to, timeout).await?;
-                        let stats = relay::relay(&mut client, &mut upstream, &opts).await;
-                        server::close_pair(client, upstream).await;
-                        stats
-                    }
-                },
-                async {
-                    shutdown.wait().await;
-                },
-            )
-            .await?
+            let handle = |mut client: Conn| {
+                let (to, opts) = (connect_to.clone(), opts.clone());
+                async move {
+                    let mut upstream = endpoint::connect_for(&to, timeout, &client).await?;
+                    let stats = relay::relay(&mut client, &mut upstream, &opts).await;
+                    server::close_pair(client, upstream).await;
+                    stats
+                }
+            };
+            let stop = async {
+                shutdown.wait().await;
+            };
+            // One client only: its failure is the relay's (exit 1), not a line in a log.
+            if args.once || listener.yields_one() {
+                server::serve_one(&mut listener, handle, stop).await?
+            } else {
+                server::serve(&mut listener, max_conns, handle, stop).await?
+            }
         }
         (None, None) => unreachable!("roles() gives a listener or a second side"),
     };
-    totals.count_live(&live);
+    finish(&args, totals, &live)
+}
+
+/// Report the totals (`--stats`) and give the exit code of a relay that ran to its end.
+fn finish(args: &RelayArgs, mut totals: Totals, live: &LiveTotals) -> Result<ExitCode> {
+    totals.count_live(live);
     if args.stats {
         output::totals(&totals, args.json)?;
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 mod parse;
 
-pub use parse::{parse_duration, parse_size, AddrError, HELP};
+pub use parse::{parse_duration, parse_retry, parse_size, AddrError, HELP};
 
 /// Which IP versions an inet endpoint may use (`tcp` / `tcp4` / `tcp6`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -139,6 +139,12 @@ pub struct Options {
     /// `file:` opened for writing whether or not it exists (`creat`, `trunc`, `append`),
     /// instead of "an existing file is read, a new one written".
     pub write: Option<FileWrite>,
+    /// Try connecting again when the connect fails for a reason that may pass (connecting
+    /// kinds: tcp, unix, unix-dgram, seqpacket).
+    pub retry: Option<Retry>,
+    /// The wait before the first retry (1 s by default); later waits grow (see
+    /// [`crate::endpoint::connect`]).
+    pub interval: Option<Duration>,
 }
 
 /// How `file:` opens a file for writing; each creates a missing file.
@@ -162,6 +168,15 @@ impl FileWrite {
             FileWrite::Append => "append",
         }
     }
+}
+
+/// How often a failed connect is tried again (`retry=N`, `retry=forever`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Retry {
+    /// At most this many retries after the first attempt (socat's `retry=N`).
+    Times(u32),
+    /// Until it succeeds (socat's `forever`).
+    Forever,
 }
 
 /// A parsed address: `[ROLE:]KIND:TARGET[,OPTION...]`.
@@ -222,6 +237,12 @@ impl Endpoint {
         }
     }
 
+    /// True for the kinds whose connect may be retried (`retry=`, `interval=`): tcp*, unix,
+    /// unix-dgram, seqpacket.
+    pub fn retries(&self) -> bool {
+        matches!(self, Endpoint::Tcp(_) | Endpoint::Unix(..))
+    }
+
     /// True for kinds that are sockets (as opposed to pipes, files, processes, stdio).
     pub fn is_socket(&self) -> bool {
         matches!(
@@ -245,6 +266,15 @@ impl Address {
     pub fn carries_messages(&self) -> bool {
         self.endpoint.transfer() == Transfer::Message || self.options.frame.is_some()
     }
+
+    /// Take `retry` and `interval` as defaults (a verb's `--retry`, `--retry-interval`): each
+    /// is set when the address has none of its own and its kind can retry.
+    pub fn default_retry(&mut self, retry: Option<Retry>, interval: Option<Duration>) {
+        if self.endpoint.retries() {
+            self.options.retry = self.options.retry.or(retry);
+            self.options.interval = self.options.interval.or(interval);
+        }
+    }
 }
 
 impl fmt::Display for Role {
@@ -253,6 +283,15 @@ impl fmt::Display for Role {
             Role::Listen => "listen",
             Role::Connect => "connect",
         })
+    }
+}
+
+impl fmt::Display for Retry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Retry::Times(n) => write!(f, "{n}"),
+            Retry::Forever => f.write_str("forever"),
+        }
     }
 }
 

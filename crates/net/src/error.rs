@@ -46,6 +46,9 @@ pub enum Error {
     /// An HTTP exchange failed: the peer is not HTTP, closed early, or did not answer in time.
     #[error("{0}")]
     Http(String),
+    /// A connect with `retry=` failed on every attempt: the last failure, and how many.
+    #[error("{last}; gave up after {attempts} attempts")]
+    GaveUp { attempts: u64, last: Box<Error> },
 }
 
 impl Error {
@@ -58,6 +61,7 @@ impl Error {
     pub fn io_kind(&self) -> Option<io::ErrorKind> {
         match self {
             Error::Io { err, .. } => Some(err.kind()),
+            Error::GaveUp { last, .. } => last.io_kind(),
             _ => None,
         }
     }
@@ -66,6 +70,7 @@ impl Error {
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::Io { err, .. } => err.raw_os_error(),
+            Error::GaveUp { last, .. } => last.errno(),
             _ => None,
         }
     }

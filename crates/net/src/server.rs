@@ -146,6 +146,52 @@ where
     Ok(totals)
 }
 
+/// Accept one client on `listener` and run `handle` for it (`relay --once`, and a listener
+/// that yields one connection only). Unlike [`serve`], the client's failure is returned, not
+/// logged: it is the outcome of the whole run. `shutdown` ends the wait or the client quietly.
+pub async fn serve_one<H, F>(
+    listener: &mut Listener,
+    handle: H,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Totals>
+where
+    H: FnOnce(Conn) -> F,
+    F: Future<Output = Result<Stats>>,
+{
+    let mut totals = Totals::default();
+    let mut starved = Starved::default();
+    tokio::pin!(shutdown);
+    let conn = loop {
+        tokio::select! {
+            _ = &mut shutdown => return Ok(totals),
+            accepted = listener.accept() => match accepted {
+                Ok(Some(conn)) => break conn,
+                Ok(None) => return Ok(totals),
+                Err(e) if out_of_resources(&e) => {
+                    tokio::time::sleep(starved.failed(&e)).await;
+                }
+                Err(e) if transient(&e) => {}
+                Err(e) => return Err(e),
+            },
+        }
+    };
+    totals.connections = 1;
+    let label = conn.label.clone();
+    tracing::info!(target: PEER, "connection from {label}");
+    let stats = tokio::select! {
+        _ = &mut shutdown => return Ok(totals),
+        outcome = handle(conn) => outcome?,
+    };
+    totals.add(&stats);
+    tracing::info!(
+        target: PEER,
+        "{label} closed: {} bytes in, {} bytes out",
+        stats.forward.bytes,
+        stats.backward.bytes
+    );
+    Ok(totals)
+}
+
 fn finished(
     done: std::result::Result<(tokio::task::Id, Result<Stats>), tokio::task::JoinError>,
     labels: &mut HashMap<tokio::task::Id, String>,

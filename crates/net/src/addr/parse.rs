@@ -16,7 +16,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{
-    Address, Endpoint, FileWrite, Framing, InetTarget, IpVersion, Options, Role, UnixName, UnixType,
+    Address, Endpoint, FileWrite, Framing, InetTarget, IpVersion, Options, Retry, Role, UnixName,
+    UnixType,
 };
 use crate::compat::table::{self as compat, Form, Opens, Verdict};
 
@@ -438,6 +439,8 @@ enum Opt {
     Creat,
     Trunc,
     Append,
+    Retry,
+    Interval,
 }
 
 struct OptSpec {
@@ -457,6 +460,11 @@ const INET: u16 = C_TCP | C_UDP;
 const CONNECTING: u16 = C_TCP | C_UNIX | C_SEQPACKET;
 const FILE_OWNED: u16 = C_UNIX_ALL | C_FIFO;
 const STREAMS: u16 = C_TCP | C_UNIX | C_FIFO | C_FILE | C_EXEC | C_STDIO;
+/// Kinds whose connect can be retried (`Endpoint::retries`).
+const RETRYING: u16 = C_TCP | C_UNIX_ALL;
+const RETRY: &str = "a number of retries 0-4294967295, or forever";
+const DURATION: &str =
+    "a duration above zero such as 500ms, 2s, 1.5s or 1m (a bare number is seconds)";
 
 const fn flag(opt: Opt, name: &'static str, classes: u16) -> OptSpec {
     OptSpec {
@@ -513,13 +521,7 @@ const OPTIONS: &[OptSpec] = &[
         CONNECTING,
         "a number 0-4294967295",
     ),
-    valued(
-        Opt::Timeout,
-        "timeout",
-        "DURATION",
-        CONNECTING,
-        "a duration above zero such as 500ms, 2s, 1.5s or 1m (a bare number is seconds)",
-    ),
+    valued(Opt::Timeout, "timeout", "DURATION", CONNECTING, DURATION),
     valued(
         Opt::Mode,
         "mode",
@@ -551,6 +553,8 @@ const OPTIONS: &[OptSpec] = &[
     flag(Opt::Creat, "creat", C_FILE),
     flag(Opt::Trunc, "trunc", C_FILE),
     flag(Opt::Append, "append", C_FILE),
+    valued(Opt::Retry, "retry", "N|forever", RETRYING, RETRY),
+    valued(Opt::Interval, "interval", "DURATION", RETRYING, DURATION),
 ];
 
 fn spec_of(opt: Opt) -> &'static OptSpec {
@@ -1009,6 +1013,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, AddrError> {
     })
 }
 
+/// Parses a retry count spelt as `retry=` takes it: a number of retries, or `forever`. For
+/// command-line flags.
+pub fn parse_retry(s: &str) -> Result<Retry, AddrError> {
+    read_retry(s).ok_or_else(|| AddrError::Value {
+        value: s.to_owned(),
+        expected: RETRY,
+    })
+}
+
 /// Parses a size spelt as `rcvbuf=` takes it: bytes, optionally with a binary suffix
 /// (`256k`, `4MiB`), below 2 GiB. For command-line flags.
 pub fn parse_size(s: &str) -> Result<usize, AddrError> {
@@ -1358,6 +1371,22 @@ impl Parser<'_> {
             }
             seen |= bit;
             let write = options.write;
+            let value = if spec.opt == Opt::Retry && name.eq_ignore_ascii_case("forever") {
+                match value.map(parse_flag) {
+                    None | Some(Some(true)) => Some("forever"),
+                    Some(Some(false)) => continue,
+                    Some(None) => {
+                        return Err(AddrError::BadValue {
+                            input: self.input(),
+                            option: "forever",
+                            value: value.unwrap_or_default().to_owned(),
+                            expected: FLAG,
+                        })
+                    }
+                }
+            } else {
+                value
+            };
             self.set_option(&mut options, spec, value)?;
             if let (Some(was), Some(now)) = (write, options.write) {
                 if was != now {
@@ -1479,6 +1508,8 @@ impl Parser<'_> {
             Opt::Owner => options.owner = Some(value.clone()),
             Opt::Group => options.group = Some(value.clone()),
             Opt::Frame => options.frame = Some(parse_frame(&value).ok_or_else(bad)?),
+            Opt::Retry => options.retry = Some(read_retry(&value).ok_or_else(bad)?),
+            Opt::Interval => options.interval = Some(read_duration(&value).ok_or_else(bad)?),
             // Flags returned above.
             Opt::Reuseaddr
             | Opt::Reuseport
@@ -1490,6 +1521,15 @@ impl Parser<'_> {
             | Opt::Append => {}
         }
         Ok(())
+    }
+}
+
+/// `N` retries or `forever`.
+fn read_retry(v: &str) -> Option<Retry> {
+    if v.eq_ignore_ascii_case("forever") {
+        Some(Retry::Forever)
+    } else {
+        parse_u32(v).map(Retry::Times)
     }
 }
 
@@ -1650,6 +1690,12 @@ fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
     if let Some(w) = o.write {
         write!(f, ",{}", w.option_name())?;
     }
+    if let Some(v) = o.retry {
+        write!(f, ",retry={v}")?;
+    }
+    if let Some(v) = o.interval {
+        write!(f, ",interval={}", Dur(v))?;
+    }
     Ok(())
 }
 
@@ -1719,6 +1765,13 @@ OPTIONS
                      it exists or not: from
                      the start, emptied, or
                      at the end
+  retry=N|forever    retry a failed connect  tcp*, unix*
+                     N times, or until it
+                     works (refused, no such
+                     file, timed out)
+  interval=DURATION  wait before the first   tcp*, unix*
+                     retry (1s); doubles up
+                     to 10x, with jitter
 
   tcp* is tcp, tcp4, tcp6; udp* likewise; unix* is unix, unix-dgram,
   seqpacket. sh and icmp take no options. An option that does not apply to
@@ -1782,6 +1835,7 @@ EXAMPLES
   udp4:239.1.2.3:5000,dev=eth0         a UDP group via eth0
   unix:/run/app.sock,mode=0660,group=app   socket file for group app
   unix:@portal,timeout=500ms           abstract socket, 0.5 s to connect
+  unix:/run/app.sock,retry=5,interval=200ms   wait for a server to start
   unix-dgram:/dev/log                  the syslog socket
   seqpacket:./ctl.sock,rcvbuf=1MiB     a message socket, 1 MiB buffer
   fifo:/tmp/in,mode=600                a named pipe only you can open
@@ -2214,6 +2268,78 @@ mod tests {
         for (i, spec) in OPTIONS.iter().enumerate() {
             assert_eq!(spec.opt as usize, i, "{}", spec.name);
         }
+    }
+
+    #[test]
+    fn retry_and_interval() {
+        let a = canonical(
+            "unix:/s,retry=3,interval=200ms",
+            "unix:/s,retry=3,interval=200ms",
+        );
+        assert_eq!(a.options.retry, Some(Retry::Times(3)));
+        assert_eq!(a.options.interval, Some(Duration::from_millis(200)));
+        canonical("tcp:h:1,retry=FOREVER", "tcp:h:1,retry=forever");
+        canonical("seqpacket:@c,retry=0", "seqpacket:@c,retry=0");
+        canonical("unix-dgram:/d,interval=2", "unix-dgram:/d,interval=2s");
+        // socat's flag.
+        canonical("UNIX-CONNECT:/s,forever", "connect:unix:/s,retry=forever");
+        canonical(
+            "tcp:h:1,forever=yes,interval=1.5",
+            "tcp:h:1,retry=forever,interval=1500ms",
+        );
+        canonical("tcp:h:1,forever=0", "tcp:h:1");
+        let e = error("tcp:h:1,retry=abc");
+        assert_eq!(
+            e,
+            "bad value 'abc' for option 'retry' in 'tcp:h:1,retry=abc': expected a number of \
+             retries 0-4294967295, or forever"
+        );
+        let e = error("tcp:h:1,forever=maybe");
+        assert!(
+            e.starts_with("bad value 'maybe' for option 'forever'"),
+            "{e}"
+        );
+        let e = error("tcp:h:1,retry=2,forever");
+        assert!(e.contains("'retry' is given twice"), "{e}");
+        let e = error("tcp:h:1,retry");
+        assert!(e.contains("retry=N|forever"), "{e}");
+        let e = error("tcp:h:1,interval=0");
+        assert!(e.contains("above zero"), "{e}");
+        let e = error("exec:cat,retry=2");
+        assert!(
+            e.contains("applies to tcp, tcp4, tcp6, unix, unix-dgram, seqpacket"),
+            "{e}"
+        );
+        assert_eq!(parse_retry("forever"), Ok(Retry::Forever));
+        assert_eq!(parse_retry("7"), Ok(Retry::Times(7)));
+        assert!(parse_retry("-1").is_err());
+    }
+
+    /// `Endpoint::retries` (what `--retry` applies to) and the option table agree.
+    #[test]
+    fn retry_applies_where_endpoints_retry() {
+        for addr in [
+            "tcp:h:1",
+            "tcp6:[::1]:1",
+            "unix:/s",
+            "unix-dgram:@d",
+            "seqpacket:/q",
+        ] {
+            let a = parse(addr);
+            assert!(a.endpoint.retries(), "{addr}");
+            parse(&format!("{addr},retry=1"));
+        }
+        for addr in ["udp:h:1", "fifo:/f", "file:/f", "exec:cat", "stdio"] {
+            let a = parse(addr);
+            assert!(!a.endpoint.retries(), "{addr}");
+            error(&format!("{addr},retry=1"));
+        }
+        let mut a = parse("unix:/s,retry=2");
+        a.default_retry(Some(Retry::Forever), Some(Duration::from_secs(3)));
+        assert_eq!(a.to_string(), "unix:/s,retry=2,interval=3s");
+        let mut b = parse("exec:cat");
+        b.default_retry(Some(Retry::Forever), None);
+        assert_eq!(b.to_string(), "exec:cat");
     }
 
     #[test]
@@ -2883,7 +3009,16 @@ mod tests {
                 proptest::option::of(framing),
                 write,
             );
-            (flags, texts, numbers).prop_map(|(f, t, n)| Options {
+            let retry = prop_oneof![
+                Just(Retry::Forever),
+                any::<u32>().prop_map(Retry::Times),
+                (0u32..10).prop_map(Retry::Times),
+            ];
+            let retrying = (
+                proptest::option::of(retry),
+                proptest::option::of(duration()),
+            );
+            (flags, texts, numbers, retrying).prop_map(|(f, t, n, r)| Options {
                 reuseaddr: f[0],
                 reuseport: f[1],
                 nodelay: f[2],
@@ -2900,6 +3035,8 @@ mod tests {
                 group: t.3,
                 frame: n.5,
                 write: n.6,
+                retry: r.0,
+                interval: r.1,
             })
         }
 
@@ -2927,6 +3064,8 @@ mod tests {
             o.group = o.group.filter(|_| keep(Opt::Group));
             o.frame = o.frame.filter(|_| keep(Opt::Frame));
             o.write = o.write.filter(|_| keep(Opt::Creat));
+            o.retry = o.retry.filter(|_| keep(Opt::Retry));
+            o.interval = o.interval.filter(|_| keep(Opt::Interval));
             o
         }
 

@@ -937,20 +937,28 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
         ),
     ),
     opt(
-        &[
-            "cool-write",
-            "readbytes",
-            "escape",
-            "cr",
-            "crnl",
-            "crlf",
-            "ignoreeof",
-            "retry",
-            "interval",
-            "forever",
-        ],
-        Verdict::Refused("not in sockbox yet"),
+        &["crlf", "crnl", "cr"],
+        Verdict::Refused(
+            "sockbox does not rewrite line ends yet; nearest: an exec: side such as \
+             exec:'sed -u s/$/\\r/'",
+        ),
     ),
+    opt(
+        &["ignoreeof"],
+        Verdict::Refused(
+            "sockbox ends a file's direction at its end; nearest: exec:'tail -f FILE' as the side",
+        ),
+    ),
+    opt(
+        &["readbytes"],
+        Verdict::Refused("nearest: exec:'head -c N FILE' as the side"),
+    ),
+    opt(
+        &["cool-write", "escape"],
+        Verdict::Refused("sockbox reports a write error on every side; it has no escape character"),
+    ),
+    opt(&["retry", "forever"], Verdict::Native("retry")),
+    opt(&["interval"], Verdict::Native("interval")),
 ];
 
 /// Finds a socat address word (any case).

@@ -22,6 +22,7 @@ pub mod fdio;
 mod fifo;
 mod file;
 mod inet;
+pub mod retry;
 pub mod sock;
 mod stdio;
 mod unix;
@@ -301,7 +302,16 @@ impl Conn {
 }
 
 /// Open `addr` as a client. `timeout` bounds the connect when the address has no `timeout=`.
+/// With `retry=`, a connect that failed for a reason that may pass is tried again (see
+/// [`retry`]).
 pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
+    match addr.options.retry {
+        Some(r) => Box::pin(retry::retrying(addr, r, || connect_once(addr, timeout))).await,
+        None => connect_once(addr, timeout).await,
+    }
+}
+
+async fn connect_once(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
     let timeout = addr.options.timeout.or(timeout);
     // The per-kind futures are boxed: they live only while connecting, and inline they would
     // make every connection's task as large as the largest of them for its whole life.
@@ -318,6 +328,29 @@ pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> 
             "{addr}: icmp addresses are for `sockbox ping`, not for connecting"
         ))),
     }
+}
+
+/// Open `addr` for `client`, a connection a server accepted (the B side of `relay`): as
+/// [`connect`] does, and a program (`exec:`, `sh:`) knows the client by [`peer_env`].
+pub async fn connect_for(addr: &Address, timeout: Option<Duration>, client: &Conn) -> Result<Conn> {
+    match &addr.endpoint {
+        Endpoint::Exec(argv) => exec::spawn(addr, argv, &peer_env(client)),
+        Endpoint::Sh(line) => exec::spawn(addr, &sh_argv(line), &peer_env(client)),
+        _ => connect(addr, timeout).await,
+    }
+}
+
+/// The environment a program run for a client knows it by, as inetd and socat give it:
+/// `SOCKBOX_PEER` (the client as sockbox names it) and, for a Unix peer, `SOCKBOX_PEER_PID`,
+/// `SOCKBOX_PEER_UID`, `SOCKBOX_PEER_GID` (from `SO_PEERCRED`).
+pub fn peer_env(client: &Conn) -> Vec<(String, String)> {
+    let mut env = vec![("SOCKBOX_PEER".to_string(), client.label.clone())];
+    if let Some(Peer::Unix { cred: Some(c), .. }) = &client.peer {
+        env.push(("SOCKBOX_PEER_PID".into(), c.pid.to_string()));
+        env.push(("SOCKBOX_PEER_UID".into(), c.uid.to_string()));
+        env.push(("SOCKBOX_PEER_GID".into(), c.gid.to_string()));
+    }
+    env
 }
 
 /// Spawn `argv` for one client (`listen --exec`), with `env` added to its environment.
@@ -387,6 +420,12 @@ impl Listener {
                 "{addr}: icmp addresses are for `sockbox ping`, not for listening"
             ))),
         }
+    }
+
+    /// True when this listener yields one connection and no more (stdio, file, exec, sh): its
+    /// server's outcome is that connection's.
+    pub fn yields_one(&self) -> bool {
+        matches!(self.accepting, Accepting::Once(_))
     }
 
     /// Let in only the peers `allow` lets in; everyone else is refused right after

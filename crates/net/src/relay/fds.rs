@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{drive, DirEnd, Meter, RelayOptions, Stats};
+use super::{drive, DirEnd, Limits, Meter, RelayOptions, Stats};
 use crate::addr::{Address, Endpoint, UnixType};
 use crate::endpoint::demux::MAX_DATAGRAM;
 use crate::endpoint::fdio::Fd;
@@ -98,7 +98,11 @@ pub(super) async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Re
     b.reader = None;
     let d1 = Box::pin(direction(&ea, &eb, wb, &fwd, &fwd_fds));
     let d2 = Box::pin(direction(&eb, &ea, wa, &back, &back_fds));
-    let ending = drive(d1, d2, false, false, opts.idle_timeout, &fwd, &back).await;
+    let limits = Limits {
+        idle: opts.idle_timeout,
+        linger: opts.linger,
+    };
+    let ending = drive(d1, Some(d2), (false, false), limits, &fwd, &back).await;
     let (f, bk) = (fwd.read(), back.read());
     crate::narrate!(
         "close {} <-> {}: {} bytes and {} descriptors ->, {} bytes and {} descriptors <-{}",

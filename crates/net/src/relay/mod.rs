@@ -9,8 +9,10 @@
 //!   `frame=` codecs.
 //!
 //! Half-close is honoured: end of stream one way shuts down writing on the other side and the
-//! other direction goes on until it ends too. A datagram source cannot end, so once the other
-//! direction has ended it is kept only until it has been quiet for [`DATAGRAM_LINGER`].
+//! other direction goes on until it ends too, or, with [`RelayOptions::linger`], until it has
+//! been quiet that long. A datagram source cannot end, so once the other direction has ended
+//! it lingers [`DATAGRAM_LINGER`] unless told otherwise. [`RelayOptions::directions`] runs one
+//! direction only: the other's source is never read, and the connection ends with the one.
 //! Memory per connection is bounded: one buffer or one pipe per direction, made on the first
 //! byte.
 
@@ -65,6 +67,24 @@ pub struct RelayOptions {
     pub pass_fds: bool,
     /// Where every connection's counts are summed as they happen, when someone wants them.
     pub live: Option<Arc<LiveTotals>>,
+    /// Once one direction has ended, end the other when it has been quiet this long (socat's
+    /// `-t`, nc's `-q`; zero ends it at once). `None`: half-close is honoured with no limit,
+    /// except for a datagram source, which lingers [`DATAGRAM_LINGER`].
+    pub linger: Option<Duration>,
+    /// Which directions run.
+    pub directions: Directions,
+}
+
+/// The directions a relay runs. A direction that does not run is never read, its sink is
+/// left open (not half-closed), and the connection ends when the one that runs ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Directions {
+    #[default]
+    Both,
+    /// From the first connection to the second only (`relay --oneway`: A to B).
+    Forward,
+    /// From the second connection to the first only.
+    Backward,
 }
 
 impl Default for RelayOptions {
@@ -76,6 +96,8 @@ impl Default for RelayOptions {
             max_frame: DEFAULT_MAX_FRAME,
             pass_fds: false,
             live: None,
+            linger: None,
+            directions: Directions::Both,
         }
     }
 }
@@ -318,27 +340,25 @@ pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<St
     }
     let (fwd, back) = meters(opts);
     let (a_endless, b_endless) = (endless(a), endless(b));
-    let (sa, sb) = (Side::of(a), Side::of(b));
-    // Boxed: each direction's state machine is allocated at its own size, instead of every
-    // connection's task reserving room for the largest states of both, nested (6 KB per idle
-    // connection before; see the relay memory figures in docs/benchmarks.md).
-    let d1 = Box::pin(direction(
-        a.reader.take(),
-        sa,
-        b.writer.take(),
-        Side::of(b),
-        opts,
-        &fwd,
-    ));
-    let d2 = Box::pin(direction(
-        b.reader.take(),
-        sb,
-        a.writer.take(),
-        Side::of(a),
-        opts,
-        &back,
-    ));
-    let ending = drive(d1, d2, a_endless, b_endless, opts.idle_timeout, &fwd, &back).await;
+    let limits = Limits {
+        idle: opts.idle_timeout,
+        linger: opts.linger,
+    };
+    let ending = match opts.directions {
+        Directions::Both => {
+            let d1 = one_way(a, b, opts, &fwd);
+            let d2 = one_way(b, a, opts, &back);
+            drive(d1, Some(d2), (a_endless, b_endless), limits, &fwd, &back).await
+        }
+        Directions::Forward => {
+            let d1 = one_way(a, b, opts, &fwd);
+            drive(d1, NO_DIRECTION, (a_endless, false), limits, &fwd, &back).await
+        }
+        Directions::Backward => {
+            let d2 = one_way(b, a, opts, &back);
+            drive(d2, NO_DIRECTION, (b_endless, false), limits, &back, &fwd).await
+        }
+    };
     let (f, bk) = (fwd.read(), back.read());
     crate::narrate!(
         "close {} <-> {}: {} bytes ->, {} bytes <-{}",
@@ -357,6 +377,29 @@ pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<St
     })
 }
 
+/// The direction from `from` to `to`, taking `from`'s reader and `to`'s writer. Boxed: each
+/// direction's state machine is allocated at its own size, instead of every connection's task
+/// reserving room for the largest states of both, nested (6 KB per idle connection before; see
+/// the relay memory figures in docs/benchmarks.md).
+fn one_way<'o>(
+    from: &mut Conn,
+    to: &mut Conn,
+    opts: &'o RelayOptions,
+    meter: &'o Meter,
+) -> std::pin::Pin<Box<impl std::future::Future<Output = Result<DirEnd, Error>> + 'o>> {
+    Box::pin(direction(
+        from.reader.take(),
+        Side::of(from),
+        to.writer.take(),
+        Side::of(to),
+        opts,
+        meter,
+    ))
+}
+
+/// The missing second direction of a one-way [`drive`].
+const NO_DIRECTION: Option<std::future::Ready<Result<DirEnd, Error>>> = None;
+
 /// Send everything `c` sends back to it.
 pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
     let m = Meter::default();
@@ -370,13 +413,18 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
         opts,
         &m,
     ));
-    let none = async { Ok(DirEnd::Eof) };
+    // The way back is the same socket: an empty second direction that has ended, so a datagram
+    // peer lingers as after any other end (`--linger` is for two directions, not applied).
+    let none = std::future::ready(Ok(DirEnd::Eof));
+    let limits = Limits {
+        idle: opts.idle_timeout,
+        linger: None,
+    };
     let ending = drive(
         d,
-        none,
-        endless,
-        false,
-        opts.idle_timeout,
+        Some(none),
+        (endless, false),
+        limits,
         &m,
         &Meter::default(),
     )
@@ -391,19 +439,33 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
     })
 }
 
-/// Run two directions to their ends. `*_endless`: that direction's source is a datagram
-/// socket, which is ended by quiet once the other direction is done.
-async fn drive(
-    d1: impl std::future::Future<Output = Result<DirEnd, Error>>,
-    d2: impl std::future::Future<Output = Result<DirEnd, Error>>,
-    d1_endless: bool,
-    d2_endless: bool,
+/// The time limits [`drive`] applies.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// End when nothing moved either way for this long.
     idle: Option<Duration>,
+    /// Once one of two directions has ended, end the other after this long without traffic.
+    linger: Option<Duration>,
+}
+
+/// Run two directions (or one, when `d2` is `None`) to their ends. `endless`: that direction's
+/// source is a datagram socket, which never ends by itself, so once the other direction is done
+/// it is ended by [`DATAGRAM_LINGER`] of quiet (or by `limits.linger`).
+async fn drive<F1, F2>(
+    d1: F1,
+    d2: Option<F2>,
+    endless: (bool, bool),
+    limits: Limits,
     m1: &Meter,
     m2: &Meter,
-) -> Result<Ending, Error> {
+) -> Result<Ending, Error>
+where
+    F1: std::future::Future<Output = Result<DirEnd, Error>>,
+    F2: std::future::Future<Output = Result<DirEnd, Error>>,
+{
+    let alone = d2.is_none();
     tokio::pin!(d1, d2);
-    let (mut done1, mut done2) = (false, false);
+    let (mut done1, mut done2) = (false, alone);
     let moved = || {
         let (a, b) = (m1.read(), m2.read());
         a.bytes + a.messages + b.bytes + b.messages
@@ -411,27 +473,36 @@ async fn drive(
     let mut last_seen = moved();
     let mut last_active = Instant::now();
     loop {
-        // Quiet limit: the idle timeout, or the linger of a datagram direction left alone.
-        let linger = (done1 && d2_endless) || (done2 && d1_endless);
-        let quiet = match (idle, linger) {
-            (Some(i), true) => Some(i.min(DATAGRAM_LINGER)),
-            (Some(i), false) => Some(i),
-            (None, true) => Some(DATAGRAM_LINGER),
-            (None, false) => None,
+        // One of two directions has ended: the other lingers, if there is a limit to it.
+        let linger = match (alone, done1, done2) {
+            (false, true, false) => limits.linger.or(endless.1.then_some(DATAGRAM_LINGER)),
+            (false, false, true) => limits.linger.or(endless.0.then_some(DATAGRAM_LINGER)),
+            _ => None,
+        };
+        // Quiet limit: the idle timeout, or the linger, whichever is shorter.
+        let quiet = match (limits.idle, linger) {
+            (Some(i), Some(l)) => Some(i.min(l)),
+            (i, l) => i.or(l),
         };
         let deadline = quiet.map(|q| last_active + q);
+        let second = async {
+            match d2.as_mut().as_pin_mut() {
+                Some(d) => d.await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = &mut d1, if !done1 => match r? {
                 DirEnd::Eof => done1 = true,
                 DirEnd::OutputClosed => return Ok(Ending::OutputClosed),
             },
-            r = &mut d2, if !done2 => match r? {
+            r = second, if !done2 => match r? {
                 DirEnd::Eof => done2 = true,
                 DirEnd::OutputClosed => return Ok(Ending::OutputClosed),
             },
             _ = sleep_until(deadline), if deadline.is_some() => {
                 if moved() == last_seen {
-                    return Ok(if linger { Ending::Closed } else { Ending::IdleTimeout });
+                    return Ok(if linger.is_some() { Ending::Closed } else { Ending::IdleTimeout });
                 }
             }
         }
