@@ -76,7 +76,8 @@ pub fn translate(args: &[String], probe: &dyn Fn(&Path) -> PathKind) -> Result<R
     while i < args.len() {
         let arg = &args[i];
         i += 1;
-        if !addrs.is_empty() || arg == "-" || !arg.starts_with('-') || arg.len() < 2 {
+        // `-` and `-,OPTIONS` are stdio, not flags.
+        if !addrs.is_empty() || arg == "-" || arg.starts_with("-,") || !arg.starts_with('-') {
             addrs.push(arg.clone());
             continue;
         }
@@ -584,6 +585,7 @@ mod tests {
             "sockbox relay --once listen:tcp:80 connect:tcp:localhost:8080"
         );
         assert_eq!(native("STDIO TCP-LISTEN:80"), "sockbox listen tcp:80");
+        assert_eq!(native("-,nonblock TCP:h:1"), "sockbox connect tcp:h:1");
         assert_eq!(
             native("-d -d -t 2 -T 30 -b 65536 TCP-L:80,fork TCP:h:1"),
             "sockbox -v relay --linger 2s --idle-timeout 30s --buffer 65536 listen:tcp:80 \
