@@ -24,6 +24,9 @@ command -v setpriv >/dev/null || need+=(util-linux)
 command -v systemd-socket-activate >/dev/null || need+=(systemd)
 command -v nginx >/dev/null || need+=(nginx)
 command -v curl >/dev/null || need+=(curl)
+# Proxies the proxy kinds are tested through: SOCKS 5 and HTTP CONNECT.
+command -v microsocks >/dev/null || need+=(microsocks)
+command -v tinyproxy >/dev/null || need+=(tinyproxy)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

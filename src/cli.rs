@@ -44,7 +44,9 @@ pub enum Command {
         sockbox connect seqpacket:@ctl --timeout 2s\n  \
         sockbox connect unix:/run/app.sock --retry 5 --retry-interval 200ms   server starting\n  \
         printf 'stats\\r\\n' | sockbox connect tcp:localhost:11211 --linger 1s   nc -q 1\n  \
-        sockbox connect tcp:backup:9000 --send-only < dump.tar\n\n\
+        sockbox connect tcp:backup:9000 --send-only < dump.tar\n  \
+        sockbox connect socks5:127.0.0.1:1080/example.com:80    through a SOCKS 5 proxy\n  \
+        sockbox connect http-connect:proxy:3128/git.example:22,auth=me:pw   HTTP CONNECT\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
         still sends is printed until it closes (--linger bounds that wait). --retry tries a \
         refused or timed-out connect, or a missing socket file, again; -v shows each attempt.")]
@@ -95,7 +97,8 @@ pub enum Command {
         sockbox relay tcp:8080 unix:/run/app.sock --retry forever   start before the backend\n  \
         sockbox relay tcp:8080 tcp:backend:80 --linger 2s   socat -t 2\n  \
         sockbox relay unix:/tmp/log.sock file:/tmp/log.bin --oneway   socat -u\n  \
-        sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n\n\
+        sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n  \
+        sockbox relay tcp:127.0.0.1:5432 socks5:bastion:1080/db.internal:5432   via a proxy\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
         connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
         datagram or seqpacket side needs frame=len32|len16|line on the stream side. --retry \
@@ -110,14 +113,17 @@ pub enum Command {
         sockbox send udp:127.0.0.1:5353 'hello'\n  \
         echo hi | sockbox send unix-dgram:/tmp/log.sock\n  \
         sockbox send tcp:localhost:9000,frame=len32 'one message'\n  \
-        printf 'a\\nb\\n' | sockbox send seqpacket:@ctl --lines   two messages")]
+        printf 'a\\nb\\n' | sockbox send seqpacket:@ctl --lines   two messages\n  \
+        sockbox send udp:239.1.2.3:5000,multicast-ttl=2 'to a multicast group'\n  \
+        sockbox send udp:192.0.2.255:9,broadcast 'to the subnet'")]
     Send(SendArgs),
     /// Receive messages on ADDR and print them as they arrive
     #[command(after_help = "Examples:\n  \
         sockbox recv udp:5353 --count 1\n  \
         sockbox recv unix-dgram:/tmp/log.sock --json\n  \
         sockbox recv seqpacket:/tmp/ctl.sock\n  \
-        sockbox recv tcp:9000,frame=line --timeout 10s\n\n\
+        sockbox recv tcp:9000,frame=line --timeout 10s\n  \
+        sockbox recv udp:0.0.0.0:5000,join=239.1.2.3    what a multicast group sends\n\n\
         Text output prints each message followed by a newline (unless it ends with one); \
         --json prints one object per line: peer, length, and data as text or base64.")]
     Recv(RecvArgs),

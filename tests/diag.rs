@@ -19,78 +19,11 @@ use crate::util::*;
 // Helpers: network namespaces, peers inside them, output parsing.
 // ---------------------------------------------------------------------------------------------
 
-/// Run a setup command; panic with its output when it fails.
-fn must(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A network namespace with its loopback up, deleted (with its interfaces) when dropped.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        require_tool("ip");
-        let name = format!("sbx-{tag}-{:08x}", seed() as u32);
-        must(Command::new("ip").args(["netns", "add", &name]));
-        let ns = Netns { name };
-        must(Command::new("ip").args(["-n", &ns.name, "link", "set", "lo", "up"]));
-        ns
-    }
-
-    /// `ip netns exec NAME PROGRAM ARGS...`
-    fn cmd<S: AsRef<std::ffi::OsStr>>(&self, program: &str, args: &[S]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, program]).args(args);
-        c
-    }
-
-    fn sysctl(&self, setting: &str) {
-        must(&mut self.cmd("sysctl", &["-qw", setting]));
-    }
-
-    /// sockbox inside the namespace, run to its end.
-    fn sockbox(&self, args: &[&str]) -> Outcome {
-        self.run(sockbox_bin(), args)
-    }
-
-    /// Any program inside the namespace, run to its end (bounded by WAIT).
-    fn run(&self, program: &str, args: &[&str]) -> Outcome {
-        let name = format!("[{}] {program} {}", self.name, args.join(" "));
-        let mut p = Proc::spawn(&name, self.cmd(program, args));
-        p.close_stdin();
-        let code = p.wait_code(WAIT);
-        Outcome {
-            code,
-            stdout: p.stdout(),
-            stderr: p.stderr(),
-        }
-    }
-
-    /// A Python peer (tests/peers/diag_peer.py) inside the namespace.
-    fn peer(&self, items: &[&str]) -> Peer {
-        let mut args = vec![peer_script("diag_peer.py").to_str().unwrap().to_string()];
-        args.extend(items.iter().map(|s| s.to_string()));
-        Peer::start(self.cmd(python(), &args))
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-    }
+/// A Python peer (tests/peers/diag_peer.py) inside the namespace `ns`.
+fn ns_peer(ns: &Netns, items: &[&str]) -> Peer {
+    let mut args = vec![peer_script("diag_peer.py").to_str().unwrap().to_string()];
+    args.extend(items.iter().map(|s| s.to_string()));
+    Peer::start(ns.cmd(python(), &args))
 }
 
 /// Two namespaces joined by a veth pair: `a` is 10.203.0.1/24, `b` is 10.203.0.2/24.
@@ -597,7 +530,7 @@ fn range_around(ports: &[u16], margin: u16) -> String {
 #[test]
 fn scan_finds_exactly_the_python_listeners() {
     let ns = Netns::new("s4");
-    let peer = ns.peer(&["tcp:127.0.0.1", "tcp:127.0.0.1", "tcp:127.0.0.1"]);
+    let peer = ns_peer(&ns, &["tcp:127.0.0.1", "tcp:127.0.0.1", "tcp:127.0.0.1"]);
     let mut expected = peer.ports.clone();
     expected.sort_unstable();
     let spec = range_around(&peer.ports, 300);
@@ -636,7 +569,7 @@ fn scan_finds_exactly_the_python_listeners() {
 #[test]
 fn scan_ipv6_loopback() {
     let ns = Netns::new("s6");
-    let peer = ns.peer(&["tcp:::1", "tcp:::1"]);
+    let peer = ns_peer(&ns, &["tcp:::1", "tcp:::1"]);
     let mut expected = peer.ports.clone();
     expected.sort_unstable();
     let out = ns.sockbox(&["scan", "::1", "-p", &range_around(&peer.ports, 100)]);
@@ -679,7 +612,7 @@ fn scan_rejects_tcp_self_connects() {
 #[test]
 fn scan_udp_tells_closed_from_open_or_filtered() {
     let ns = Netns::new("su");
-    let peer = ns.peer(&["udp-silent:127.0.0.1", "udp-echo:127.0.0.1"]);
+    let peer = ns_peer(&ns, &["udp-silent:127.0.0.1", "udp-echo:127.0.0.1"]);
     let (silent, echo) = (peer.ports[0], peer.ports[1]);
     // A port next to them that nobody has: the kernel answers ICMP port unreachable.
     let closed = (1..)

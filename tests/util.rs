@@ -757,3 +757,73 @@ impl Proc {
             .flatten()
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Network namespaces
+
+/// Run a setup command; panic with its output when it fails.
+pub fn must(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace with its loopback up, deleted (with its interfaces) when dropped.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        require_tool("ip");
+        let name = format!("sbx-{tag}-{:08x}", seed() as u32);
+        must(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Netns { name };
+        must(Command::new("ip").args(["-n", &ns.name, "link", "set", "lo", "up"]));
+        ns
+    }
+
+    /// `ip netns exec NAME PROGRAM ARGS...`
+    pub fn cmd<S: AsRef<std::ffi::OsStr>>(&self, program: &str, args: &[S]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]).args(args);
+        c
+    }
+
+    pub fn sysctl(&self, setting: &str) {
+        must(&mut self.cmd("sysctl", &["-qw", setting]));
+    }
+
+    /// sockbox inside the namespace, run to its end.
+    pub fn sockbox(&self, args: &[&str]) -> Outcome {
+        self.run(sockbox_bin(), args)
+    }
+
+    /// Any program inside the namespace, run to its end (bounded by WAIT).
+    pub fn run(&self, program: &str, args: &[&str]) -> Outcome {
+        let name = format!("[{}] {program} {}", self.name, args.join(" "));
+        let mut p = Proc::spawn(&name, self.cmd(program, args));
+        p.close_stdin();
+        let code = p.wait_code(WAIT);
+        Outcome {
+            code,
+            stdout: p.stdout(),
+            stderr: p.stderr(),
+        }
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}

@@ -60,6 +60,52 @@ pub enum UnixType {
     Seqpacket,
 }
 
+/// The protocol a proxy client speaks to its proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProxyProtocol {
+    /// SOCKS 5 (RFC 1928), the target's name resolved by the proxy; `auth=` is RFC 1929
+    /// user/password authentication.
+    Socks5,
+    /// SOCKS 4a: SOCKS 4 with the target's name resolved by the proxy.
+    Socks4a,
+    /// SOCKS 4: the target resolved here, to an IPv4 address.
+    Socks4,
+    /// HTTP `CONNECT` (RFC 9110), with basic authentication when `auth=` is given.
+    HttpConnect,
+}
+
+impl ProxyProtocol {
+    /// The port a proxy of this kind listens on when none is given (socat's and ncat's
+    /// defaults: 1080 for SOCKS, 8080 for HTTP as socat's `PROXY:` has it).
+    pub fn default_port(self) -> u16 {
+        match self {
+            ProxyProtocol::HttpConnect => 8080,
+            _ => 1080,
+        }
+    }
+}
+
+/// Target of a proxied connection: `PROXYHOST[:PROXYPORT]/HOST:PORT`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProxyTarget {
+    pub protocol: ProxyProtocol,
+    /// The proxy's host, IPv6 without brackets.
+    pub proxy_host: String,
+    /// The proxy's port; `None` until given, [`ProxyProtocol::default_port`] then.
+    pub proxy_port: Option<u16>,
+    /// Where the proxy is asked to connect: a name or an IP literal (IPv6 without brackets).
+    pub host: String,
+    pub port: u16,
+}
+
+impl ProxyTarget {
+    /// The proxy's port, given or default.
+    pub fn proxy_port(&self) -> u16 {
+        self.proxy_port
+            .unwrap_or_else(|| self.protocol.default_port())
+    }
+}
+
 /// What to open. One variant per kind of the grammar; a new family is a new variant.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
@@ -81,6 +127,9 @@ pub enum Endpoint {
     Stdio,
     /// `icmp:HOST` / `icmp6:HOST` (used by ping).
     Icmp { v6: bool, host: String },
+    /// `socks5:`, `socks4a:`, `socks4:`, `http-connect:` `PROXY[:PORT]/HOST:PORT`: a TCP
+    /// connection to HOST:PORT made by a proxy.
+    Proxy(ProxyTarget),
 }
 
 /// Whether an address is listened on or connected to, when the user said so explicitly.
@@ -145,6 +194,42 @@ pub struct Options {
     /// The wait before the first retry (1 s by default); later waits grow (see
     /// [`crate::endpoint::connect`]).
     pub interval: Option<Duration>,
+    /// `proxyport=PORT`: the proxy's port, for socat's `SOCKS4A:PROXY:HOST:PORT,socksport=N`.
+    /// Parsing moves it into the target ([`ProxyTarget::proxy_port`]); it is `None` after.
+    pub proxyport: Option<u16>,
+    /// `auth=USER[:PASS]`: credentials for a proxy (SOCKS 5 user/password, the SOCKS 4 user
+    /// id, HTTP basic authentication).
+    pub auth: Option<String>,
+    /// SO_BROADCAST (udp): may send to a broadcast address.
+    pub broadcast: bool,
+    /// `join=GROUP[%IFACE]` (udp): join a multicast group (IPv4 or IPv6), on one interface.
+    pub join: Option<MulticastGroup>,
+    /// IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS (udp): how far multicast sent from here goes.
+    pub multicast_ttl: Option<u32>,
+    /// IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP (udp): whether this host's own receivers get
+    /// what it sends to a group.
+    pub multicast_loop: Option<bool>,
+    /// IP_MULTICAST_IF / IPV6_MULTICAST_IF (udp): the interface multicast is sent on.
+    pub multicast_if: Option<String>,
+}
+
+/// A multicast group to join, with the interface to join it on (the default route's when
+/// none is given).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MulticastGroup {
+    pub group: std::net::IpAddr,
+    /// An interface name (`lo`, `eth0`).
+    pub iface: Option<String>,
+}
+
+impl fmt::Display for MulticastGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.group)?;
+        if let Some(i) = &self.iface {
+            write!(f, "%{i}")?;
+        }
+        Ok(())
+    }
 }
 
 /// How `file:` opens a file for writing; each creates a missing file.
@@ -218,6 +303,12 @@ impl Endpoint {
             Endpoint::Stdio => "stdio",
             Endpoint::Icmp { v6: false, .. } => "icmp",
             Endpoint::Icmp { v6: true, .. } => "icmp6",
+            Endpoint::Proxy(p) => match p.protocol {
+                ProxyProtocol::Socks5 => "socks5",
+                ProxyProtocol::Socks4a => "socks4a",
+                ProxyProtocol::Socks4 => "socks4",
+                ProxyProtocol::HttpConnect => "http-connect",
+            },
         }
     }
 
@@ -228,6 +319,7 @@ impl Endpoint {
             | Endpoint::Unix(UnixType::Dgram | UnixType::Seqpacket, _)
             | Endpoint::Icmp { .. } => Transfer::Message,
             Endpoint::Tcp(_)
+            | Endpoint::Proxy(_)
             | Endpoint::Unix(UnixType::Stream, _)
             | Endpoint::Fifo(_)
             | Endpoint::File(_)
@@ -240,14 +332,21 @@ impl Endpoint {
     /// True for the kinds whose connect may be retried (`retry=`, `interval=`): tcp*, unix,
     /// unix-dgram, seqpacket.
     pub fn retries(&self) -> bool {
-        matches!(self, Endpoint::Tcp(_) | Endpoint::Unix(..))
+        matches!(
+            self,
+            Endpoint::Tcp(_) | Endpoint::Unix(..) | Endpoint::Proxy(_)
+        )
     }
 
     /// True for kinds that are sockets (as opposed to pipes, files, processes, stdio).
     pub fn is_socket(&self) -> bool {
         matches!(
             self,
-            Endpoint::Tcp(_) | Endpoint::Udp(_) | Endpoint::Unix(..) | Endpoint::Icmp { .. }
+            Endpoint::Tcp(_)
+                | Endpoint::Udp(_)
+                | Endpoint::Unix(..)
+                | Endpoint::Icmp { .. }
+                | Endpoint::Proxy(_)
         )
     }
 }

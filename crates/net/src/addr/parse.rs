@@ -16,8 +16,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{
-    Address, Endpoint, FileWrite, Framing, InetTarget, IpVersion, Options, Retry, Role, UnixName,
-    UnixType,
+    Address, Endpoint, FileWrite, Framing, InetTarget, IpVersion, MulticastGroup, Options,
+    ProxyProtocol, ProxyTarget, Retry, Role, UnixName, UnixType,
 };
 use crate::compat::table::{self as compat, Form, Opens, Verdict};
 
@@ -220,6 +220,7 @@ enum Kind {
     Sh,
     Stdio,
     Icmp { v6: bool },
+    Proxy(ProxyProtocol),
 }
 
 /// One accepted spelling of a kind: a canonical name here, or a socat word from the compat
@@ -272,6 +273,10 @@ const SPELLINGS: &[Spelling] = &[
     plain("-", Kind::Stdio),
     plain("icmp", Kind::Icmp { v6: false }),
     plain("icmp6", Kind::Icmp { v6: true }),
+    plain("socks5", Kind::Proxy(ProxyProtocol::Socks5)),
+    plain("socks4a", Kind::Proxy(ProxyProtocol::Socks4a)),
+    plain("socks4", Kind::Proxy(ProxyProtocol::Socks4)),
+    plain("http-connect", Kind::Proxy(ProxyProtocol::HttpConnect)),
 ];
 
 /// What a kind word means: a canonical spelling, or a socat word the compat table maps to a
@@ -339,10 +344,12 @@ fn target_usage(kind: Kind) -> &'static str {
         Kind::Sh => "a shell command line",
         Kind::Stdio => "nothing",
         Kind::Icmp { .. } => "HOST",
+        Kind::Proxy(_) => PROXY_USAGE,
     }
 }
 
 const INET_USAGE: &str = "HOST:PORT or PORT";
+const PROXY_USAGE: &str = "PROXY[:PORT]/HOST:PORT";
 
 /// Kind classes, one bit each, to say which options apply where.
 const C_TCP: u16 = 1;
@@ -354,6 +361,7 @@ const C_FIFO: u16 = 1 << 5;
 const C_FILE: u16 = 1 << 6;
 const C_EXEC: u16 = 1 << 7;
 const C_STDIO: u16 = 1 << 8;
+const C_PROXY: u16 = 1 << 9;
 const C_UNIX_ALL: u16 = C_UNIX | C_UNIX_DGRAM | C_SEQPACKET;
 
 /// Class bits and the kind names they stand for, in the order messages list them.
@@ -367,6 +375,7 @@ const CLASS_NAMES: &[(u16, &str)] = &[
     (C_FILE, "file"),
     (C_EXEC, "exec"),
     (C_STDIO, "stdio"),
+    (C_PROXY, "socks5, socks4a, socks4, http-connect"),
 ];
 
 /// The class of a kind; `sh` and `icmp` have none, so no option applies to them.
@@ -381,6 +390,7 @@ fn class_of(kind: Kind) -> u16 {
         Kind::File => C_FILE,
         Kind::Exec => C_EXEC,
         Kind::Stdio => C_STDIO,
+        Kind::Proxy(_) => C_PROXY,
         Kind::Sh | Kind::Icmp { .. } => 0,
     }
 }
@@ -403,6 +413,7 @@ fn endpoint_kind(endpoint: &Endpoint) -> Kind {
         Endpoint::Sh(_) => Kind::Sh,
         Endpoint::Stdio => Kind::Stdio,
         Endpoint::Icmp { v6, .. } => Kind::Icmp { v6: *v6 },
+        Endpoint::Proxy(p) => Kind::Proxy(p.protocol),
     }
 }
 
@@ -441,6 +452,13 @@ enum Opt {
     Append,
     Retry,
     Interval,
+    Auth,
+    Proxyport,
+    Broadcast,
+    Join,
+    MulticastTtl,
+    MulticastLoop,
+    MulticastIf,
 }
 
 struct OptSpec {
@@ -458,10 +476,12 @@ const FLAG: &str = "nothing, or one of 1, 0, true, false, yes, no, on, off";
 const SIZE: &str = "a size in bytes below 2GiB, optionally with k, K, KiB, m, M, MiB, g, G or GiB";
 const INET: u16 = C_TCP | C_UDP;
 const CONNECTING: u16 = C_TCP | C_UNIX | C_SEQPACKET;
+/// Options of the TCP connection a proxy kind makes to its proxy.
+const TO_PROXY: u16 = C_PROXY;
 const FILE_OWNED: u16 = C_UNIX_ALL | C_FIFO;
-const STREAMS: u16 = C_TCP | C_UNIX | C_FIFO | C_FILE | C_EXEC | C_STDIO;
+const STREAMS: u16 = C_TCP | C_UNIX | C_FIFO | C_FILE | C_EXEC | C_STDIO | C_PROXY;
 /// Kinds whose connect can be retried (`Endpoint::retries`).
-const RETRYING: u16 = C_TCP | C_UNIX_ALL;
+const RETRYING: u16 = C_TCP | C_UNIX_ALL | C_PROXY;
 const RETRY: &str = "a number of retries 0-4294967295, or forever";
 const DURATION: &str =
     "a duration above zero such as 500ms, 2s, 1.5s or 1m (a bare number is seconds)";
@@ -495,14 +515,14 @@ const fn valued(
 const OPTIONS: &[OptSpec] = &[
     flag(Opt::Reuseaddr, "reuseaddr", INET),
     flag(Opt::Reuseport, "reuseport", INET),
-    flag(Opt::Nodelay, "nodelay", C_TCP),
-    flag(Opt::Keepalive, "keepalive", C_TCP),
+    flag(Opt::Nodelay, "nodelay", C_TCP | TO_PROXY),
+    flag(Opt::Keepalive, "keepalive", C_TCP | TO_PROXY),
     flag(Opt::V6only, "v6only", INET),
     valued(
         Opt::Bind,
         "bind",
         "ADDR",
-        INET | C_UNIX_ALL,
+        INET | C_UNIX_ALL | TO_PROXY,
         "a local address",
     ),
     valued(
@@ -512,8 +532,20 @@ const OPTIONS: &[OptSpec] = &[
         INET,
         "an interface name of 1-15 bytes without '/', ':' or spaces",
     ),
-    valued(Opt::Rcvbuf, "rcvbuf", "SIZE", INET | C_UNIX_ALL, SIZE),
-    valued(Opt::Sndbuf, "sndbuf", "SIZE", INET | C_UNIX_ALL, SIZE),
+    valued(
+        Opt::Rcvbuf,
+        "rcvbuf",
+        "SIZE",
+        INET | C_UNIX_ALL | TO_PROXY,
+        SIZE,
+    ),
+    valued(
+        Opt::Sndbuf,
+        "sndbuf",
+        "SIZE",
+        INET | C_UNIX_ALL | TO_PROXY,
+        SIZE,
+    ),
     valued(
         Opt::Backlog,
         "backlog",
@@ -521,7 +553,13 @@ const OPTIONS: &[OptSpec] = &[
         CONNECTING,
         "a number 0-4294967295",
     ),
-    valued(Opt::Timeout, "timeout", "DURATION", CONNECTING, DURATION),
+    valued(
+        Opt::Timeout,
+        "timeout",
+        "DURATION",
+        CONNECTING | TO_PROXY,
+        DURATION,
+    ),
     valued(
         Opt::Mode,
         "mode",
@@ -555,6 +593,43 @@ const OPTIONS: &[OptSpec] = &[
     flag(Opt::Append, "append", C_FILE),
     valued(Opt::Retry, "retry", "N|forever", RETRYING, RETRY),
     valued(Opt::Interval, "interval", "DURATION", RETRYING, DURATION),
+    valued(
+        Opt::Auth,
+        "auth",
+        "USER[:PASS]",
+        C_PROXY,
+        "a user name, then optionally ':' and a password",
+    ),
+    valued(
+        Opt::Proxyport,
+        "proxyport",
+        "PORT",
+        C_PROXY,
+        "a port 1-65535",
+    ),
+    flag(Opt::Broadcast, "broadcast", C_UDP),
+    valued(
+        Opt::Join,
+        "join",
+        "GROUP[%IFACE]",
+        C_UDP,
+        "a multicast group address (224.0.0.0/4 or ff00::/8), optionally %INTERFACE",
+    ),
+    valued(
+        Opt::MulticastTtl,
+        "multicast-ttl",
+        "N",
+        C_UDP,
+        "a hop count 0-255",
+    ),
+    valued(Opt::MulticastLoop, "multicast-loop", "0|1", C_UDP, FLAG),
+    valued(
+        Opt::MulticastIf,
+        "multicast-if",
+        "IFACE",
+        C_UDP,
+        "an interface name of 1-15 bytes without '/', ':' or spaces",
+    ),
 ];
 
 fn spec_of(opt: Opt) -> &'static OptSpec {
@@ -775,6 +850,73 @@ fn parse_port(s: &str) -> Option<u16> {
         s.parse().ok()
     } else {
         None
+    }
+}
+
+/// `HOST`, `HOST:PORT`, `[V6]` or `[V6]:PORT` (a bare IPv6 address has no port).
+fn split_host_maybe_port(s: &str) -> Option<(&str, Option<u16>)> {
+    if let Some(inner) = s.strip_prefix('[') {
+        let (host, rest) = inner.split_once(']')?;
+        return match rest {
+            "" => Some((host, None)),
+            _ => Some((host, Some(parse_port(rest.strip_prefix(':')?)?))),
+        };
+    }
+    match s.split_once(':') {
+        Some((host, port)) if !port.contains(':') => Some((host, Some(parse_port(port)?))),
+        _ => Some((s, None)),
+    }
+}
+
+/// Fields separated by ':', where a bracketed IPv6 address is one field.
+fn colon_fields(s: &str) -> Vec<&str> {
+    let mut fields = Vec::new();
+    let (mut start, mut depth) = (0, 0u32);
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            ':' if depth == 0 => {
+                fields.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    fields.push(&s[start..]);
+    fields
+}
+
+/// `join=`: `GROUP`, `GROUP%IFACE`, `V4GROUP:IFACE` (socat's ip-add-membership) or
+/// `[V6GROUP]:IFACE`; the group must be a multicast address.
+fn parse_group(v: &str) -> Option<MulticastGroup> {
+    let (group, iface) = if let Some(inner) = v.strip_prefix('[') {
+        let (g, rest) = inner.split_once(']')?;
+        (g, Some(rest.strip_prefix(':')?))
+    } else if let Some((g, i)) = v.split_once('%') {
+        (g, Some(i))
+    } else {
+        match v.split_once(':') {
+            Some((g, i)) if g.parse::<Ipv4Addr>().is_ok() => (g, Some(i)),
+            _ => (v, None),
+        }
+    };
+    let group: std::net::IpAddr = group.parse().ok()?;
+    if !group.is_multicast() || iface.is_some_and(|i| !valid_dev(i)) {
+        return None;
+    }
+    Some(MulticastGroup {
+        group,
+        iface: iface.map(str::to_owned),
+    })
+}
+
+/// A host as written in an address: an IPv6 address in brackets.
+fn bracket(host: &str) -> std::borrow::Cow<'_, str> {
+    if host.contains(':') {
+        format!("[{host}]").into()
+    } else {
+        host.into()
     }
 }
 
@@ -1096,11 +1238,31 @@ impl Parser<'_> {
         let endpoint = self.endpoint(&spelling, word, target, role)?;
         let mut options = self.options(&endpoint, options)?;
         let endpoint = adopt_bind_host(spelling.form, endpoint, &mut options);
+        let endpoint = self.adopt_proxy_port(endpoint, &mut options)?;
         Ok(Address {
             role,
             endpoint,
             options,
         })
+    }
+
+    /// `proxyport=` (socat's `socksport=`, `proxyport=`) is the proxy's port in the target.
+    fn adopt_proxy_port(
+        &self,
+        mut endpoint: Endpoint,
+        options: &mut Options,
+    ) -> Result<Endpoint, AddrError> {
+        if let (Endpoint::Proxy(p), Some(port)) = (&mut endpoint, options.proxyport.take()) {
+            if p.proxy_port.is_some_and(|given| given != port) {
+                return Err(AddrError::Conflict {
+                    input: self.input(),
+                    first: "the proxy's port in the target",
+                    second: "proxyport",
+                });
+            }
+            p.proxy_port = Some(port);
+        }
+        Ok(endpoint)
     }
 
     /// Reads an optional `listen:` / `connect:` and returns the rest.
@@ -1253,6 +1415,7 @@ impl Parser<'_> {
                 v6,
                 host: self.icmp_host(v6, word, target)?,
             },
+            Kind::Proxy(protocol) => Endpoint::Proxy(self.proxy(protocol, word, target)?),
         })
     }
 
@@ -1336,6 +1499,74 @@ impl Parser<'_> {
         Ok(target.to_owned())
     }
 
+    /// `PROXY[:PORT]/HOST:PORT`; without a '/', socat's `PROXY:HOST:PORT` (1.7) or
+    /// `PROXY:PROXYPORT:HOST:PORT` (1.8), the proxy's port then from `proxyport=`.
+    fn proxy(
+        &self,
+        protocol: ProxyProtocol,
+        word: &str,
+        raw: &str,
+    ) -> Result<ProxyTarget, AddrError> {
+        let target = unescape(raw);
+        let bad = |expected: &str| self.bad_target(word, &target, expected);
+        let (proxy, proxy_port, dest) = match target.split_once('/') {
+            Some((proxy, dest)) => {
+                let (host, port) = split_host_maybe_port(proxy).ok_or_else(|| bad(PROXY_USAGE))?;
+                (host, port, dest.to_owned())
+            }
+            None => {
+                let fields = colon_fields(&target);
+                match fields.as_slice() {
+                    [proxy, host, port] => {
+                        (strip_brackets(proxy).0, None, format!("{host}:{port}"))
+                    }
+                    [proxy, pport, host, port] => {
+                        let pport = parse_port(pport).ok_or_else(|| AddrError::BadPort {
+                            input: self.input(),
+                            port: (*pport).to_owned(),
+                        })?;
+                        (
+                            strip_brackets(proxy).0,
+                            Some(pport),
+                            format!("{host}:{port}"),
+                        )
+                    }
+                    _ => return Err(bad(PROXY_USAGE)),
+                }
+            }
+        };
+        let (proxy_host, bracketed) = strip_brackets(proxy);
+        if proxy_host.is_empty() {
+            return Err(bad(PROXY_USAGE));
+        }
+        check_host(IpVersion::Any, proxy_host, bracketed)
+            .map_err(|problem| bad(&problem.expected(canonical_name(Kind::Proxy(protocol)))))?;
+        let hp = split_host_port(&dest).map_err(&bad)?;
+        let Some(host) = hp.host else {
+            return Err(bad(
+                "PROXY[:PORT]/HOST:PORT, with the host the proxy connects to",
+            ));
+        };
+        check_host(IpVersion::Any, host, hp.bracketed)
+            .map_err(|problem| bad(&problem.expected(canonical_name(Kind::Proxy(protocol)))))?;
+        if protocol == ProxyProtocol::Socks4 && host.contains(':') {
+            return Err(bad(
+                "an IPv4 address or a host name (SOCKS 4 carries IPv4 only)",
+            ));
+        }
+        let port = parse_port(hp.port).ok_or_else(|| AddrError::BadPort {
+            input: self.input(),
+            port: hp.port.to_owned(),
+        })?;
+        Ok(ProxyTarget {
+            protocol,
+            proxy_host: proxy_host.to_owned(),
+            proxy_port,
+            host: host.to_owned(),
+            port,
+        })
+    }
+
     fn icmp_host(&self, v6: bool, word: &str, raw: &str) -> Result<String, AddrError> {
         let target = unescape(raw);
         let (host, bracketed) = strip_brackets(&target);
@@ -1352,7 +1583,7 @@ impl Parser<'_> {
         let Some(list) = list else {
             return Ok(options);
         };
-        let mut seen = 0u32;
+        let mut seen = 0u64;
         for item in split_unescaped(list) {
             let (name, value) = match item.split_once('=') {
                 Some((name, value)) => (name, Some(value)),
@@ -1362,7 +1593,7 @@ impl Parser<'_> {
                 continue;
             };
             self.check_applies(spec, endpoint)?;
-            let bit = 1u32 << spec.opt as u32;
+            let bit = 1u64 << spec.opt as u32;
             if seen & bit != 0 {
                 return Err(AddrError::Repeated {
                     input: self.input(),
@@ -1510,8 +1741,21 @@ impl Parser<'_> {
             Opt::Frame => options.frame = Some(parse_frame(&value).ok_or_else(bad)?),
             Opt::Retry => options.retry = Some(read_retry(&value).ok_or_else(bad)?),
             Opt::Interval => options.interval = Some(read_duration(&value).ok_or_else(bad)?),
+            Opt::Auth => options.auth = Some(value.clone()),
+            Opt::Proxyport => options.proxyport = Some(parse_port(&value).ok_or_else(bad)?),
+            Opt::Join => options.join = Some(parse_group(&value).ok_or_else(bad)?),
+            Opt::MulticastTtl => {
+                options.multicast_ttl =
+                    Some(parse_u32(&value).filter(|n| *n <= 255).ok_or_else(bad)?)
+            }
+            Opt::MulticastLoop => {
+                options.multicast_loop = Some(parse_flag(&value).ok_or_else(bad)?)
+            }
+            Opt::MulticastIf if !valid_dev(&value) => return Err(bad()),
+            Opt::MulticastIf => options.multicast_if = Some(value.clone()),
             // Flags returned above.
-            Opt::Reuseaddr
+            Opt::Broadcast
+            | Opt::Reuseaddr
             | Opt::Reuseport
             | Opt::Nodelay
             | Opt::Keepalive
@@ -1548,6 +1792,7 @@ fn set_flag(options: &mut Options, opt: Opt, on: bool) {
         Opt::Nodelay => options.nodelay = on,
         Opt::Keepalive => options.keepalive = on,
         Opt::V6only => options.v6only = on,
+        Opt::Broadcast => options.broadcast = on,
         Opt::Creat | Opt::Trunc | Opt::Append => {
             let mode = match opt {
                 Opt::Creat => FileWrite::Create,
@@ -1615,6 +1860,13 @@ impl fmt::Display for Endpoint {
             Endpoint::Sh(line) => write!(f, "sh:{line}"),
             Endpoint::Stdio => f.write_str("stdio"),
             Endpoint::Icmp { host, .. } => write!(f, "{kind}:{}", escaped(host)),
+            Endpoint::Proxy(p) => {
+                write!(f, "{kind}:{}", escaped(&bracket(&p.proxy_host)))?;
+                if let Some(port) = p.proxy_port {
+                    write!(f, ":{port}")?;
+                }
+                write!(f, "/{}:{}", escaped(&bracket(&p.host)), p.port)
+            }
         }
     }
 }
@@ -1696,6 +1948,27 @@ fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
     if let Some(v) = o.interval {
         write!(f, ",interval={}", Dur(v))?;
     }
+    if let Some(v) = &o.auth {
+        write!(f, ",auth={}", escaped(v))?;
+    }
+    if let Some(v) = o.proxyport {
+        write!(f, ",proxyport={v}")?;
+    }
+    if o.broadcast {
+        f.write_str(",broadcast")?;
+    }
+    if let Some(v) = &o.join {
+        write!(f, ",join={}", escaped(&v.to_string()))?;
+    }
+    if let Some(v) = o.multicast_ttl {
+        write!(f, ",multicast-ttl={v}")?;
+    }
+    if let Some(v) = o.multicast_loop {
+        write!(f, ",multicast-loop={}", u8::from(v))?;
+    }
+    if let Some(v) = &o.multicast_if {
+        write!(f, ",multicast-if={}", escaped(v))?;
+    }
     Ok(())
 }
 
@@ -1736,8 +2009,15 @@ KINDS
   sh                 a /bin/sh -c line       sh:tr a-z A-Z | tee /tmp/out
   stdio  -           standard input/output   stdio   -
   icmp icmp6         HOST (for ping)         icmp:192.0.2.1   icmp6:::1
+  socks5 socks4a     PROXY[:PORT]/HOST:PORT: socks5:127.0.0.1:1080/db:5432
+  socks4             HOST:PORT reached       http-connect:proxy:3128/db:5432
+  http-connect       through a proxy (SOCKS
+                     5, 4a, 4; HTTP CONNECT);
+                     connect only
 
   tcp and udp try every address of HOST; the 4 and 6 kinds use one family.
+  A proxy's PORT defaults to 1080 (SOCKS) or 8080 (HTTP); socks5, socks4a
+  and http-connect let the proxy resolve HOST, socks4 resolves it here.
   PORT alone listens on every address; connecting needs a HOST.
   PATH may be absolute or relative; @NAME is Linux's abstract namespace.
 
@@ -1772,10 +2052,29 @@ OPTIONS
   interval=DURATION  wait before the first   tcp*, unix*
                      retry (1s); doubles up
                      to 10x, with jitter
+  auth=USER[:PASS]   proxy credentials       proxies
+                     (SOCKS 5 user/password,
+                     SOCKS 4 user id, HTTP
+                     basic)
+  proxyport=PORT     the proxy's port        proxies
+  broadcast          SO_BROADCAST: may send  udp*
+                     to a broadcast address
+  join=GROUP[%IFACE] join a multicast group  udp*
+                     (IPv4 or IPv6); implies
+                     reuseaddr, so receivers
+                     share the port
+  multicast-ttl=N    hops multicast goes     udp*
+  multicast-loop=0|1 own host hears its      udp*
+                     multicast (default 1)
+  multicast-if=IFACE interface multicast is  udp*
+                     sent on
 
   tcp* is tcp, tcp4, tcp6; udp* likewise; unix* is unix, unix-dgram,
-  seqpacket. sh and icmp take no options. An option that does not apply to
-  the kind is an error, and so is an option given twice.
+  seqpacket; proxies are socks5, socks4a, socks4, http-connect, which also
+  take nodelay, keepalive, bind, rcvbuf, sndbuf, timeout, retry, interval
+  and frame (for the connection to the proxy). sh and icmp take no
+  options. An option that does not apply to the kind is an error, and so is
+  an option given twice.
   Flags: the bare name, or NAME=1/0, true/false, yes/no, on/off.
   ADDR: HOST[:PORT] or [IPV6]:PORT for tcp and udp, PATH or @NAME for unix*.
   SIZE: bytes, or with a suffix k/K/KiB, m/M/MiB, g/G/GiB (powers of 1024).
@@ -1814,6 +2113,8 @@ SOCAT SPELLINGS
   SYSTEM:LINE                               sh:LINE
   PIPE:PATH  FIFO:PATH                      fifo:PATH
   OPEN:PATH  GOPEN:PATH                     file:PATH
+  SOCKS4:S:H:P  SOCKS4A:S:H:P,socksport=N   socks4:S:1080/H:P  socks4a:S:N/H:P
+  PROXY:S:H:P,proxyport=N,proxyauth=U:P     http-connect:S:N/H:P,auth=U:P
 
   Every TCP- and UDP- spelling also comes as TCP4-, TCP6-, UDP4-, UDP6-
   (TCP6-LISTEN:P is listen:tcp6:P). TCP:, UDP:, UNIX:, EXEC: and STDIO are
@@ -2869,7 +3170,7 @@ mod tests {
     mod properties {
         use super::*;
         use proptest::prelude::*;
-        use std::net::{Ipv4Addr, Ipv6Addr};
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
         /// Characters that stress escaping and quoting, plus anything but NUL.
         fn awkward_char() -> impl Strategy<Value = char> {
@@ -2965,7 +3266,61 @@ mod tests {
                     let version = if v6 { IpVersion::V6 } else { IpVersion::V4 };
                     host(version).prop_map(move |host| Endpoint::Icmp { v6, host })
                 }),
+                proxy_target().prop_map(Endpoint::Proxy),
             ]
+        }
+
+        fn proxy_target() -> impl Strategy<Value = ProxyTarget> {
+            let protocol = prop_oneof![
+                Just(ProxyProtocol::Socks5),
+                Just(ProxyProtocol::Socks4a),
+                Just(ProxyProtocol::Socks4),
+                Just(ProxyProtocol::HttpConnect),
+            ];
+            (
+                protocol,
+                host(IpVersion::Any),
+                proptest::option::of(any::<u16>()),
+                host(IpVersion::Any),
+                any::<u16>(),
+            )
+                .prop_map(|(protocol, proxy_host, proxy_port, host, port)| {
+                    // SOCKS 4 carries IPv4 only: its target is a name or an IPv4 address.
+                    let host = if protocol == ProxyProtocol::Socks4 && host.contains(':') {
+                        "localhost".to_owned()
+                    } else {
+                        host
+                    };
+                    ProxyTarget {
+                        protocol,
+                        proxy_host,
+                        proxy_port,
+                        host,
+                        port,
+                    }
+                })
+        }
+
+        fn group() -> impl Strategy<Value = MulticastGroup> {
+            let v4 = (224u8..240, any::<[u8; 3]>())
+                .prop_map(|(a, r)| IpAddr::V4(Ipv4Addr::new(a, r[0], r[1], r[2])));
+            let v6 = any::<[u16; 7]>().prop_map(|r| {
+                IpAddr::V6(Ipv6Addr::new(
+                    0xff00 | (r[0] & 0xff),
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    1,
+                ))
+            });
+            (
+                prop_oneof![v4, v6],
+                proptest::option::of("[a-z][a-z0-9]{0,7}"),
+            )
+                .prop_map(|(group, iface)| MulticastGroup { group, iface })
         }
 
         fn dev() -> impl Strategy<Value = String> {
@@ -3018,7 +3373,15 @@ mod tests {
                 proptest::option::of(retry),
                 proptest::option::of(duration()),
             );
-            (flags, texts, numbers, retrying).prop_map(|(f, t, n, r)| Options {
+            let extra = (
+                proptest::option::of(text(1..20)),
+                any::<bool>(),
+                proptest::option::of(group()),
+                proptest::option::of(0u32..=255),
+                proptest::option::of(any::<bool>()),
+                proptest::option::of(dev()),
+            );
+            (flags, texts, numbers, retrying, extra).prop_map(|(f, t, n, r, x)| Options {
                 reuseaddr: f[0],
                 reuseport: f[1],
                 nodelay: f[2],
@@ -3037,6 +3400,13 @@ mod tests {
                 write: n.6,
                 retry: r.0,
                 interval: r.1,
+                proxyport: None,
+                auth: x.0,
+                broadcast: x.1,
+                join: x.2,
+                multicast_ttl: x.3,
+                multicast_loop: x.4,
+                multicast_if: x.5,
             })
         }
 
@@ -3066,6 +3436,12 @@ mod tests {
             o.write = o.write.filter(|_| keep(Opt::Creat));
             o.retry = o.retry.filter(|_| keep(Opt::Retry));
             o.interval = o.interval.filter(|_| keep(Opt::Interval));
+            o.auth = o.auth.filter(|_| keep(Opt::Auth));
+            o.broadcast &= keep(Opt::Broadcast);
+            o.join = o.join.filter(|_| keep(Opt::Join));
+            o.multicast_ttl = o.multicast_ttl.filter(|_| keep(Opt::MulticastTtl));
+            o.multicast_loop = o.multicast_loop.filter(|_| keep(Opt::MulticastLoop));
+            o.multicast_if = o.multicast_if.filter(|_| keep(Opt::MulticastIf));
             o
         }
 

@@ -51,6 +51,11 @@ struct Flags {
     recv_only: bool,
     max_conns: Option<String>,
     allow: Vec<(&'static str, String)>,
+    /// `-x`/`--proxy HOST[:PORT]`, and whether it was ncat's `--proxy` (HTTP by default).
+    proxy: Option<(String, bool)>,
+    proxy_type: Option<String>,
+    proxy_auth: Option<String>,
+    broadcast: bool,
     explain: bool,
     notes: Vec<String>,
 }
@@ -89,6 +94,9 @@ pub fn translate(args: &[String]) -> Result<Request, Error> {
                     | "allowfile"
                     | "denyfile"
                     | "idle-timeout"
+                    | "proxy"
+                    | "proxy-type"
+                    | "proxy-auth"
             );
             let value = if takes_value {
                 match inline {
@@ -167,6 +175,9 @@ fn long_flag(f: &mut Flags, flag: &str, value: Option<String>) -> Result<Option<
         "--deny" => f.allow.push(("--deny-ip", v())),
         "--allowfile" => f.allow.push(("--allow-ip-file", v())),
         "--denyfile" => f.allow.push(("--deny-ip-file", v())),
+        "--proxy" => f.proxy = Some((v(), true)),
+        "--proxy-type" => f.proxy_type = Some(v()),
+        "--proxy-auth" => f.proxy_auth = Some(v()),
         "--explain" => f.explain = true,
         "--help" => return Ok(Some(Request::Help)),
         "--version" => return Ok(Some(Request::Version)),
@@ -200,6 +211,10 @@ fn short_flag(f: &mut Flags, c: char, value: Option<String>) -> Result<Option<Re
         }
         'e' => f.exec = Some(v()),
         'c' => f.sh = Some(v()),
+        'x' => f.proxy = Some((v(), false)),
+        'X' => f.proxy_type = Some(v()),
+        'P' => f.proxy_auth = Some(v()),
+        'b' => f.broadcast = true,
         'h' => return Ok(Some(Request::Help)),
         _ => return Err(refused(&flag)),
     }
@@ -278,6 +293,24 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
     if f.send_only && f.recv_only {
         return Err(usage("nc: --send-only and --recv-only leave nothing to do"));
     }
+    if !f.listen && (f.keep || f.max_conns.is_some() || !f.allow.is_empty()) {
+        return Err(usage(
+            "nc: -k, --max-conns, --allow and --deny apply to listening (-l)",
+        ));
+    }
+    if f.proxy.is_some() && (f.listen || f.unix || f.udp || f.zero) {
+        return Err(usage(
+            "nc: a proxy (-x, --proxy) carries TCP connections out; not with -l, -U, -u or -z",
+        ));
+    }
+    if f.proxy.is_none() && (f.proxy_type.is_some() || f.proxy_auth.is_some()) {
+        return Err(usage(
+            "nc: -X, -P, --proxy-type and --proxy-auth need a proxy (-x or --proxy)",
+        ));
+    }
+    if f.broadcast && !f.udp {
+        return Err(usage("nc -b: broadcast is for UDP (-u)"));
+    }
     let program = match (&f.exec, &f.sh) {
         (Some(p), _) => Some(format!("exec:{p}")),
         (_, Some(line)) => Some(format!("sh:{line}")),
@@ -338,7 +371,13 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
                 "nc: expected HOST PORT (or -l PORT to listen, -U PATH)",
             ));
         };
-        let mut a = format!("{}:{}:{}", kind(&f), host(&f, h)?, port(p)?);
+        let mut a = match &f.proxy {
+            Some(proxy) => proxied(&f, proxy, h, p)?,
+            None => format!("{}:{}:{}", kind(&f), host(&f, h)?, port(p)?),
+        };
+        if f.broadcast {
+            a.push_str(",broadcast");
+        }
         let bind_host = f.source.as_deref().map(|s| host(&f, s)).transpose()?;
         match (bind_host, &f.source_port) {
             (Some(s), Some(p)) => a.push_str(&format!(",bind={s}:{}", port(p)?)),
@@ -389,11 +428,6 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
             timing(&f, &mut argv, true);
         }
     }
-    if !f.listen && (f.keep || f.max_conns.is_some() || !f.allow.is_empty()) {
-        return Err(usage(
-            "nc: -k, --max-conns, --allow and --deny apply to listening (-l)",
-        ));
-    }
     Ok((
         Plan {
             argv,
@@ -401,6 +435,45 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
         },
         f.explain,
     ))
+}
+
+/// The address of HOST PORT reached through nc's proxy: OpenBSD nc's `-x` speaks SOCKS 5
+/// unless `-X` says otherwise, ncat's `--proxy` HTTP; both default to port 1080 for SOCKS
+/// and 3128 for HTTP.
+fn proxied(f: &Flags, (proxy, ncat): &(String, bool), h: &str, p: &str) -> Result<String, Error> {
+    let default = if *ncat { "http" } else { "5" };
+    let ty = f.proxy_type.as_deref().unwrap_or(default);
+    let (kind, default_port) = match ty.to_ascii_lowercase().as_str() {
+        "5" | "socks5" => ("socks5", 1080),
+        "4" | "socks4" => ("socks4", 1080),
+        "socks4a" => ("socks4a", 1080),
+        "connect" | "http" => ("http-connect", 3128),
+        _ => {
+            return Err(usage(format!(
+                "nc proxy type '{ty}': expected 4, 5, connect (nc -X) or socks4, socks4a, socks5, \
+                 http (ncat --proxy-type)"
+            )))
+        }
+    };
+    let has_port = match proxy.strip_prefix('[') {
+        Some(rest) => rest.contains("]:"),
+        None => proxy.matches(':').count() == 1,
+    };
+    let proxy = if has_port {
+        proxy.clone()
+    } else if proxy.contains(':') && !proxy.starts_with('[') {
+        format!("[{proxy}]:{default_port}")
+    } else {
+        format!("{proxy}:{default_port}")
+    };
+    let mut a = format!("{kind}:{proxy}/{}:{}", host(f, h)?, port(p)?);
+    if let Some(auth) = &f.proxy_auth {
+        a.push_str(&format!(
+            ",auth={}",
+            auth.replace('\\', "\\\\").replace(',', "\\,")
+        ));
+    }
+    Ok(a)
 }
 
 fn direction(f: &Flags, argv: &mut Vec<String>) {
@@ -523,9 +596,37 @@ mod tests {
     }
 
     #[test]
+    fn proxies() {
+        // OpenBSD nc: -x speaks SOCKS 5 unless -X says otherwise.
+        assert_eq!(
+            native("-x 127.0.0.1 h 80"),
+            "sockbox -q connect socks5:127.0.0.1:1080/h:80"
+        );
+        assert_eq!(
+            native("-X connect -x p:8000 -P bob h 443"),
+            "sockbox -q connect http-connect:p:8000/h:443,auth=bob"
+        );
+        assert_eq!(
+            native("-X 4 -x p h 80"),
+            "sockbox -q connect socks4:p:1080/h:80"
+        );
+        // ncat: --proxy speaks HTTP unless --proxy-type says otherwise; 3128 by default.
+        assert_eq!(
+            native("--proxy ::1 h 80"),
+            "sockbox -q connect 'http-connect:[::1]:3128/h:80'"
+        );
+        assert_eq!(
+            native("--proxy p:9 --proxy-type socks4a --proxy-auth a:b,c h 80"),
+            "sockbox -q connect 'socks4a:p:9/h:80,auth=a:b\\,c'"
+        );
+    }
+
+    #[test]
     fn refusals_say_why() {
         assert!(refused("-n localhost 80").contains("numeric"));
-        assert!(refused("-x proxy:1080 h 80").contains("proxy"));
+        assert!(refused("-l -x proxy:1080 8080").contains("proxy"));
+        assert!(refused("-X 5 h 80").contains("need a proxy"));
+        assert!(refused("-X 9 -x p h 80").contains("proxy type '9'"));
         assert!(refused("--ssl h 443").contains("TLS"));
         assert!(refused("-C h 80").contains("line ends"));
         assert!(refused("-Q h 80").contains("unknown option '-Q'"));

@@ -95,8 +95,6 @@ const fn refused(names: &'static [&'static str], why: &'static str) -> SocatAddr
 
 const TLS: &str = "TLS is not built into sockbox yet; nearest: exec:'openssl s_client -quiet \
                    -connect HOST:PORT' as a side, or stunnel in front";
-const PROXY: &str = "connecting through a proxy is not built into sockbox yet; nearest: \
-                     exec:'nc -X 5 -x PROXY:PORT HOST PORT' (OpenBSD nc) as a side";
 const SCTP: &str = "sockbox has no SCTP endpoints; nearest: tcp: (a byte stream) or seqpacket: \
                     (messages, local only)";
 const RAW_IP: &str = "sockbox does not relay raw IP datagrams; nearest: udp: for datagrams, \
@@ -234,19 +232,19 @@ pub const SOCAT_ADDRESSES: &[SocatAddress] = &[
         &["openssl-dtls-client", "openssl-dtls-server"],
         "sockbox has no DTLS; nearest: udp: without encryption",
     ),
-    refused(&["proxy", "proxy-connect"], PROXY),
-    refused(
-        &[
-            "socks4",
-            "socks4-client",
-            "socks",
-            "socks-client",
-            "socks4a",
-            "socks4a-client",
-            "socks5",
-            "socks5-client",
-        ],
-        PROXY,
+    kind(&["proxy", "proxy-connect"], "http-connect", C, Form::Plain),
+    kind(
+        &["socks4", "socks4-client", "socks", "socks-client"],
+        "socks4",
+        C,
+        Form::Plain,
+    ),
+    kind(&["socks4a", "socks4a-client"], "socks4a", C, Form::Plain),
+    kind(
+        &["socks5", "socks5-client", "socks5-connect"],
+        "socks5",
+        C,
+        Form::Plain,
     ),
     refused(
         &[
@@ -395,7 +393,6 @@ const SOCKET_OPT: Verdict = Verdict::Refused(
 );
 const RESOLVER: Verdict =
     Verdict::Refused("sockbox uses the system resolver as configured; nearest: /etc/resolv.conf");
-const PROXY_OPT: Verdict = Verdict::Refused(PROXY);
 const EXEC_OPT: Verdict = Verdict::Refused(
     "sockbox runs exec: and sh: programs plainly, on a socket pair; nearest: wrap the program \
      (setsid, env, a shell line in sh:)",
@@ -790,10 +787,6 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
             "ip-recvttl",
             "ip-recvdstaddr",
             "ip-recvif",
-            "ip-add-membership",
-            "ip-multicast-loop",
-            "ip-multicast-ttl",
-            "ip-multicast-if",
             "ipv6-recvdstopts",
             "ipv6-recvhoplimit",
             "ipv6-recvhopopts",
@@ -802,7 +795,6 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
             "ipv6-recvrthdr",
             "ipv6-tclass",
             "ipv6-recvtclass",
-            "ipv6-join-group",
         ],
         IP_OPT,
     ),
@@ -836,8 +828,6 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
     ),
     opt(
         &[
-            "broadcast",
-            "so-broadcast",
             "debug",
             "dontroute",
             "linger",
@@ -876,18 +866,46 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
         ],
         RESOLVER,
     ),
+    opt(&["proxyport", "socksport"], Verdict::Native("proxyport")),
     opt(
         &[
-            "proxyport",
-            "ignorecr",
+            "proxyauth",
             "proxy-authorization",
-            "proxy-authorization-file",
-            "resolve",
-            "socksport",
+            "proxy-auth",
             "socksuser",
         ],
-        PROXY_OPT,
+        Verdict::Native("auth"),
     ),
+    opt(
+        &["ignorecr"],
+        Verdict::NoOp("sockbox reads the proxy's answer by HTTP's rules already"),
+    ),
+    opt(
+        &["proxy-authorization-file"],
+        Verdict::Refused("sockbox takes proxy credentials in auth=USER:PASS only"),
+    ),
+    opt(
+        &["resolve"],
+        Verdict::Refused(
+            "sockbox lets the proxy resolve the target's name; nearest: give the target as an \
+             IP address",
+        ),
+    ),
+    opt(&["broadcast", "so-broadcast"], Verdict::Native("broadcast")),
+    opt(
+        &[
+            "ip-add-membership",
+            "ipv6-join-group",
+            "ipv6-add-membership",
+        ],
+        Verdict::Native("join"),
+    ),
+    opt(&["ip-multicast-ttl"], Verdict::Native("multicast-ttl")),
+    opt(
+        &["ip-multicast-loop", "ipv6-multicast-loop"],
+        Verdict::Native("multicast-loop"),
+    ),
+    opt(&["ip-multicast-if"], Verdict::Native("multicast-if")),
     opt(
         &[
             "path", "login", "setsid", "setpgid", "stderr", "fdin", "fdout",
@@ -1059,13 +1077,14 @@ pub const NC_FLAGS: &[Flag] = &[
     flag(&["--broker", "--chat"], "", Verdict::Refused("sockbox has no broker mode yet; nearest: a relay per pair of peers")),
     flag(&["-C", "--crlf"], "", Verdict::Refused("sockbox does not rewrite line ends yet; nearest: sed 's/$/\\r/' | sockbox connect ADDR")),
     flag(&["-d"], "", Verdict::Refused("OpenBSD nc's detach from stdin; nearest: </dev/null")),
-    flag(&["-b"], "", Verdict::Refused("sockbox does not send broadcasts yet")),
+    flag(&["-b"], "", Verdict::Mapped("broadcast on the udp: address")),
     flag(&["-D"], "", Verdict::Refused("sockbox does not set SO_DEBUG")),
     flag(&["-F"], "", Verdict::Refused("sockbox passes no descriptor to stdout; nearest: sockbox fd send")),
     flag(&["-I", "-O"], "LENGTH", Verdict::Refused("nearest: rcvbuf=LENGTH / sndbuf=LENGTH on the address")),
     flag(&["-M", "-T"], "TTL", Verdict::Refused("sockbox does not set the IP TTL or TOS")),
-    flag(&["-P", "--proxy-auth"], "USER", Verdict::Refused(PROXY)),
-    flag(&["-x", "--proxy", "-X", "--proxy-type"], "ADDR", Verdict::Refused(PROXY)),
+    flag(&["-x", "--proxy"], "HOST[:PORT]", Verdict::Mapped("a socks5:, socks4: or http-connect: address PROXY:PORT/HOST:PORT (default port 1080, 3128 for HTTP)")),
+    flag(&["-X", "--proxy-type"], "TYPE", Verdict::Mapped("4 or socks4: socks4:, socks4a: socks4a:, 5 or socks5: socks5:, connect or http: http-connect: (-x defaults to SOCKS 5, --proxy to HTTP)")),
+    flag(&["-P", "--proxy-auth"], "USER[:PASS]", Verdict::Mapped("auth=USER[:PASS] on the proxy address")),
     flag(&["-r"], "", Verdict::Refused("sockbox scans ports in its own order; nearest: sockbox scan")),
     flag(&["-S"], "", Verdict::Refused("sockbox does not set TCP MD5 signatures")),
     flag(&["-t", "--telnet"], "", Verdict::Refused("sockbox does not answer telnet negotiation")),

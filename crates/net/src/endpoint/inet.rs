@@ -9,7 +9,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::{Domain, InterfaceIndexOrAddress, SockAddr, Socket, Type};
 
 use super::{sock, Bound, Conn, Medium, Peer};
 use crate::addr::{Address, InetTarget, IpVersion, Options, Transfer};
@@ -133,7 +133,101 @@ fn apply_options(s: &Socket, o: &Options, tcp: bool, v6: bool) -> io::Result<()>
     if let Some(n) = o.sndbuf {
         sock::setsockopt(s, "SO_SNDBUF", &n, |s| s.set_send_buffer_size(n))?;
     }
+    if !tcp {
+        apply_multicast(s, o, v6)?;
+    }
     Ok(())
+}
+
+/// `broadcast`, `join=`, `multicast-ttl=`, `multicast-loop=`, `multicast-if=` (udp). An IPv4
+/// group is joined on an IPv4 socket (bind `udp4:` or `udp:0.0.0.0:PORT` to receive it).
+fn apply_multicast(s: &Socket, o: &Options, v6: bool) -> io::Result<()> {
+    if o.broadcast {
+        sock::setsockopt(s, "SO_BROADCAST", &1, |s| s.set_broadcast(true))?;
+    }
+    if let Some(m) = &o.join {
+        // Receivers of a group usually share its port: let them, as multicast tools do.
+        if !o.reuseaddr {
+            sock::setsockopt(s, "SO_REUSEADDR", &1, |s| s.set_reuse_address(true))?;
+        }
+        match m.group {
+            IpAddr::V4(g) => {
+                let on = match m.iface.as_deref() {
+                    None => InterfaceIndexOrAddress::Address(Ipv4Addr::UNSPECIFIED),
+                    Some(i) => match i.parse::<Ipv4Addr>() {
+                        Ok(ip) => InterfaceIndexOrAddress::Address(ip),
+                        Err(_) => InterfaceIndexOrAddress::Index(if_index(i)?),
+                    },
+                };
+                sock::setsockopt(s, "IP_ADD_MEMBERSHIP", m, |s| {
+                    s.join_multicast_v4_n(&g, &on)
+                })?;
+            }
+            IpAddr::V6(g) => {
+                let index = match m.iface.as_deref() {
+                    None => 0,
+                    Some(i) => if_index(i)?,
+                };
+                sock::setsockopt(s, "IPV6_ADD_MEMBERSHIP", m, |s| {
+                    s.join_multicast_v6(&g, index)
+                })?;
+            }
+        }
+    }
+    if let Some(n) = o.multicast_ttl {
+        if v6 {
+            sock::setsockopt(s, "IPV6_MULTICAST_HOPS", &n, |s| s.set_multicast_hops_v6(n))?;
+        } else {
+            sock::setsockopt(s, "IP_MULTICAST_TTL", &n, |s| s.set_multicast_ttl_v4(n))?;
+        }
+    }
+    if let Some(on) = o.multicast_loop {
+        let v = u8::from(on);
+        if v6 {
+            sock::setsockopt(s, "IPV6_MULTICAST_LOOP", &v, |s| {
+                s.set_multicast_loop_v6(on)
+            })?;
+        } else {
+            sock::setsockopt(s, "IP_MULTICAST_LOOP", &v, |s| s.set_multicast_loop_v4(on))?;
+        }
+    }
+    if let Some(i) = &o.multicast_if {
+        if v6 {
+            let index = if_index(i)?;
+            sock::setsockopt(s, "IPV6_MULTICAST_IF", i, |s| s.set_multicast_if_v6(index))?;
+        } else {
+            let ip = match i.parse::<Ipv4Addr>() {
+                Ok(ip) => ip,
+                Err(_) => iface_v4(i)?,
+            };
+            sock::setsockopt(s, "IP_MULTICAST_IF", i, |s| s.set_multicast_if_v4(&ip))?;
+        }
+    }
+    Ok(())
+}
+
+/// The index of the interface called `name`.
+fn if_index(name: &str) -> io::Result<u32> {
+    nix::net::if_::if_nametoindex(name).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no interface called {name} (see `ip link`)"),
+        )
+    })
+}
+
+/// The first IPv4 address of the interface called `name` (IP_MULTICAST_IF takes an address).
+fn iface_v4(name: &str) -> io::Result<Ipv4Addr> {
+    let addrs = nix::ifaddrs::getifaddrs().map_err(io::Error::from)?;
+    addrs
+        .filter(|a| a.interface_name == name)
+        .find_map(|a| a.address?.as_sockaddr_in().map(|sin| sin.ip()))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("interface {name} has no IPv4 address (see `ip addr`)"),
+            )
+        })
 }
 
 /// A socket for `to`, options applied and `bind=` bound.
@@ -180,6 +274,14 @@ pub(crate) async fn connect_udp(addr: &Address, t: &InetTarget) -> Result<Conn> 
     let s = client_socket(addr, &to, Type::DGRAM)?;
     let fd = sock::connect(s, &SockAddr::from(to), &to, None)
         .await
+        .map_err(|e| match e.raw_os_error() {
+            // The kernel refuses a broadcast destination to a socket without SO_BROADCAST.
+            Some(libc::EACCES) if !addr.options.broadcast => io::Error::new(
+                e.kind(),
+                format!("{to} is a broadcast address: add the broadcast option ({addr},broadcast)"),
+            ),
+            _ => e,
+        })
         .map_err(io_err("connect", addr))?;
     let mut conn = Conn::socket(
         addr.to_string(),

@@ -22,6 +22,7 @@ pub mod fdio;
 mod fifo;
 mod file;
 mod inet;
+pub mod proxy;
 pub mod retry;
 pub mod sock;
 mod stdio;
@@ -327,6 +328,7 @@ async fn connect_once(addr: &Address, timeout: Option<Duration>) -> Result<Conn>
         Endpoint::Icmp { .. } => Err(Error::Usage(format!(
             "{addr}: icmp addresses are for `sockbox ping`, not for connecting"
         ))),
+        Endpoint::Proxy(t) => Box::pin(proxy::connect(addr, t, timeout)).await,
     }
 }
 
@@ -418,6 +420,10 @@ impl Listener {
             }
             Endpoint::Icmp { .. } => Err(Error::Usage(format!(
                 "{addr}: icmp addresses are for `sockbox ping`, not for listening"
+            ))),
+            Endpoint::Proxy(_) => Err(Error::Usage(format!(
+                "{addr}: a proxy kind connects through its proxy; it cannot listen (put it on \
+                 the connecting side, e.g. `relay tcp:8080 {addr}`)"
             ))),
         }
     }
