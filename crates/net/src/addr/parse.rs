@@ -1232,7 +1232,14 @@ impl Parser<'_> {
         }
         let (prefix, rest) = self.role_prefix()?;
         let (word, after) = split_word(rest);
+        if word.contains("!!") {
+            return Err(self.dual());
+        }
         let spelling = self.spelling(word, rest, prefix)?;
+        // A program's command line may hold "!!"; anywhere else it is socat's dual address.
+        if !matches!(spelling.kind, Kind::Exec | Kind::Sh) && rest.contains("!!") {
+            return Err(self.dual());
+        }
         let role = self.merge_roles(prefix, word, &spelling)?;
         let (target, options) = self.split_target(spelling.kind, word, after)?;
         let endpoint = self.endpoint(&spelling, word, target, role)?;
@@ -1244,6 +1251,17 @@ impl Parser<'_> {
             endpoint,
             options,
         })
+    }
+
+    /// socat's `A!!B` (read from A, write to B), which would otherwise be taken for a path.
+    fn dual(&self) -> AddrError {
+        AddrError::Unsupported {
+            input: self.input(),
+            what: "socat's dual address A!!B".to_owned(),
+            why: "a sockbox address reads and writes one endpoint; nearest: one relay --oneway \
+                  per direction (relay --oneway A C, relay --oneway C B)"
+                .to_owned(),
+        }
     }
 
     /// `proxyport=` (socat's `socksport=`, `proxyport=`) is the proxy's port in the target.
@@ -2820,6 +2838,22 @@ mod tests {
     #[test]
     fn option_names_are_case_insensitive() {
         canonical("tcp:1,NoDelay,FRAME=line", "tcp:1,nodelay,frame=line");
+    }
+
+    #[test]
+    fn dual_addresses_are_refused_not_taken_for_paths() {
+        for input in [
+            "file:/tmp/a!!file:/tmp/b",
+            "-!!STDOUT",
+            "OPEN:/x!!OPEN:/y",
+            "unix:/a!!/b",
+        ] {
+            let err = input.parse::<Address>().unwrap_err().to_string();
+            assert!(err.contains("dual address"), "{input}: {err}");
+        }
+        // A command line may say "!!".
+        assert!("sh:echo hi!!".parse::<Address>().is_ok());
+        assert!("exec:echo 'a!!b'".parse::<Address>().is_ok());
     }
 
     #[test]
