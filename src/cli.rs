@@ -44,10 +44,16 @@ pub enum Command {
         sockbox connect seqpacket:@ctl --timeout 2s\n  \
         sockbox connect unix:/run/app.sock --retry 5 --retry-interval 200ms   server starting\n  \
         printf 'stats\\r\\n' | sockbox connect tcp:localhost:11211 --linger 1s   nc -q 1\n  \
-        sockbox connect tcp:backup:9000 --send-only < dump.tar\n\n\
+        sockbox connect tcp:backup:9000 --send-only < dump.tar\n  \
+        sockbox connect unix:/run/haproxy/admin.sock --readline   line editing, history\n  \
+        sockbox connect exec:bash,pty,stderr,setsid,ctty   a shell on a pty of its own\n  \
+        sockbox connect tty:/dev/ttyUSB0,b115200,raw,echo=0   a serial console\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
         still sends is printed until it closes (--linger bounds that wait). --retry tries a \
-        refused or timed-out connect, or a missing socket file, again; -v shows each attempt.")]
+        refused or timed-out connect, or a missing socket file, again; -v shows each attempt. \
+        --readline edits each line before it is sent (emacs keys, history in \
+        $XDG_STATE_HOME/sockbox/history); Ctrl-D ends the input. Without a terminal on stdin it \
+        is plain stdio.")]
     Connect(ConnectArgs),
     /// Listen on ADDR: one client to stdio, or many with --keep
     #[command(after_help = "Examples:\n  \
@@ -95,7 +101,10 @@ pub enum Command {
         sockbox relay tcp:8080 unix:/run/app.sock --retry forever   start before the backend\n  \
         sockbox relay tcp:8080 tcp:backend:80 --linger 2s   socat -t 2\n  \
         sockbox relay unix:/tmp/log.sock file:/tmp/log.bin --oneway   socat -u\n  \
-        sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n\n\
+        sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n  \
+        sockbox relay pty,link=/tmp/ttyA,raw,echo=0 pty,link=/tmp/ttyB,raw,echo=0   null modem\n  \
+        sockbox relay tcp:5555 tty:/dev/ttyUSB0,b115200,raw,echo=0   serial over TCP\n  \
+        sockbox relay tcp:2323 exec:bash,pty,stderr,setsid,ctty,sigint   a shell per client\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
         connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
         datagram or seqpacket side needs frame=len32|len16|line on the stream side. --retry \
@@ -325,6 +334,13 @@ pub struct ConnectArgs {
     pub linger: Option<Duration>,
     #[command(flatten)]
     pub one_way: OneWayArgs,
+    /// Edit each line before it is sent, with history (when stdin is a terminal): the
+    /// `readline` address in place of stdio
+    #[arg(long)]
+    pub readline: bool,
+    /// The prompt of --readline
+    #[arg(long, value_name = "TEXT", requires = "readline")]
+    pub prompt: Option<String>,
 }
 
 /// Retrying a connect that failed for a reason that may pass (connect, relay).
