@@ -10,6 +10,7 @@ mod diag;
 mod fdpass;
 mod http;
 mod inspect;
+mod pty;
 mod relay_options;
 mod unixpower;
 mod util;

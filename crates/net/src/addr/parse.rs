@@ -656,13 +656,12 @@ fn parse_baud(v: &str) -> Option<u32> {
 /// speed) and `cs8` (bits per character). Returns the option and its value.
 fn value_in_name(name: &str, value: Option<&str>) -> Option<(Opt, String)> {
     let lower = name.to_ascii_lowercase();
+    let on = value.is_none_or(|v| parse_flag(v) == Some(true));
     if let Some(rate) = lower.strip_prefix('b').filter(|r| is_digits(r)) {
-        return value.is_none().then(|| (Opt::Baud, rate.to_owned()));
+        return on.then(|| (Opt::Baud, rate.to_owned()));
     }
     if let Some(bits @ ("5" | "6" | "7" | "8")) = lower.strip_prefix("cs") {
-        return value
-            .is_none_or(|v| parse_flag(v) == Some(true))
-            .then(|| (Opt::Charsize, bits.to_owned()));
+        return on.then(|| (Opt::Charsize, bits.to_owned()));
     }
     None
 }
