@@ -47,9 +47,15 @@ pub enum Command {
         sockbox connect tcp:backup:9000 --send-only < dump.tar\n  \
         sockbox connect socks5:127.0.0.1:1080/example.com:80    through a SOCKS 5 proxy\n  \
         sockbox connect http-connect:proxy:3128/git.example:22,auth=me:pw   HTTP CONNECT\n\n\
+        sockbox connect unix:/run/haproxy/admin.sock --readline   line editing, history\n  \
+        sockbox connect exec:bash,pty,stderr,setsid,ctty   a shell on a pty of its own\n  \
+        sockbox connect tty:/dev/ttyUSB0,b115200,raw,echo=0   a serial console\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
         still sends is printed until it closes (--linger bounds that wait). --retry tries a \
-        refused or timed-out connect, or a missing socket file, again; -v shows each attempt.")]
+        refused or timed-out connect, or a missing socket file, again; -v shows each attempt. \
+        --readline edits each line before it is sent (emacs keys, history in \
+        $XDG_STATE_HOME/sockbox/history); Ctrl-D ends the input. Without a terminal on stdin it \
+        is plain stdio.")]
     Connect(ConnectArgs),
     /// Listen on ADDR: one client to stdio, or many with --keep
     #[command(after_help = "Examples:\n  \
@@ -99,6 +105,9 @@ pub enum Command {
         sockbox relay unix:/tmp/log.sock file:/tmp/log.bin --oneway   socat -u\n  \
         sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n  \
         sockbox relay tcp:127.0.0.1:5432 socks5:bastion:1080/db.internal:5432   via a proxy\n\n\
+        sockbox relay pty,link=/tmp/ttyA,raw,echo=0 pty,link=/tmp/ttyB,raw,echo=0   null modem\n  \
+        sockbox relay tcp:5555 tty:/dev/ttyUSB0,b115200,raw,echo=0   serial over TCP\n  \
+        sockbox relay tcp:2323 exec:bash,pty,stderr,setsid,ctty,sigint   a shell per client\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
         connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
         datagram or seqpacket side needs frame=len32|len16|line on the stream side. --retry \
@@ -331,6 +340,13 @@ pub struct ConnectArgs {
     pub linger: Option<Duration>,
     #[command(flatten)]
     pub one_way: OneWayArgs,
+    /// Edit each line before it is sent, with history (when stdin is a terminal): the
+    /// `readline` address in place of stdio
+    #[arg(long)]
+    pub readline: bool,
+    /// The prompt of --readline
+    #[arg(long, value_name = "TEXT", requires = "readline")]
+    pub prompt: Option<String>,
 }
 
 /// Retrying a connect that failed for a reason that may pass (connect, relay).

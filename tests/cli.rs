@@ -11,6 +11,7 @@ mod fdpass;
 mod http;
 mod inspect;
 mod proxy;
+mod pty;
 mod relay_options;
 mod unixpower;
 mod util;

@@ -21,7 +21,13 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
         .into());
     }
     addr.default_retry(args.retry.retry, args.retry.retry_interval);
-    let stdio = Address::new(Endpoint::Stdio);
+    let stdio = if args.readline {
+        let mut readline = Address::new(Endpoint::Readline);
+        readline.options.terminal.prompt = args.prompt.clone();
+        readline
+    } else {
+        Address::new(Endpoint::Stdio)
+    };
     relay::check_pair(&stdio, &addr)?;
     let opts = RelayOptions {
         idle_timeout: args.idle_timeout,

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 mod parse;
 
-pub use parse::{parse_duration, parse_retry, parse_size, AddrError, HELP};
+pub use parse::{parse_duration, parse_retry, parse_size, AddrError, BAUD_RATES, HELP};
 
 /// Which IP versions an inet endpoint may use (`tcp` / `tcp4` / `tcp6`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -130,6 +130,12 @@ pub enum Endpoint {
     /// `socks5:`, `socks4a:`, `socks4:`, `http-connect:` `PROXY[:PORT]/HOST:PORT`: a TCP
     /// connection to HOST:PORT made by a proxy.
     Proxy(ProxyTarget),
+    /// `pty`: a new pseudo-terminal; its slave is for someone else to open (`link=`).
+    Pty,
+    /// `tty:PATH`: a serial line or any terminal device, with termios settings.
+    Tty(PathBuf),
+    /// `readline`: the user's terminal with line editing and history (stdio elsewhere).
+    Readline,
 }
 
 /// Whether an address is listened on or connected to, when the user said so explicitly.
@@ -211,6 +217,9 @@ pub struct Options {
     pub multicast_loop: Option<bool>,
     /// IP_MULTICAST_IF / IPV6_MULTICAST_IF (udp): the interface multicast is sent on.
     pub multicast_if: Option<String>,
+    /// Terminal settings and the options of the terminal kinds (pty, tty, exec with a pty,
+    /// readline).
+    pub terminal: TermOptions,
 }
 
 /// A multicast group to join, with the interface to join it on (the default route's when
@@ -229,6 +238,65 @@ impl fmt::Display for MulticastGroup {
             write!(f, "%{i}")?;
         }
         Ok(())
+    }
+}
+
+/// Options of the terminal kinds: termios settings (pty, tty, and exec with `pty`), the pty's
+/// link and wait, how exec runs its program, and readline's prompt and history. A setting
+/// not given (`None`, `false`) leaves the terminal as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TermOptions {
+    /// `raw`: cfmakeraw(3): no line editing, no echo, no signals from keys, 8 bits.
+    pub raw: bool,
+    /// `echo=0|1`: ECHO.
+    pub echo: Option<bool>,
+    /// `b115200` or `baud=115200`: input and output speed, one of termios' standard rates.
+    pub baud: Option<u32>,
+    /// `cs5` ... `cs8`: bits per character (CSIZE).
+    pub charsize: Option<u8>,
+    /// `parenb=0|1`: parity bit (PARENB).
+    pub parenb: Option<bool>,
+    /// `cstopb=0|1`: two stop bits (CSTOPB).
+    pub cstopb: Option<bool>,
+    /// `crtscts=0|1`: RTS/CTS hardware flow control.
+    pub crtscts: Option<bool>,
+    /// `clocal=0|1`: ignore modem control lines (CLOCAL).
+    pub clocal: Option<bool>,
+    /// `link=PATH` (pty): a symbolic link to the slave, removed on exit.
+    pub link: Option<PathBuf>,
+    /// `wait-slave` (pty): read nothing until someone opens the slave; its last close ends
+    /// the stream.
+    pub wait_slave: bool,
+    /// `pty` (exec): the program runs on a new pseudo-terminal instead of a socket pair.
+    pub pty: bool,
+    /// `stderr` (exec): the program's stderr goes where its stdout goes.
+    pub stderr: bool,
+    /// `setsid` (exec): the program starts a new session.
+    pub setsid: bool,
+    /// `ctty` (exec with pty): the pty becomes the program's controlling terminal (implies
+    /// setsid).
+    pub ctty: bool,
+    /// `sigint` (exec with pty): Ctrl-C (byte 0x03) from the peer reaches the program as
+    /// SIGINT: the line discipline's signals on, with ctty and setsid.
+    pub sigint: bool,
+    /// `prompt=TEXT` (readline).
+    pub prompt: Option<String>,
+    /// `history=PATH` (readline): the history file, instead of the one in the state directory.
+    pub history: Option<PathBuf>,
+}
+
+impl TermOptions {
+    /// True when any termios setting is given.
+    pub fn sets_termios(&self) -> bool {
+        self.raw
+            || self.echo.is_some()
+            || self.baud.is_some()
+            || self.charsize.is_some()
+            || self.parenb.is_some()
+            || self.cstopb.is_some()
+            || self.crtscts.is_some()
+            || self.clocal.is_some()
+            || self.sigint
     }
 }
 
@@ -309,6 +377,9 @@ impl Endpoint {
                 ProxyProtocol::Socks4 => "socks4",
                 ProxyProtocol::HttpConnect => "http-connect",
             },
+            Endpoint::Pty => "pty",
+            Endpoint::Tty(_) => "tty",
+            Endpoint::Readline => "readline",
         }
     }
 
@@ -325,7 +396,10 @@ impl Endpoint {
             | Endpoint::File(_)
             | Endpoint::Exec(_)
             | Endpoint::Sh(_)
-            | Endpoint::Stdio => Transfer::Stream,
+            | Endpoint::Stdio
+            | Endpoint::Pty
+            | Endpoint::Tty(_)
+            | Endpoint::Readline => Transfer::Stream,
         }
     }
 

@@ -12,10 +12,12 @@ mod activation;
 mod cred;
 mod inherit;
 mod procfs;
+mod session;
 pub use activation::{exec_with_fds, take_listen_fds, LISTEN_FDS_START};
 pub use cred::peer_groups;
 pub use inherit::{dup_inherited, Inherited};
 pub use procfs::readlinkat_into;
+pub use session::new_session;
 
 /// Register an fd with the current tokio runtime's reactor (epoll), so its readiness can be
 /// awaited. Errors (rather than panicking) when called outside a runtime.

@@ -221,6 +221,9 @@ enum Kind {
     Stdio,
     Icmp { v6: bool },
     Proxy(ProxyProtocol),
+    Pty,
+    Tty,
+    Readline,
 }
 
 /// One accepted spelling of a kind: a canonical name here, or a socat word from the compat
@@ -277,6 +280,9 @@ const SPELLINGS: &[Spelling] = &[
     plain("socks4a", Kind::Proxy(ProxyProtocol::Socks4a)),
     plain("socks4", Kind::Proxy(ProxyProtocol::Socks4)),
     plain("http-connect", Kind::Proxy(ProxyProtocol::HttpConnect)),
+    plain("pty", Kind::Pty),
+    plain("tty", Kind::Tty),
+    plain("readline", Kind::Readline),
 ];
 
 /// What a kind word means: a canonical spelling, or a socat word the compat table maps to a
@@ -345,6 +351,8 @@ fn target_usage(kind: Kind) -> &'static str {
         Kind::Stdio => "nothing",
         Kind::Icmp { .. } => "HOST",
         Kind::Proxy(_) => PROXY_USAGE,
+        Kind::Pty | Kind::Readline => "nothing",
+        Kind::Tty => "PATH of a terminal device",
     }
 }
 
@@ -361,7 +369,10 @@ const C_FIFO: u16 = 1 << 5;
 const C_FILE: u16 = 1 << 6;
 const C_EXEC: u16 = 1 << 7;
 const C_STDIO: u16 = 1 << 8;
-const C_PROXY: u16 = 1 << 9;
+const C_PROXY: u16 = 1 << 12;
+const C_PTY: u16 = 1 << 9;
+const C_TTY: u16 = 1 << 10;
+const C_READLINE: u16 = 1 << 11;
 const C_UNIX_ALL: u16 = C_UNIX | C_UNIX_DGRAM | C_SEQPACKET;
 
 /// Class bits and the kind names they stand for, in the order messages list them.
@@ -376,6 +387,9 @@ const CLASS_NAMES: &[(u16, &str)] = &[
     (C_EXEC, "exec"),
     (C_STDIO, "stdio"),
     (C_PROXY, "socks5, socks4a, socks4, http-connect"),
+    (C_PTY, "pty"),
+    (C_TTY, "tty"),
+    (C_READLINE, "readline"),
 ];
 
 /// The class of a kind; `sh` and `icmp` have none, so no option applies to them.
@@ -391,6 +405,9 @@ fn class_of(kind: Kind) -> u16 {
         Kind::Exec => C_EXEC,
         Kind::Stdio => C_STDIO,
         Kind::Proxy(_) => C_PROXY,
+        Kind::Pty => C_PTY,
+        Kind::Tty => C_TTY,
+        Kind::Readline => C_READLINE,
         Kind::Sh | Kind::Icmp { .. } => 0,
     }
 }
@@ -414,6 +431,9 @@ fn endpoint_kind(endpoint: &Endpoint) -> Kind {
         Endpoint::Stdio => Kind::Stdio,
         Endpoint::Icmp { v6, .. } => Kind::Icmp { v6: *v6 },
         Endpoint::Proxy(p) => Kind::Proxy(p.protocol),
+        Endpoint::Pty => Kind::Pty,
+        Endpoint::Tty(_) => Kind::Tty,
+        Endpoint::Readline => Kind::Readline,
     }
 }
 
@@ -459,6 +479,23 @@ enum Opt {
     MulticastTtl,
     MulticastLoop,
     MulticastIf,
+    Raw,
+    Echo,
+    Baud,
+    Charsize,
+    Parenb,
+    Cstopb,
+    Crtscts,
+    Clocal,
+    Link,
+    WaitSlave,
+    Pty,
+    Stderr,
+    Setsid,
+    Ctty,
+    Sigint,
+    Prompt,
+    History,
 }
 
 struct OptSpec {
@@ -483,6 +520,12 @@ const STREAMS: u16 = C_TCP | C_UNIX | C_FIFO | C_FILE | C_EXEC | C_STDIO | C_PRO
 /// Kinds whose connect can be retried (`Endpoint::retries`).
 const RETRYING: u16 = C_TCP | C_UNIX_ALL | C_PROXY;
 const RETRY: &str = "a number of retries 0-4294967295, or forever";
+/// Kinds with termios settings: pty, tty, and exec with `pty`.
+const TERMIOS: u16 = C_PTY | C_TTY | C_EXEC;
+const BAUD: &str = "a standard rate: 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, \
+                    4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, \
+                    921600, 1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000 or \
+                    4000000 (also written b115200)";
 const DURATION: &str =
     "a duration above zero such as 500ms, 2s, 1.5s or 1m (a bare number is seconds)";
 
@@ -564,7 +607,7 @@ const OPTIONS: &[OptSpec] = &[
         Opt::Mode,
         "mode",
         "OCTAL",
-        FILE_OWNED,
+        FILE_OWNED | C_PTY,
         "octal permission bits up to 7777, such as 0660",
     ),
     valued(
@@ -630,7 +673,73 @@ const OPTIONS: &[OptSpec] = &[
         C_UDP,
         "an interface name of 1-15 bytes without '/', ':' or spaces",
     ),
+    flag(Opt::Raw, "raw", TERMIOS),
+    flag(Opt::Echo, "echo", TERMIOS),
+    valued(Opt::Baud, "baud", "N", TERMIOS, BAUD),
+    valued(
+        Opt::Charsize,
+        "charsize",
+        "5|6|7|8",
+        TERMIOS,
+        "5, 6, 7 or 8 bits (also written cs5 ... cs8)",
+    ),
+    flag(Opt::Parenb, "parenb", TERMIOS),
+    flag(Opt::Cstopb, "cstopb", TERMIOS),
+    flag(Opt::Crtscts, "crtscts", TERMIOS),
+    flag(Opt::Clocal, "clocal", TERMIOS),
+    valued(
+        Opt::Link,
+        "link",
+        "PATH",
+        C_PTY,
+        "a path for the symbolic link",
+    ),
+    flag(Opt::WaitSlave, "wait-slave", C_PTY),
+    flag(Opt::Pty, "pty", C_EXEC),
+    flag(Opt::Stderr, "stderr", C_EXEC),
+    flag(Opt::Setsid, "setsid", C_EXEC),
+    flag(Opt::Ctty, "ctty", C_EXEC),
+    flag(Opt::Sigint, "sigint", C_EXEC),
+    valued(
+        Opt::Prompt,
+        "prompt",
+        "TEXT",
+        C_READLINE,
+        "the prompt's text",
+    ),
+    valued(
+        Opt::History,
+        "history",
+        "PATH",
+        C_READLINE,
+        "a history file's path",
+    ),
 ];
+
+/// The standard termios speeds (`B50` ... `B4000000`), the only ones `baud=` takes.
+pub const BAUD_RATES: &[u32] = &[
+    50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600,
+    115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 2500000,
+    3000000, 3500000, 4000000,
+];
+
+fn parse_baud(v: &str) -> Option<u32> {
+    parse_u32(v).filter(|b| BAUD_RATES.contains(b))
+}
+
+/// socat's spellings of two terminal options with the value in the name: `b115200` (a
+/// speed) and `cs8` (bits per character). Returns the option and its value.
+fn value_in_name(name: &str, value: Option<&str>) -> Option<(Opt, String)> {
+    let lower = name.to_ascii_lowercase();
+    let on = value.is_none_or(|v| parse_flag(v) == Some(true));
+    if let Some(rate) = lower.strip_prefix('b').filter(|r| is_digits(r)) {
+        return on.then(|| (Opt::Baud, rate.to_owned()));
+    }
+    if let Some(bits @ ("5" | "6" | "7" | "8")) = lower.strip_prefix("cs") {
+        return on.then(|| (Opt::Charsize, bits.to_owned()));
+    }
+    None
+}
 
 fn spec_of(opt: Opt) -> &'static OptSpec {
     // OPTIONS is in `Opt` order; the test `options_table_is_in_field_order` checks it.
@@ -753,12 +862,26 @@ fn split_unescaped(mut s: &str) -> Vec<&str> {
 }
 
 /// Undoes [`Escaped`]: `\,` `\\` `\@` stand for `,` `\` `@`; any other backslash is kept.
+/// True when `s` holds "!!" whose first '!' is not escaped: socat's dual address.
+fn unescaped_dual(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'!' if b.get(i + 1) == Some(&b'!') => return true,
+            _ => i += 1,
+        }
+    }
+    false
+}
+
 fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\\' {
-            if let Some(&next @ (',' | '\\' | '@')) = chars.peek() {
+            if let Some(&next @ (',' | '\\' | '@' | '!')) = chars.peek() {
                 out.push(next);
                 chars.next();
                 continue;
@@ -778,9 +901,12 @@ struct Escaped<'a> {
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, c) in self.text.char_indices() {
+        let mut chars = self.text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
             match c {
                 ',' | '\\' => write!(f, "\\{c}")?,
+                // "!!" would read as socat's dual address.
+                '!' if chars.peek().is_some_and(|&(_, n)| n == '!') => f.write_str("\\!")?,
                 '@' if i == 0 && self.leading_at => f.write_str("\\@")?,
                 _ => write!(f, "{c}")?,
             }
@@ -1232,12 +1358,12 @@ impl Parser<'_> {
         }
         let (prefix, rest) = self.role_prefix()?;
         let (word, after) = split_word(rest);
-        if word.contains("!!") {
+        if unescaped_dual(word) {
             return Err(self.dual());
         }
         let spelling = self.spelling(word, rest, prefix)?;
         // A program's command line may hold "!!"; anywhere else it is socat's dual address.
-        if !matches!(spelling.kind, Kind::Exec | Kind::Sh) && rest.contains("!!") {
+        if !matches!(spelling.kind, Kind::Exec | Kind::Sh) && unescaped_dual(rest) {
             return Err(self.dual());
         }
         let role = self.merge_roles(prefix, word, &spelling)?;
@@ -1370,6 +1496,14 @@ impl Parser<'_> {
         after: After<'s>,
     ) -> Result<(&'s str, Option<&'s str>), AddrError> {
         let rest = match (kind, after) {
+            (Kind::Pty | Kind::Readline, After::End) => return Ok(("", None)),
+            (Kind::Pty | Kind::Readline, After::Comma(options)) => return Ok(("", Some(options))),
+            (Kind::Pty | Kind::Readline, After::Colon(_)) => {
+                return Err(AddrError::UnexpectedTarget {
+                    input: self.input(),
+                    kind: canonical_name(kind),
+                })
+            }
             (Kind::Stdio, After::End) => return Ok(("", None)),
             (Kind::Stdio, After::Comma(options)) => return Ok(("", Some(options))),
             (Kind::Stdio, After::Colon(_)) => {
@@ -1434,6 +1568,9 @@ impl Parser<'_> {
                 host: self.icmp_host(v6, word, target)?,
             },
             Kind::Proxy(protocol) => Endpoint::Proxy(self.proxy(protocol, word, target)?),
+            Kind::Pty => Endpoint::Pty,
+            Kind::Tty => Endpoint::Tty(unescape(target).into()),
+            Kind::Readline => Endpoint::Readline,
         })
     }
 
@@ -1607,7 +1744,16 @@ impl Parser<'_> {
                 Some((name, value)) => (name, Some(value)),
                 None => (item, None),
             };
-            let Some(spec) = self.option_spec(name, endpoint)? else {
+            let in_name = value_in_name(name, value);
+            let value = match &in_name {
+                Some((_, v)) => Some(v.as_str()),
+                None => value,
+            };
+            let spec = match in_name {
+                Some((opt, _)) => Some(spec_of(opt)),
+                None => self.option_spec(name, endpoint)?,
+            };
+            let Some(spec) = spec else {
                 continue;
             };
             self.check_applies(spec, endpoint)?;
@@ -1647,7 +1793,33 @@ impl Parser<'_> {
                 }
             }
         }
+        self.check_exec_terminal(endpoint, &options)?;
         Ok(options)
+    }
+
+    /// Terminal settings on `exec:` need the program to run on a pty.
+    fn check_exec_terminal(&self, endpoint: &Endpoint, options: &Options) -> Result<(), AddrError> {
+        let t = &options.terminal;
+        if !matches!(endpoint, Endpoint::Exec(_)) || t.pty {
+            return Ok(());
+        }
+        let needs_pty = if t.ctty {
+            Some("ctty")
+        } else if t.sigint {
+            Some("sigint")
+        } else if t.sets_termios() {
+            Some("termios settings (raw, echo, baud ...)")
+        } else {
+            None
+        };
+        match needs_pty {
+            None => Ok(()),
+            Some(what) => Err(AddrError::Unsupported {
+                input: self.input(),
+                what: format!("{what} on exec without a terminal"),
+                why: "add the option pty to run the program on a pseudo-terminal".to_owned(),
+            }),
+        }
     }
 
     /// The option `name` stands for; `None` for a socat option that is accepted and means
@@ -1771,6 +1943,20 @@ impl Parser<'_> {
             }
             Opt::MulticastIf if !valid_dev(&value) => return Err(bad()),
             Opt::MulticastIf => options.multicast_if = Some(value.clone()),
+            Opt::Baud => options.terminal.baud = Some(parse_baud(&value).ok_or_else(bad)?),
+            Opt::Charsize => {
+                let bits = match value.as_str() {
+                    "5" => 5,
+                    "6" => 6,
+                    "7" => 7,
+                    "8" => 8,
+                    _ => return Err(bad()),
+                };
+                options.terminal.charsize = Some(bits);
+            }
+            Opt::Link => options.terminal.link = Some(value.clone().into()),
+            Opt::Prompt => options.terminal.prompt = Some(value.clone()),
+            Opt::History => options.terminal.history = Some(value.clone().into()),
             // Flags returned above.
             Opt::Broadcast
             | Opt::Reuseaddr
@@ -1780,7 +1966,19 @@ impl Parser<'_> {
             | Opt::V6only
             | Opt::Creat
             | Opt::Trunc
-            | Opt::Append => {}
+            | Opt::Append
+            | Opt::Raw
+            | Opt::Echo
+            | Opt::Parenb
+            | Opt::Cstopb
+            | Opt::Crtscts
+            | Opt::Clocal
+            | Opt::WaitSlave
+            | Opt::Pty
+            | Opt::Stderr
+            | Opt::Setsid
+            | Opt::Ctty
+            | Opt::Sigint => {}
         }
         Ok(())
     }
@@ -1811,6 +2009,18 @@ fn set_flag(options: &mut Options, opt: Opt, on: bool) {
         Opt::Keepalive => options.keepalive = on,
         Opt::V6only => options.v6only = on,
         Opt::Broadcast => options.broadcast = on,
+        Opt::Raw => options.terminal.raw = on,
+        Opt::Echo => options.terminal.echo = Some(on),
+        Opt::Parenb => options.terminal.parenb = Some(on),
+        Opt::Cstopb => options.terminal.cstopb = Some(on),
+        Opt::Crtscts => options.terminal.crtscts = Some(on),
+        Opt::Clocal => options.terminal.clocal = Some(on),
+        Opt::WaitSlave => options.terminal.wait_slave = on,
+        Opt::Pty => options.terminal.pty = on,
+        Opt::Stderr => options.terminal.stderr = on,
+        Opt::Setsid => options.terminal.setsid = on,
+        Opt::Ctty => options.terminal.ctty = on,
+        Opt::Sigint => options.terminal.sigint = on,
         Opt::Creat | Opt::Trunc | Opt::Append => {
             let mode = match opt {
                 Opt::Creat => FileWrite::Create,
@@ -1885,6 +2095,8 @@ impl fmt::Display for Endpoint {
                 }
                 write!(f, "/{}:{}", escaped(&bracket(&p.host)), p.port)
             }
+            Endpoint::Pty | Endpoint::Readline => f.write_str(kind),
+            Endpoint::Tty(p) => write!(f, "{kind}:{}", escaped(&p.to_string_lossy())),
         }
     }
 }
@@ -1987,6 +2199,56 @@ fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
     if let Some(v) = &o.multicast_if {
         write!(f, ",multicast-if={}", escaped(v))?;
     }
+    write_terminal(f, &o.terminal)
+}
+
+fn write_terminal(f: &mut fmt::Formatter<'_>, t: &super::TermOptions) -> fmt::Result {
+    let bit = |on: bool| if on { 1 } else { 0 };
+    if t.raw {
+        f.write_str(",raw")?;
+    }
+    if let Some(on) = t.echo {
+        write!(f, ",echo={}", bit(on))?;
+    }
+    if let Some(b) = t.baud {
+        write!(f, ",b{b}")?;
+    }
+    if let Some(bits) = t.charsize {
+        write!(f, ",cs{bits}")?;
+    }
+    let switches = [
+        ("parenb", t.parenb),
+        ("cstopb", t.cstopb),
+        ("crtscts", t.crtscts),
+        ("clocal", t.clocal),
+    ];
+    for (name, on) in switches {
+        if let Some(on) = on {
+            write!(f, ",{name}={}", bit(on))?;
+        }
+    }
+    if let Some(p) = &t.link {
+        write!(f, ",link={}", escaped(&p.to_string_lossy()))?;
+    }
+    let flags = [
+        ("wait-slave", t.wait_slave),
+        ("pty", t.pty),
+        ("stderr", t.stderr),
+        ("setsid", t.setsid),
+        ("ctty", t.ctty),
+        ("sigint", t.sigint),
+    ];
+    for (name, on) in flags {
+        if on {
+            write!(f, ",{name}")?;
+        }
+    }
+    if let Some(p) = &t.prompt {
+        write!(f, ",prompt={}", escaped(p))?;
+    }
+    if let Some(p) = &t.history {
+        write!(f, ",history={}", escaped(&p.to_string_lossy()))?;
+    }
     Ok(())
 }
 
@@ -2032,6 +2294,14 @@ KINDS
   http-connect       through a proxy (SOCKS
                      5, 4a, 4; HTTP CONNECT);
                      connect only
+  pty                nothing: a new pseudo-  pty,link=/tmp/ttyA,raw,echo=0
+                     terminal; its slave is
+                     for another program
+  tty                PATH of a serial line   tty:/dev/ttyUSB0,b115200,raw
+                     or other terminal
+  readline           nothing: the terminal,  readline,prompt=>
+                     with line editing and
+                     history (else stdio)
 
   tcp and udp try every address of HOST; the 4 and 6 kinds use one family.
   A proxy's PORT defaults to 1080 (SOCKS) or 8080 (HTTP); socks5, socks4a
@@ -2086,6 +2356,34 @@ OPTIONS
                      multicast (default 1)
   multicast-if=IFACE interface multicast is  udp*
                      sent on
+  raw                cfmakeraw(3): bytes as  pty, tty, exec (with pty)
+                     they are, no echo
+  echo=0|1           ECHO                    pty, tty, exec (with pty)
+  baud=N  bN         line speed: b9600,      pty, tty, exec (with pty)
+                     b115200 ... b4000000
+  charsize=N  cs5 cs6 cs7 cs8  bits per      pty, tty, exec (with pty)
+                     character (CSIZE)
+  parenb cstopb      parity bit, 2 stop      pty, tty, exec (with pty)
+  crtscts clocal     bits, RTS/CTS flow
+                     control, no modem lines
+  link=PATH          symbolic link to the    pty
+                     slave, removed at exit;
+                     replaces only a link
+  wait-slave         read nothing until the  pty
+                     slave is opened; its
+                     last close ends it
+  pty                run the program on a    exec
+                     new pseudo-terminal
+  stderr             its stderr goes there   exec
+                     too
+  setsid             in a new session        exec
+  ctty               the pty is its          exec (with pty)
+                     controlling terminal
+  sigint             Ctrl-C (0x03) from the  exec (with pty)
+                     peer is SIGINT to it
+  prompt=TEXT        the editor's prompt     readline
+  history=PATH       history file (default   readline
+                     $XDG_STATE_HOME/sockbox/history)
 
   tcp* is tcp, tcp4, tcp6; udp* likewise; unix* is unix, unix-dgram,
   seqpacket; proxies are socks5, socks4a, socks4, http-connect, which also
@@ -2098,12 +2396,19 @@ OPTIONS
   SIZE: bytes, or with a suffix k/K/KiB, m/M/MiB, g/G/GiB (powers of 1024).
   DURATION: 500ms, 2s, 1.5s, 1m; a bare number is seconds; more than 0.
   OCTAL: 0660, 660 or 0o660, at most 7777.
-  mode, owner and group are errors on an abstract @NAME: it has no file.
+  mode, owner and group are errors on an abstract @NAME: it has no file;
+  on a pty, mode= sets the slave's permissions.
+  Termios settings not given leave the terminal as it is; tty: puts back
+  what it changed when it exits. Linux's ptys keep cs8 and no parity.
+  A program on a pty ends its stream when it exits (EIO on the master);
+  parenb, cstopb, crtscts, clocal take 0/1 like flags.
 
 ESCAPING
   The first comma starts the options. In a target or an option value,
-  \, is a comma, \\ a backslash and \@ an @; any other backslash stays as it
-  is. A unix path that really starts with @ is written \@: unix:\@odd.
+  \, is a comma, \\ a backslash, \@ an @ and \! a !; any other backslash
+  stays as it is. A unix path that really starts with @ is written \@:
+  unix:\@odd. "!!" is socat's dual address, refused: a path that holds it is
+  written file:/tmp/a\!!b.
   exec: splits with shell quoting rules and runs no shell; a comma inside
   quotes or after a backslash belongs to the command: exec:sh -c 'a=1,b=2'.
   sh: takes the rest of the address verbatim, commas included, and has no
@@ -2133,6 +2438,8 @@ SOCAT SPELLINGS
   OPEN:PATH  GOPEN:PATH                     file:PATH
   SOCKS4:S:H:P  SOCKS4A:S:H:P,socksport=N   socks4:S:1080/H:P  socks4a:S:N/H:P
   PROXY:S:H:P,proxyport=N,proxyauth=U:P     http-connect:S:N/H:P,auth=U:P
+  PTY  READLINE                             pty  readline
+  /dev/ttyS0,b115200 (sockbox socat)        tty:/dev/ttyS0,b115200
 
   Every TCP- and UDP- spelling also comes as TCP4-, TCP6-, UDP4-, UDP6-
   (TCP6-LISTEN:P is listen:tcp6:P). TCP:, UDP:, UNIX:, EXEC: and STDIO are
@@ -2164,11 +2471,17 @@ EXAMPLES
   stdio,frame=line                     lines from standard input
   connect:UNIX-CONNECT:/tmp/s          socat spelling, same role: fine
   TCP-LISTEN:8080,reuseaddr            socat for listen:tcp:8080,reuseaddr
+  pty,link=/tmp/ttyA,raw,echo=0        one end of a virtual serial cable
+  tty:/dev/ttyUSB0,b115200,raw,echo=0  a serial line at 115200 baud, 8N1
+  exec:bash -i,pty,stderr,setsid,ctty  a shell on a terminal of its own
+  exec:python3 -i,pty,sigint           Ctrl-C from the peer interrupts it
+  readline,prompt=haproxy>,history=/tmp/h   line editing, own history
 "#;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addr::TermOptions;
     use std::path::PathBuf;
 
     fn parse(s: &str) -> Address {
@@ -2854,6 +3167,10 @@ mod tests {
         // A command line may say "!!".
         assert!("sh:echo hi!!".parse::<Address>().is_ok());
         assert!("exec:echo 'a!!b'".parse::<Address>().is_ok());
+        // A path that holds "!!" is written with the first '!' escaped.
+        let a: Address = "file:/tmp/a\\!!b".parse().unwrap();
+        assert_eq!(a.endpoint, Endpoint::File("/tmp/a!!b".into()));
+        assert_eq!(a.to_string(), "file:/tmp/a\\!!b");
     }
 
     #[test]
@@ -2931,7 +3248,7 @@ mod tests {
         assert_eq!(
             e,
             "option 'mode' does not apply to tcp in 'tcp:h:1,mode=0660'; \
-             it applies to unix, unix-dgram, seqpacket, fifo"
+             it applies to unix, unix-dgram, seqpacket, fifo, pty"
         );
     }
 
@@ -3199,6 +3516,93 @@ mod tests {
         }
     }
 
+    // --- terminal kinds ----------------------------------------------------------------
+
+    #[test]
+    fn terminal_kinds() {
+        assert_eq!(canonical("pty", "pty").endpoint, Endpoint::Pty);
+        assert_eq!(canonical("PTY", "pty").endpoint, Endpoint::Pty);
+        assert_eq!(
+            canonical("readline", "readline").endpoint,
+            Endpoint::Readline
+        );
+        let tty = canonical("tty:/dev/ttyUSB0", "tty:/dev/ttyUSB0");
+        assert_eq!(tty.endpoint, Endpoint::Tty("/dev/ttyUSB0".into()));
+        assert!(error("pty:/dev/x").contains("pty takes no target"));
+        assert!(error("tty").contains("tty:PATH of a terminal device"));
+    }
+
+    #[test]
+    fn pty_options() {
+        let a = canonical(
+            "pty,link=/tmp/ttyA,raw,echo=0,wait-slave,mode=600",
+            "pty,mode=0600,raw,echo=0,link=/tmp/ttyA,wait-slave",
+        );
+        let t = &a.options.terminal;
+        assert_eq!(t.link.as_deref(), Some(std::path::Path::new("/tmp/ttyA")));
+        assert!(t.raw && t.wait_slave);
+        assert_eq!(t.echo, Some(false));
+        assert_eq!(a.options.mode, Some(0o600));
+        assert!(error("pty,link=").contains("needs a value"));
+        assert!(error("tcp:h:1,link=/x").contains("applies to pty"));
+    }
+
+    #[test]
+    fn tty_options_in_socat_and_native_spellings() {
+        let a = canonical(
+            "tty:/dev/ttyS0,b115200,raw,echo=0,cs8,parenb=0,cstopb=1,crtscts=0,clocal=1",
+            "tty:/dev/ttyS0,raw,echo=0,b115200,cs8,parenb=0,cstopb=1,crtscts=0,clocal=1",
+        );
+        let t = &a.options.terminal;
+        assert_eq!((t.baud, t.charsize), (Some(115200), Some(8)));
+        assert_eq!((t.parenb, t.cstopb), (Some(false), Some(true)));
+        assert_eq!((t.crtscts, t.clocal), (Some(false), Some(true)));
+        canonical(
+            "tty:/dev/ttyS0,baud=9600,charsize=7",
+            "tty:/dev/ttyS0,b9600,cs7",
+        );
+        canonical("tty:/dev/ttyS0,B4000000,CS5", "tty:/dev/ttyS0,b4000000,cs5");
+        assert!(error("tty:/dev/ttyS0,b115201").contains("a standard rate"));
+        assert!(error("tty:/dev/ttyS0,baud=fast").contains("a standard rate"));
+        assert!(error("tty:/dev/ttyS0,b9600,baud=9600").contains("given twice"));
+        assert!(error("tty:/dev/ttyS0,cs9").contains("unknown option"));
+        assert!(error("tty:/dev/ttyS0,charsize=9").contains("5, 6, 7 or 8"));
+        assert!(error("tty:/dev/ttyS0,echo=maybe").contains("bad value"));
+        assert!(error("tty:/dev/ttyS0,link=/x").contains("applies to pty"));
+        assert!(error("unix:/x,raw").contains("applies to exec, pty, tty"));
+    }
+
+    #[test]
+    fn exec_on_a_pty() {
+        let a = canonical(
+            "exec:bash -i,pty,stderr,setsid,ctty,sigint,raw",
+            "exec:bash -i,raw,pty,stderr,setsid,ctty,sigint",
+        );
+        let t = &a.options.terminal;
+        assert!(t.pty && t.stderr && t.setsid && t.ctty && t.sigint && t.raw);
+        canonical("exec:cat,stderr,setsid", "exec:cat,stderr,setsid");
+        for bad in [
+            "exec:cat,raw",
+            "exec:cat,ctty",
+            "exec:cat,sigint",
+            "exec:cat,b9600",
+        ] {
+            assert!(error(bad).contains("add the option pty"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn readline_options() {
+        let a = canonical(
+            "readline,prompt=> ,history=/tmp/h",
+            "readline,prompt=> ,history=/tmp/h",
+        );
+        assert_eq!(a.options.terminal.prompt.as_deref(), Some("> "));
+        canonical(r"readline,prompt=a\,b", r"readline,prompt=a\,b");
+        assert!(error("readline,raw").contains("applies to exec, pty, tty"));
+        assert!(error("readline:x").contains("readline takes no target"));
+    }
+
     // --- properties --------------------------------------------------------------------
 
     mod properties {
@@ -3296,6 +3700,9 @@ mod tests {
                     .prop_filter("not blank", |s| !s.trim().is_empty())
                     .prop_map(Endpoint::Sh),
                 Just(Endpoint::Stdio),
+                Just(Endpoint::Pty),
+                Just(Endpoint::Readline),
+                text(1..30).prop_map(|p| Endpoint::Tty(p.into())),
                 (any::<bool>(), any::<bool>()).prop_flat_map(|(v6, _)| {
                     let version = if v6 { IpVersion::V6 } else { IpVersion::V4 };
                     host(version).prop_map(move |host| Endpoint::Icmp { v6, host })
@@ -3415,33 +3822,74 @@ mod tests {
                 proptest::option::of(any::<bool>()),
                 proptest::option::of(dev()),
             );
-            (flags, texts, numbers, retrying, extra).prop_map(|(f, t, n, r, x)| Options {
-                reuseaddr: f[0],
-                reuseport: f[1],
-                nodelay: f[2],
-                keepalive: f[3],
-                v6only: f[4],
-                bind: t.0,
-                dev: t.1,
-                rcvbuf: n.0,
-                sndbuf: n.1,
-                backlog: n.2,
-                timeout: n.3,
-                mode: n.4,
-                owner: t.2,
-                group: t.3,
-                frame: n.5,
-                write: n.6,
-                retry: r.0,
-                interval: r.1,
-                proxyport: None,
-                auth: x.0,
-                broadcast: x.1,
-                join: x.2,
-                multicast_ttl: x.3,
-                multicast_loop: x.4,
-                multicast_if: x.5,
-            })
+            (flags, texts, numbers, retrying, (extra, terminal())).prop_map(
+                |(f, t, n, r, (x, term))| Options {
+                    reuseaddr: f[0],
+                    reuseport: f[1],
+                    nodelay: f[2],
+                    keepalive: f[3],
+                    v6only: f[4],
+                    bind: t.0,
+                    dev: t.1,
+                    rcvbuf: n.0,
+                    sndbuf: n.1,
+                    backlog: n.2,
+                    timeout: n.3,
+                    mode: n.4,
+                    owner: t.2,
+                    group: t.3,
+                    frame: n.5,
+                    write: n.6,
+                    retry: r.0,
+                    interval: r.1,
+                    proxyport: None,
+                    auth: x.0,
+                    broadcast: x.1,
+                    join: x.2,
+                    multicast_ttl: x.3,
+                    multicast_loop: x.4,
+                    multicast_if: x.5,
+                    terminal: term,
+                },
+            )
+        }
+
+        fn terminal() -> impl Strategy<Value = TermOptions> {
+            let switch = || proptest::option::of(any::<bool>());
+            let termios = (
+                any::<bool>(),
+                switch(),
+                proptest::option::of(prop::sample::select(BAUD_RATES)),
+                proptest::option::of(5u8..=8),
+                [switch(), switch(), switch(), switch()],
+            );
+            let others = (
+                proptest::option::of(text(1..20)),
+                any::<[bool; 6]>(),
+                proptest::option::of(text(1..20)),
+                proptest::option::of(text(1..20)),
+            );
+            (termios, others).prop_map(
+                |((raw, echo, baud, charsize, sw), (link, f, prompt, history))| TermOptions {
+                    raw,
+                    echo,
+                    baud,
+                    charsize,
+                    parenb: sw[0],
+                    cstopb: sw[1],
+                    crtscts: sw[2],
+                    clocal: sw[3],
+                    link: link.map(Into::into),
+                    wait_slave: f[0],
+                    pty: f[1],
+                    stderr: f[2],
+                    setsid: f[3],
+                    ctty: f[4],
+                    sigint: f[5],
+                    prompt,
+                    history: history.map(Into::into),
+                },
+            )
         }
 
         /// Clears every option the endpoint does not take, so the address is valid.
@@ -3476,6 +3924,27 @@ mod tests {
             o.multicast_ttl = o.multicast_ttl.filter(|_| keep(Opt::MulticastTtl));
             o.multicast_loop = o.multicast_loop.filter(|_| keep(Opt::MulticastLoop));
             o.multicast_if = o.multicast_if.filter(|_| keep(Opt::MulticastIf));
+            let t = &mut o.terminal;
+            // Terminal settings on exec need its pty.
+            let exec_pty = !matches!(endpoint, Endpoint::Exec(_)) || (t.pty && keep(Opt::Pty));
+            let termios = keep(Opt::Raw) && exec_pty;
+            t.raw &= termios;
+            t.echo = t.echo.filter(|_| termios);
+            t.baud = t.baud.filter(|_| termios);
+            t.charsize = t.charsize.filter(|_| termios);
+            t.parenb = t.parenb.filter(|_| termios);
+            t.cstopb = t.cstopb.filter(|_| termios);
+            t.crtscts = t.crtscts.filter(|_| termios);
+            t.clocal = t.clocal.filter(|_| termios);
+            t.link = t.link.take().filter(|_| keep(Opt::Link));
+            t.wait_slave &= keep(Opt::WaitSlave);
+            t.pty &= keep(Opt::Pty);
+            t.stderr &= keep(Opt::Stderr);
+            t.setsid &= keep(Opt::Setsid);
+            t.ctty &= keep(Opt::Ctty) && exec_pty;
+            t.sigint &= keep(Opt::Sigint) && exec_pty;
+            t.prompt = t.prompt.take().filter(|_| keep(Opt::Prompt));
+            t.history = t.history.take().filter(|_| keep(Opt::History));
             o
         }
 

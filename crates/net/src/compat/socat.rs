@@ -51,6 +51,13 @@ impl Side {
     fn is_stdio(&self) -> bool {
         self.addr.endpoint == Endpoint::Stdio
     }
+
+    /// READLINE with nothing `connect --readline [--prompt P]` cannot say.
+    fn is_plain_readline(&self) -> bool {
+        let mut o = self.addr.options.clone();
+        o.terminal.prompt = None;
+        self.addr.endpoint == Endpoint::Readline && o == crate::addr::Options::default()
+    }
 }
 
 /// Command-line settings that are not addresses.
@@ -303,6 +310,12 @@ fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Res
             flow,
             ..
         } => ("stdio".to_owned(), flow),
+        // PTY and READLINE take no target.
+        Opens::Kind {
+            kind: kind @ ("pty" | "readline"),
+            flow,
+            ..
+        } if target.is_empty() => (kind.to_owned(), flow),
         Opens::Kind { flow, .. } => (format!("{word}:{target}"), flow),
         Opens::Refused(why) => {
             return Err(usage(format!(
@@ -313,6 +326,10 @@ fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Res
         Opens::File { create } => {
             let write = write.or(create.then_some(FileWrite::Truncate));
             (file_address(word, target, probe, write)?, Flow::Both)
+        }
+        // A terminal device (socat applies termios options to whatever it opened).
+        Opens::Generic if is_terminal_path(target) || native_opts.iter().any(|o| is_termios(o)) => {
+            (format!("tty:{target}"), Flow::Both)
         }
         Opens::Generic => {
             let path = Path::new(target);
@@ -350,6 +367,41 @@ fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Res
     side.addr = addr;
     side.flow = flow;
     Ok(side)
+}
+
+/// Paths socat users open as terminals: `/dev/ttyS0`, `/dev/ttyUSB0`, `/dev/pts/3`.
+fn is_terminal_path(path: &str) -> bool {
+    path.starts_with("/dev/tty") || path.starts_with("/dev/pts/")
+}
+
+/// An option that only a terminal takes (`raw`, `echo=0`, `b115200`, `cs8` ...).
+fn is_termios(item: &str) -> bool {
+    let name = item
+        .split('=')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let speed = name
+        .strip_prefix('b')
+        .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()));
+    speed
+        || matches!(
+            name.as_str(),
+            "raw"
+                | "rawer"
+                | "cfmakeraw"
+                | "echo"
+                | "cs5"
+                | "cs6"
+                | "cs7"
+                | "cs8"
+                | "parenb"
+                | "cstopb"
+                | "crtscts"
+                | "clocal"
+                | "baud"
+                | "charsize"
+        )
 }
 
 fn need<'a>(name: &str, value: Option<&'a str>, raw: &str) -> Result<&'a str, Error> {
@@ -416,6 +468,30 @@ fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
              one (socat would accept on the first, then on the second)",
             a.raw, b.raw
         )));
+    }
+    // READLINE against a connecting address: `connect ADDR --readline`.
+    if let Some((line, other)) = [(&a, &b), (&b, &a)]
+        .into_iter()
+        .find(|(s, o)| s.is_plain_readline() && o.role() != Some(Role::Listen) && !o.is_stdio())
+    {
+        if !(forward_only || backward_only) && other.addr.endpoint != Endpoint::Readline {
+            refuse_server_options(other)?;
+            let mut addr = other.addr.clone();
+            addr.role = None;
+            argv.extend([
+                "connect".to_owned(),
+                addr.to_string(),
+                "--readline".to_owned(),
+            ]);
+            if let Some(p) = &line.addr.options.terminal.prompt {
+                argv.extend(["--prompt".to_owned(), p.clone()]);
+            }
+            timing_flags(set, &mut argv, false);
+            return Ok(Plan {
+                argv,
+                notes: std::mem::take(&mut set.notes),
+            });
+        }
     }
     let (other, stdio_first) = match (a.is_stdio(), b.is_stdio()) {
         (true, true) => {
@@ -675,6 +751,55 @@ mod tests {
         assert!(e.contains("two addresses"), "{e}");
         let e = refused("-Q - -");
         assert!(e.contains("unknown option"), "{e}");
+    }
+
+    #[test]
+    fn terminals() {
+        assert_eq!(
+            native("PTY,link=/tmp/ttyA,raw,echo=0 PTY,link=/tmp/ttyB,raw,echo=0"),
+            "sockbox relay connect:pty,raw,echo=0,link=/tmp/ttyA \
+             connect:pty,raw,echo=0,link=/tmp/ttyB"
+        );
+        assert_eq!(
+            native("PTY,link=/tmp/ttyA,raw,echo=0,wait-slave -"),
+            "sockbox connect pty,raw,echo=0,link=/tmp/ttyA,wait-slave"
+        );
+        assert_eq!(
+            native("/dev/ttyUSB0,b115200,raw,echo=0 TCP-LISTEN:5555,fork,reuseaddr"),
+            "sockbox relay connect:tty:/dev/ttyUSB0,raw,echo=0,b115200 listen:tcp:5555,reuseaddr"
+        );
+        assert_eq!(
+            native("- /dev/ttyS0,cs8,parenb=0,cstopb=0,crtscts=0,clocal=1"),
+            "sockbox connect tty:/dev/ttyS0,cs8,parenb=0,cstopb=0,crtscts=0,clocal=1"
+        );
+        assert_eq!(
+            native("- GOPEN:/dev/serial/by-id/x,b9600"),
+            "sockbox connect tty:/dev/serial/by-id/x,b9600"
+        );
+        assert_eq!(
+            native("TCP-LISTEN:2323,fork EXEC:bash,pty,stderr,setsid,ctty,sigint"),
+            "sockbox relay listen:tcp:2323 connect:exec:bash,pty,stderr,setsid,ctty,sigint"
+        );
+    }
+
+    #[test]
+    fn readline() {
+        assert_eq!(
+            native("READLINE UNIX-CONNECT:/run/haproxy/admin.sock"),
+            "sockbox connect unix:/run/haproxy/admin.sock --readline"
+        );
+        assert_eq!(
+            native("READLINE,prompt=hap> UNIX-CONNECT:/run/haproxy/admin.sock"),
+            "sockbox connect unix:/run/haproxy/admin.sock --readline --prompt 'hap>'"
+        );
+        assert_eq!(
+            native("READLINE,history=/tmp/h,noprompt TCP:h:1"),
+            "sockbox relay connect:readline,history=/tmp/h connect:tcp:h:1"
+        );
+        let e = refused("READLINE,noecho=pass TCP:h:1");
+        assert!(e.contains("'noecho'"), "{e}");
+        let e = refused("PTY,sighup -");
+        assert!(e.contains("'sighup'"), "{e}");
     }
 
     #[test]

@@ -211,14 +211,8 @@ pub const SOCAT_ADDRESSES: &[SocatAddress] = &[
         "sockbox opens its endpoints itself; nearest: `listen --inherit` for a listening socket \
          handed over, stdio (-) for descriptors 0 and 1",
     ),
-    refused(
-        &["pty"],
-        "sockbox has no pseudo-terminal kind yet; nearest: exec:PROG (a program on a socket pair)",
-    ),
-    refused(
-        &["readline"],
-        "sockbox has no line editor yet; nearest: rlwrap sockbox connect ADDR",
-    ),
+    kind(&["pty"], "pty", None, Form::Plain),
+    kind(&["readline"], "readline", None, Form::Plain),
     refused(
         &["openssl", "openssl-connect", "openssl-client", "ssl"],
         TLS,
@@ -374,11 +368,12 @@ const FS_ATTR: Verdict =
     Verdict::Refused("sockbox sets no file-system attributes; nearest: chattr(1) afterwards");
 const IOCTL: Verdict = Verdict::Refused("sockbox issues no arbitrary ioctls");
 const TERMINAL: Verdict = Verdict::Refused(
-    "sockbox has no terminal (pty, tty) kinds yet, so no termios settings; nearest: stty on the \
-     device, then file:",
+    "sockbox sets only raw, echo, the speed (bNNN), csN, parenb, cstopb, crtscts and clocal of \
+     a terminal; nearest: stty -F DEVICE before, then tty:DEVICE",
 );
-const READLINE_OPT: Verdict =
-    Verdict::Refused("sockbox has no line editor yet; nearest: rlwrap sockbox connect ADDR");
+const READLINE_OPT: Verdict = Verdict::Refused(
+    "sockbox's readline echoes every line; nearest: a prompt=, and no secrets typed into it",
+);
 const TLS_OPT: Verdict = Verdict::Refused("TLS is not built into sockbox yet (see OPENSSL:)");
 const TUN_OPT: Verdict = Verdict::Refused("sockbox does not create TUN devices");
 const IP_OPT: Verdict = Verdict::Refused(
@@ -394,8 +389,8 @@ const SOCKET_OPT: Verdict = Verdict::Refused(
 const RESOLVER: Verdict =
     Verdict::Refused("sockbox uses the system resolver as configured; nearest: /etc/resolv.conf");
 const EXEC_OPT: Verdict = Verdict::Refused(
-    "sockbox runs exec: and sh: programs plainly, on a socket pair; nearest: wrap the program \
-     (setsid, env, a shell line in sh:)",
+    "sockbox runs exec: and sh: programs plainly, on a socket pair or (with pty) a terminal; \
+     nearest: wrap the program (env, a shell line in sh:)",
 );
 
 /// Every socat address option of socat 1.7.4's manual, and the aliases people use.
@@ -603,31 +598,15 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
     opt(
         &[
             "b0",
-            "b19200",
-            "b115200",
-            "b9600",
-            "b38400",
-            "b57600",
-            "echo",
             "icanon",
-            "raw",
-            "rawer",
-            "cfmakeraw",
             "ignbrk",
             "brkint",
             "bs0",
             "bs1",
             "bsdly",
-            "clocal",
             "crdly",
             "cread",
-            "crtscts",
             "csize",
-            "cs5",
-            "cs6",
-            "cs7",
-            "cs8",
-            "cstopb",
             "dsusp",
             "echoctl",
             "echoe",
@@ -676,7 +655,6 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
             "onocr",
             "opost",
             "ospeed",
-            "parenb",
             "parmrk",
             "parodd",
             "pendin",
@@ -702,23 +680,53 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
             "xtabs",
             "i-pop-all",
             "i-push",
-            "link",
-            "wait-slave",
-            "pty-interval",
-            "openpty",
-            "ptmx",
-            "pty",
-            "ctty",
             "sighup",
-            "sigint",
             "sigquit",
         ],
         TERMINAL,
     ),
+    // Terminals: pty, tty (socat's bare /dev/tty* paths) and EXEC with pty.
+    opt(&["raw", "rawer", "cfmakeraw"], Verdict::Native("raw")),
+    opt(&["echo"], Verdict::Native("echo")),
     opt(
-        &["history", "history-file", "noprompt", "noecho", "prompt"],
-        READLINE_OPT,
+        &[
+            "b50", "b75", "b110", "b134", "b150", "b200", "b300", "b600", "b1200", "b1800",
+            "b2400", "b4800", "b9600", "b19200", "b38400", "b57600", "b115200", "b230400",
+            "b460800", "b500000", "b576000", "b921600", "b1000000", "b1152000", "b1500000",
+            "b2000000", "b2500000", "b3000000", "b3500000", "b4000000",
+        ],
+        Verdict::Mapped("the same bNNN: the line speed (also baud=NNN)"),
     ),
+    opt(
+        &["cs5", "cs6", "cs7", "cs8"],
+        Verdict::Mapped("the same csN: bits per character (also charsize=N)"),
+    ),
+    opt(&["parenb"], Verdict::Native("parenb")),
+    opt(&["cstopb"], Verdict::Native("cstopb")),
+    opt(&["crtscts"], Verdict::Native("crtscts")),
+    opt(&["clocal"], Verdict::Native("clocal")),
+    opt(&["link"], Verdict::Native("link")),
+    opt(&["wait-slave"], Verdict::Native("wait-slave")),
+    opt(
+        &["pty-interval"],
+        Verdict::NoOp("sockbox looks for the slave being opened every 50 ms"),
+    ),
+    opt(
+        &["openpty", "ptmx"],
+        Verdict::NoOp("sockbox always opens a pty with posix_openpt(3), /dev/ptmx"),
+    ),
+    opt(&["pty"], Verdict::Native("pty")),
+    opt(&["stderr"], Verdict::Native("stderr")),
+    opt(&["setsid"], Verdict::Native("setsid")),
+    opt(&["ctty"], Verdict::Native("ctty")),
+    opt(&["sigint"], Verdict::Native("sigint")),
+    opt(&["history", "history-file"], Verdict::Native("history")),
+    opt(&["prompt"], Verdict::Native("prompt")),
+    opt(
+        &["noprompt"],
+        Verdict::NoOp("sockbox never guesses a prompt from the peer's output"),
+    ),
+    opt(&["noecho"], READLINE_OPT),
     opt(
         &[
             "cipher",
@@ -906,12 +914,7 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
         Verdict::Native("multicast-loop"),
     ),
     opt(&["ip-multicast-if"], Verdict::Native("multicast-if")),
-    opt(
-        &[
-            "path", "login", "setsid", "setpgid", "stderr", "fdin", "fdout",
-        ],
-        EXEC_OPT,
-    ),
+    opt(&["path", "login", "setpgid", "fdin", "fdout"], EXEC_OPT),
     opt(
         &[
             "tcpwrap",

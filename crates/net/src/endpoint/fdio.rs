@@ -64,9 +64,19 @@ fn interrupted_is_retry<R>(mut f: impl FnMut() -> nix::Result<R>) -> io::Result<
     }
 }
 
+/// `read(2)` with `EIO` as the end of the stream. Of the fds read here (sockets, pipes,
+/// FIFOs, terminals), only a terminal returns `EIO`: a pty master whose slave was closed by
+/// its last user, a serial line that hung up (pty(7), termios(3)). socat reads it the same way.
+fn read_or_hangup(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    match interrupted_is_retry(|| nix::unistd::read(fd, buf)) {
+        Err(e) if e.raw_os_error() == Some(libc::EIO) => Ok(0),
+        r => r,
+    }
+}
+
 /// `read(2)`: 0 means end of stream.
 pub async fn read(fd: &Fd, buf: &mut [u8]) -> io::Result<usize> {
-    on_readable(fd, |f| interrupted_is_retry(|| nix::unistd::read(f, buf))).await
+    on_readable(fd, |f| read_or_hangup(f, buf)).await
 }
 
 /// `read(2)` from a byte stream (stream socket, pipe), saving the `read` that would only say
@@ -79,8 +89,7 @@ pub async fn read_stream(fd: &Fd, buf: &mut [u8]) -> io::Result<usize> {
     let want = buf.len();
     loop {
         let mut guard = fd.readable().await?;
-        match guard.try_io(|inner| interrupted_is_retry(|| nix::unistd::read(inner.get_ref(), buf)))
-        {
+        match guard.try_io(|inner| read_or_hangup(inner.get_ref(), buf)) {
             Ok(Ok(n)) => {
                 if n > 0 && n < want {
                     guard.clear_ready();

@@ -23,9 +23,13 @@ mod fifo;
 mod file;
 mod inet;
 pub mod proxy;
+mod pty;
+pub mod readline;
 pub mod retry;
 pub mod sock;
 mod stdio;
+mod termios;
+mod tty;
 mod unix;
 
 use std::fmt;
@@ -60,6 +64,9 @@ pub enum Medium {
     Datagram,
     /// Pipe or FIFO (including stdio when it is one, and the pipes bridging files and ttys).
     Pipe,
+    /// A terminal sockbox drives itself: a pty master, a `tty:` device. Pollable, but
+    /// `splice(2)` refuses it, so its copies are buffered.
+    Terminal,
 }
 
 impl Medium {
@@ -242,6 +249,23 @@ impl Conn {
         c
     }
 
+    /// A terminal (pty master, tty device): one fd for both directions; half-close changes
+    /// nothing (a terminal has no end of stream to send).
+    pub(crate) fn terminal(label: String, fd: Fd, framing: Option<Framing>) -> Self {
+        let fd = Arc::new(fd);
+        let mut c = Conn::new(label, Transfer::Stream, framing);
+        c.reader = Some(Reader {
+            src: Source::Fd(fd.clone()),
+            medium: Medium::Terminal,
+        });
+        c.writer = Some(Writer {
+            dst: Sink::Fd(fd),
+            medium: Medium::Terminal,
+            shutdown: false,
+        });
+        c
+    }
+
     /// The socket under a connection (stream, seqpacket, or a connected datagram socket),
     /// taken out of the runtime (deregistered, still non-blocking) for code that drives it
     /// another way: the HTTP client, descriptor passing. `None` (and the connection closed)
@@ -265,7 +289,7 @@ impl Conn {
                 return None;
             }
         }
-        if medium == Medium::Pipe {
+        if medium == Medium::Pipe || medium == Medium::Terminal {
             return None;
         }
         Arc::into_inner(fd).map(|fd| (fd.into_inner(), medium))
@@ -329,6 +353,9 @@ async fn connect_once(addr: &Address, timeout: Option<Duration>) -> Result<Conn>
             "{addr}: icmp addresses are for `sockbox ping`, not for connecting"
         ))),
         Endpoint::Proxy(t) => Box::pin(proxy::connect(addr, t, timeout)).await,
+        Endpoint::Pty => Box::pin(pty::open(addr)).await,
+        Endpoint::Tty(path) => tty::open(addr, path),
+        Endpoint::Readline => readline::open(addr),
     }
 }
 
@@ -410,14 +437,18 @@ impl Listener {
                     _cleanup: guard,
                 })
             }
-            Endpoint::File(_) | Endpoint::Exec(_) | Endpoint::Sh(_) | Endpoint::Stdio => {
-                Ok(Listener {
-                    label: addr.to_string(),
-                    accepting: Accepting::Once(Some(addr.clone())),
-                    allow: None,
-                    _cleanup: None,
-                })
-            }
+            Endpoint::File(_)
+            | Endpoint::Exec(_)
+            | Endpoint::Sh(_)
+            | Endpoint::Stdio
+            | Endpoint::Pty
+            | Endpoint::Tty(_)
+            | Endpoint::Readline => Ok(Listener {
+                label: addr.to_string(),
+                accepting: Accepting::Once(Some(addr.clone())),
+                allow: None,
+                _cleanup: None,
+            }),
             Endpoint::Icmp { .. } => Err(Error::Usage(format!(
                 "{addr}: icmp addresses are for `sockbox ping`, not for listening"
             ))),
