@@ -568,3 +568,43 @@ fn nc_zero_io_scan_of_a_range() {
         assert_eq!(p.wait_code(WAIT), 1, "{tool:?}: {}", p.stderr());
     }
 }
+
+/// `socat -u FILE:PATH,ignoreeof TCP:...` (tail -f over TCP), real and ours: what the file held
+/// arrives, then what is appended to it later, and the connection stays open past the end.
+#[test]
+fn socat_ignoreeof_follows_a_growing_file() {
+    let dir = tempdir();
+    for tool in Tool::both("socat") {
+        let file = dir
+            .path()
+            .join(format!("{tool:?}.log").replace(['(', ')', '"'], ""));
+        std::fs::write(&file, b"first line\n").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let from = format!("FILE:{},ignoreeof", file.display());
+        let to = format!("TCP:127.0.0.1:{port}");
+        let _p = tool.spawn(&strings(&["-u", &from, &to]));
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut got = vec![0u8; 11];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(got, b"first line\n", "{tool:?}");
+        // Past the end now: append, and it arrives.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        f.write_all(b"appended later\n").unwrap();
+        let mut more = vec![0u8; 15];
+        s.read_exact(&mut more).unwrap();
+        assert_eq!(more, b"appended later\n", "{tool:?}");
+    }
+    // Native: follow, and its refusals.
+    let out = run_sockbox(&["connect", "file:/nonexistent/x,follow"], b"");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = run_sockbox(
+        &["relay", "file:/tmp/x,follow,append", "tcp:127.0.0.1:1"],
+        b"",
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}

@@ -200,6 +200,8 @@ pub struct Options {
     /// The wait before the first retry (1 s by default); later waits grow (see
     /// [`crate::endpoint::connect`]).
     pub interval: Option<Duration>,
+    /// `follow` (file): read on past the end, as `tail -f` does (socat's `ignoreeof`).
+    pub follow: bool,
     /// `proxyport=PORT`: the proxy's port, for socat's `SOCKS4A:PROXY:HOST:PORT,socksport=N`.
     /// Parsing moves it into the target ([`ProxyTarget::proxy_port`]); it is `None` after.
     pub proxyport: Option<u16>,

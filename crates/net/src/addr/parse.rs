@@ -472,6 +472,7 @@ enum Opt {
     Append,
     Retry,
     Interval,
+    Follow,
     Auth,
     Proxyport,
     Broadcast,
@@ -636,6 +637,7 @@ const OPTIONS: &[OptSpec] = &[
     flag(Opt::Append, "append", C_FILE),
     valued(Opt::Retry, "retry", "N|forever", RETRYING, RETRY),
     valued(Opt::Interval, "interval", "DURATION", RETRYING, DURATION),
+    flag(Opt::Follow, "follow", C_FILE),
     valued(
         Opt::Auth,
         "auth",
@@ -1959,6 +1961,7 @@ impl Parser<'_> {
             Opt::History => options.terminal.history = Some(value.clone().into()),
             // Flags returned above.
             Opt::Broadcast
+            | Opt::Follow
             | Opt::Reuseaddr
             | Opt::Reuseport
             | Opt::Nodelay
@@ -2009,6 +2012,7 @@ fn set_flag(options: &mut Options, opt: Opt, on: bool) {
         Opt::Keepalive => options.keepalive = on,
         Opt::V6only => options.v6only = on,
         Opt::Broadcast => options.broadcast = on,
+        Opt::Follow => options.follow = on,
         Opt::Raw => options.terminal.raw = on,
         Opt::Echo => options.terminal.echo = Some(on),
         Opt::Parenb => options.terminal.parenb = Some(on),
@@ -2178,6 +2182,9 @@ fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
     if let Some(v) = o.interval {
         write!(f, ",interval={}", Dur(v))?;
     }
+    if o.follow {
+        f.write_str(",follow")?;
+    }
     if let Some(v) = &o.auth {
         write!(f, ",auth={}", escaped(v))?;
     }
@@ -2340,6 +2347,8 @@ OPTIONS
   interval=DURATION  wait before the first   tcp*, unix*
                      retry (1s); doubles up
                      to 10x, with jitter
+  follow             read on past the end    file
+                     (tail -f)
   auth=USER[:PASS]   proxy credentials       proxies
                      (SOCKS 5 user/password,
                      SOCKS 4 user id, HTTP
@@ -3843,6 +3852,7 @@ mod tests {
                     retry: r.0,
                     interval: r.1,
                     proxyport: None,
+                    follow: f[0] && f[1],
                     auth: x.0,
                     broadcast: x.1,
                     join: x.2,
@@ -3918,6 +3928,7 @@ mod tests {
             o.write = o.write.filter(|_| keep(Opt::Creat));
             o.retry = o.retry.filter(|_| keep(Opt::Retry));
             o.interval = o.interval.filter(|_| keep(Opt::Interval));
+            o.follow &= keep(Opt::Follow);
             o.auth = o.auth.filter(|_| keep(Opt::Auth));
             o.broadcast &= keep(Opt::Broadcast);
             o.join = o.join.filter(|_| keep(Opt::Join));

@@ -964,12 +964,7 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
              exec:'sed -u s/$/\\r/'",
         ),
     ),
-    opt(
-        &["ignoreeof"],
-        Verdict::Refused(
-            "sockbox ends a file's direction at its end; nearest: exec:'tail -f FILE' as the side",
-        ),
-    ),
+    opt(&["ignoreeof"], Verdict::Native("follow")),
     opt(
         &["readbytes"],
         Verdict::Refused("nearest: exec:'head -c N FILE' as the side"),

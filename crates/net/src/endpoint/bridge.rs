@@ -7,8 +7,9 @@
 //! A writer bridge is joined when its connection closes, so no byte is lost at exit.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
@@ -37,9 +38,35 @@ fn write_all(fd: &OwnedFd, mut buf: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Copy `src` (blocking) into a new pipe, at most `limit` bytes; returns the pipe's read end.
-/// The thread is not joined: it ends at `src`'s end, or when nobody reads the pipe any more.
-pub(crate) fn reader(src: OwnedFd, limit: Option<u64>, name: &str) -> io::Result<Fd> {
+/// How often a followed file is read again at its end (`tail -f` waits 1 s; socat 1 s too).
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
+
+/// How far a reader bridge reads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ReadTo {
+    /// To the end, or at most this many bytes.
+    End(Option<u64>),
+    /// Past the end: what is appended later is read too (`tail -f`, socat's `ignoreeof`),
+    /// until nobody reads the pipe any more.
+    Follow,
+}
+
+/// True once nobody holds the pipe's read end: waits up to `wait` for that (POLLERR on the
+/// write end), so a followed file is read again after at most `wait`.
+fn reader_gone(w: &OwnedFd, wait: Duration) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(w.as_fd(), PollFlags::empty())];
+    let ms = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
+    matches!(poll(&mut fds, ms), Ok(n) if n > 0)
+}
+
+/// Copy `src` (blocking) into a new pipe (see [`ReadTo`]); returns the pipe's read end. The
+/// thread is not joined: it ends at `src`'s end, or when nobody reads the pipe any more.
+pub(crate) fn reader(src: OwnedFd, to: ReadTo, name: &str) -> io::Result<Fd> {
+    let (limit, follow) = match to {
+        ReadTo::End(limit) => (limit, false),
+        ReadTo::Follow => (None, true),
+    };
     let (r, w) = pipe2(OFlag::O_CLOEXEC)?;
     std::thread::Builder::new()
         .name(format!("read {name}"))
@@ -49,6 +76,11 @@ pub(crate) fn reader(src: OwnedFd, limit: Option<u64>, name: &str) -> io::Result
             while left > 0 {
                 let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                 match read_some(&src, &mut buf[..want]) {
+                    Ok(0) if follow => {
+                        if reader_gone(&w, FOLLOW_POLL) {
+                            break;
+                        }
+                    }
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         if write_all(&w, &buf[..n]).is_err() {

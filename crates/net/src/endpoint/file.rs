@@ -59,8 +59,8 @@ fn terminal(addr: &Address, path: &Path) -> Result<Conn> {
         })?;
     crate::narrate!("open({}, O_RDWR|O_NOCTTY): a terminal", path.display());
     let read_half = f.try_clone().map_err(io_err("dup", &target))?;
-    let rd =
-        bridge::reader(OwnedFd::from(read_half), None, &target).map_err(io_err("open", &target))?;
+    let rd = bridge::reader(OwnedFd::from(read_half), bridge::ReadTo::End(None), &target)
+        .map_err(io_err("open", &target))?;
     let (wr, thread) =
         bridge::writer(OwnedFd::from(f), &target).map_err(io_err("open", &target))?;
     let mut conn = Conn::pipes(
@@ -76,6 +76,12 @@ fn terminal(addr: &Address, path: &Path) -> Result<Conn> {
 pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
     let target = addr.to_string();
     if let Some(mode) = addr.options.write {
+        if addr.options.follow {
+            return Err(Error::Usage(format!(
+                "{target}: follow reads a file and {} writes one; give one",
+                mode.option_name()
+            )));
+        }
         return open_for_writing(addr, path, mode);
     }
     // O_NOCTTY: a terminal opened here must not become sockbox's controlling terminal.
@@ -95,20 +101,33 @@ pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
             if f.is_terminal() {
                 return terminal(addr, path);
             }
-            let limit = meta.is_file().then_some(meta.len());
-            crate::narrate!(
-                "open({}, O_RDONLY): {} bytes to send",
-                path.display(),
-                meta.len()
-            );
-            let fd = bridge::reader(OwnedFd::from(f), limit, &target)
-                .map_err(io_err("open", &target))?;
+            let to = if addr.options.follow {
+                crate::narrate!(
+                    "open({}, O_RDONLY): {} bytes, then what is appended (follow)",
+                    path.display(),
+                    meta.len()
+                );
+                bridge::ReadTo::Follow
+            } else {
+                crate::narrate!(
+                    "open({}, O_RDONLY): {} bytes to send",
+                    path.display(),
+                    meta.len()
+                );
+                bridge::ReadTo::End(meta.is_file().then_some(meta.len()))
+            };
+            let fd =
+                bridge::reader(OwnedFd::from(f), to, &target).map_err(io_err("open", &target))?;
             Ok(Conn::pipes(
                 target,
                 Some((fd, Medium::Pipe)),
                 None,
                 addr.options.frame,
             ))
+        }
+        // Nothing to follow: a file that is not there is an error, not a file to create.
+        Err(e) if e.kind() == io::ErrorKind::NotFound && addr.options.follow => {
+            Err(io_err("open", &target)(e))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let f = OpenOptions::new()

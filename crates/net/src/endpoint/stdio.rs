@@ -86,7 +86,8 @@ pub(crate) fn open(addr: &Address) -> Result<Conn> {
                 Some((fd, medium))
             }
             Kind::Other => Some((
-                bridge::reader(dup, None, "stdin").map_err(err("open stdin of"))?,
+                bridge::reader(dup, bridge::ReadTo::End(None), "stdin")
+                    .map_err(err("open stdin of"))?,
                 Medium::Pipe,
             )),
         },
