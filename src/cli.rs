@@ -237,8 +237,18 @@ pub enum Command {
 /// Always allowing them would take a mistyped flag for the address and blame the next argument
 /// (`connect --timout 2s tcp:h:1` would say "unexpected argument '2s'").
 pub fn try_parse() -> Result<Cli, clap::Error> {
+    try_parse_from(std::env::args_os())
+}
+
+/// [`try_parse`] of these arguments (the first is the program name): what the socat and nc
+/// front ends run their native command lines through.
+pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString>,
+{
     use clap::{CommandFactory, FromArgMatches};
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
     let dash_addr = args
         .iter()
         .skip(1)

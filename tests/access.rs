@@ -449,3 +449,23 @@ fn access_flags_misused_are_usage_errors_on_one_line() {
         assert!(lines[0].contains(says), "{args:?}: {}", lines[0]);
     }
 }
+
+/// `listen --keep --max-conns 1` without --echo or --exec: every client's bytes go to stdout,
+/// one client at a time; the next waits connected, and its bytes arrive once the first leaves.
+#[test]
+fn max_conns_on_keep_to_stdout_serves_one_client_at_a_time() {
+    let server = spawn_sockbox(&["listen", "tcp:127.0.0.1:0", "--keep", "--max-conns", "1"]);
+    let port = announced_port(&server);
+    let mut first = client("127.0.0.1", port);
+    first.write_all(b"a\n").unwrap();
+    server.wait_stdout_len(2);
+    let mut second = client("127.0.0.1", port);
+    second.write_all(b"b\n").unwrap();
+    // Sent after b, printed before it: the second client is not read while the first is served.
+    first.write_all(b"c\n").unwrap();
+    assert_eq!(server.wait_stdout_len(4), b"a\nc\n");
+    drop(first);
+    assert_eq!(server.wait_stdout_len(6), b"a\nc\nb\n");
+    drop(second);
+    stop(server);
+}

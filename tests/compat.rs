@@ -608,3 +608,34 @@ fn socat_ignoreeof_follows_a_growing_file() {
     );
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
+
+/// `ncat -lk --max-conns 1 PORT`, real and ours: the first client's bytes reach stdout; a
+/// second client while the first is connected is closed at once, its bytes never printed.
+#[test]
+fn ncat_keep_open_with_max_conns_closes_the_client_over_the_cap() {
+    for tool in Tool::both("ncat") {
+        let port = free_port();
+        let mut p = tool.spawn(&strings(&[
+            "-lk",
+            "--max-conns",
+            "1",
+            "127.0.0.1",
+            &port.to_string(),
+        ]));
+        let mut first = tcp_when_up(port);
+        first.write_all(b"first\n").unwrap();
+        p.wait_stdout_len(6);
+        let mut second = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        second.set_read_timeout(Some(WAIT)).unwrap();
+        let _ = second.write_all(b"second\n");
+        // Closed by the server: end of stream or a reset, never a timeout.
+        let mut buf = [0u8; 16];
+        match second.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{tool:?}"),
+            Ok(n) => panic!("{tool:?}: the client over the cap read {n} bytes"),
+        }
+        drop(first);
+        assert_eq!(p.stdout(), b"first\n", "{tool:?}");
+    }
+}

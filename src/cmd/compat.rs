@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
 use sockbox_net::compat::{self, nc, socat, Plan};
 
 use crate::cli::Cli;
@@ -99,7 +98,8 @@ fn translate(front: Front, leading: Vec<String>, rest: &[String]) -> Result<Cli,
     };
     // The native line must parse before it is explained: --explain answers 0 only for a line
     // sockbox would run.
-    let cli = Cli::try_parse_from(std::iter::once("sockbox".to_owned()).chain(plan.argv.clone()));
+    let cli =
+        crate::cli::try_parse_from(std::iter::once("sockbox".to_owned()).chain(plan.argv.clone()));
     let cli = match cli {
         Ok(cli) => cli,
         Err(e) => {

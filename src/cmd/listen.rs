@@ -10,7 +10,7 @@ use sockbox_net::endpoint::{self, activation, Bound, Conn, Listener};
 use sockbox_net::frame::DEFAULT_MAX_FRAME;
 use sockbox_net::message::Receiver;
 use sockbox_net::relay::{self, Directions, RelayOptions, Stats};
-use sockbox_net::server::{self, CLOSE_GRACE};
+use sockbox_net::server::{self, MaxConns, CLOSE_GRACE};
 use sockbox_net::{Error, PEER};
 
 use super::Shutdown;
@@ -48,11 +48,9 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
     };
     let allow = super::allow_peers(&args.allow)?;
     let max_conns = super::max_conns(&args.allow)?;
-    if max_conns.is_some() && (!args.keep || matches!(serve, Serve::Stdio)) {
+    if max_conns.is_some() && !args.keep {
         return Err(Error::Usage(
-            "--max-conns needs --keep with --echo or --exec (one client, or all clients' bytes \
-             to one stdout, have nothing to cap)"
-                .into(),
+            "--max-conns needs --keep (one client has nothing to cap)".into(),
         )
         .into());
     }
@@ -103,7 +101,7 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
     }
     match serve {
         // Many clients cannot share stdin: what each sends is written to stdout.
-        Serve::Stdio => collect(listener, shutdown).await?,
+        Serve::Stdio => collect(listener, max_conns, shutdown).await?,
         serve => {
             let serve = Arc::new(serve);
             server::serve(
@@ -211,8 +209,11 @@ async fn handle(mut conn: Conn, serve: &Serve, opts: &RelayOptions) -> sockbox_n
 }
 
 /// `--keep` without `--echo`/`--exec`: every client's bytes to stdout, as they arrive.
-async fn collect(listener: Listener, shutdown: Shutdown) -> Result<()> {
+async fn collect(listener: Listener, max: Option<MaxConns>, shutdown: Shutdown) -> Result<()> {
     let mut rx = Receiver::from_listener(listener, DEFAULT_MAX_FRAME);
+    if let Some(max) = max {
+        rx.cap(max);
+    }
     let stop = shutdown.wait();
     tokio::pin!(stop);
     let mut out = std::io::stdout().lock();

@@ -3,16 +3,18 @@
 //! Both reuse the endpoint layer and the relay's message path, so every kind that can carry
 //! messages works the same: UDP and Unix datagrams, seqpacket, and any stream with `frame=`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::addr::Address;
 use crate::endpoint::{self, Listener};
 use crate::error::{Error, Result};
 use crate::relay::datagram::{MsgIn, MsgOut};
 use crate::relay::{Fault, Flow};
+use crate::server::MaxConns;
 
 /// One message received, with where it came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -68,6 +70,9 @@ pub struct Receiver {
     pub label: String,
     listener: Option<Listener>,
     max_frame: usize,
+    /// At most this many stream clients at once (`listen --keep --max-conns`); each client's
+    /// task holds a permit.
+    cap: Option<(Arc<Semaphore>, MaxConns)>,
     tx: mpsc::Sender<Result<Message>>,
     rx: mpsc::Receiver<Result<Message>>,
 }
@@ -85,9 +90,23 @@ impl Receiver {
             label: listener.label.clone(),
             listener: Some(listener),
             max_frame,
+            cap: None,
             tx,
             rx,
         }
+    }
+
+    /// Serve at most `max.limit` clients at once: the next ones wait in the accept queue, or
+    /// with `max.refuse` are accepted and closed at once. A datagram listener drops new
+    /// peers' datagrams over the cap instead.
+    pub fn cap(&mut self, max: MaxConns) {
+        let limit = max.limit.max(1);
+        if let Some(l) = self.listener.as_mut() {
+            if l.cap_peers(limit) {
+                return;
+            }
+        }
+        self.cap = Some((Arc::new(Semaphore::new(limit)), max));
     }
 
     /// The next message; `None` once no sender is left (only for non-socket kinds, whose
@@ -97,11 +116,28 @@ impl Receiver {
             let Some(listener) = self.listener.as_mut() else {
                 return self.rx.recv().await;
             };
+            let cap = self.cap.clone();
+            let waiting = async { (slot(cap.as_ref()).await, listener.accept().await) };
             tokio::select! {
                 m = self.rx.recv() => return m,
-                accepted = listener.accept() => match accepted {
+                (permit, accepted) = waiting => match accepted {
                     Ok(Some(conn)) => {
-                        tokio::spawn(forward(conn, self.max_frame, self.tx.clone()));
+                        let permit = match (&self.cap, permit) {
+                            (_, Some(p)) => Some(p),
+                            (Some((sem, _)), None) => match sem.clone().try_acquire_owned() {
+                                Ok(p) => Some(p),
+                                Err(_) => {
+                                    tracing::warn!("refused {}: --max-conns reached", conn.label);
+                                    continue;
+                                }
+                            },
+                            (None, None) => None,
+                        };
+                        let (max_frame, tx) = (self.max_frame, self.tx.clone());
+                        tokio::spawn(async move {
+                            forward(conn, max_frame, tx).await;
+                            drop(permit);
+                        });
                     }
                     Ok(None) => {
                         // No more clients: the channel closes with the last one.
@@ -113,6 +149,15 @@ impl Receiver {
                 },
             }
         }
+    }
+}
+
+/// A slot for the next client: waited for, unless over-cap clients are refused (then the
+/// slot is judged after the accept).
+async fn slot(cap: Option<&(Arc<Semaphore>, MaxConns)>) -> Option<OwnedSemaphorePermit> {
+    match cap {
+        Some((sem, m)) if !m.refuse => sem.clone().acquire_owned().await.ok(),
+        _ => None,
     }
 }
 

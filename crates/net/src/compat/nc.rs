@@ -487,7 +487,8 @@ fn direction(f: &Flags, argv: &mut Vec<String>) {
 
 fn access(f: &Flags, argv: &mut Vec<String>) {
     if let Some(n) = &f.max_conns {
-        argv.extend(["--max-conns".into(), n.clone()]);
+        // ncat closes a client over the cap at once; it does not leave it waiting.
+        argv.extend(["--max-conns".into(), n.clone(), "--max-conns-refuse".into()]);
     }
     for (flag, v) in &f.allow {
         argv.extend([(*flag).to_owned(), v.clone()]);
@@ -587,7 +588,7 @@ mod tests {
         );
         assert_eq!(
             native("-lk 8080 --max-conns 2 --allow 127.0.0.1 --send-only"),
-            "sockbox -q listen tcp:8080 --keep --send-only --max-conns 2 --allow-ip 127.0.0.1"
+            "sockbox -q listen tcp:8080 --keep --send-only --max-conns 2 --max-conns-refuse --allow-ip 127.0.0.1"
         );
         assert_eq!(
             native("-vv 127.0.0.1 80"),

@@ -1064,7 +1064,7 @@ pub const NC_FLAGS: &[Flag] = &[
     flag(&["-c", "--sh-exec"], "LINE", Verdict::Mapped("sh:LINE as the other side")),
     flag(&["--send-only"], "", Verdict::Mapped("--send-only")),
     flag(&["--recv-only"], "", Verdict::Mapped("--recv-only")),
-    flag(&["--max-conns"], "N", Verdict::Mapped("--max-conns N")),
+    flag(&["--max-conns"], "N", Verdict::Mapped("--max-conns N --max-conns-refuse (as ncat, a client over the cap is closed at once)")),
     flag(&["--allow"], "HOST", Verdict::Mapped("--allow-ip HOST")),
     flag(&["--deny"], "HOST", Verdict::Mapped("--deny-ip HOST")),
     flag(&["--allowfile"], "FILE", Verdict::Mapped("--allow-ip-file FILE")),
