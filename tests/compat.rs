@@ -615,7 +615,7 @@ fn socat_ignoreeof_follows_a_growing_file() {
 fn ncat_keep_open_with_max_conns_closes_the_client_over_the_cap() {
     for tool in Tool::both("ncat") {
         let port = free_port();
-        let mut p = tool.spawn(&strings(&[
+        let p = tool.spawn(&strings(&[
             "-lk",
             "--max-conns",
             "1",
