@@ -348,6 +348,7 @@ fn relay_max_conns_refuse_closes_the_client_over_the_limit() {
         "--max-conns",
         "1",
         "--max-conns-refuse",
+        "--stats",
     ]);
     let port = announced_port(&relay);
     let mut one = client("127.0.0.1", port);
@@ -359,6 +360,8 @@ fn relay_max_conns_refuse_closes_the_client_over_the_limit() {
     drop(one);
     let err = stop(relay);
     assert_eq!(err.matches("connection from").count(), 1, "{err}");
+    // The totals count the client turned away, apart from the one served.
+    assert!(err.contains("1 connections (0 failed, 1 refused)"), "{err}");
 }
 
 #[test]

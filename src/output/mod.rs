@@ -66,8 +66,8 @@ pub fn totals(t: &Totals, json: bool) -> io::Result<()> {
     } else {
         writeln!(
             io::stderr().lock(),
-            "sockbox: {} connections ({} failed), {} bytes in, {} bytes out, {} messages in, {} messages out",
-            t.connections, t.failed, t.bytes_in, t.bytes_out, t.messages_in, t.messages_out
+            "sockbox: {} connections ({} failed, {} refused), {} bytes in, {} bytes out, {} messages in, {} messages out",
+            t.connections, t.failed, t.refused, t.bytes_in, t.bytes_out, t.messages_in, t.messages_out
         )
     }
 }

@@ -32,6 +32,9 @@ pub struct Totals {
     pub connections: u64,
     /// Clients whose connection ended in an error.
     pub failed: u64,
+    /// Clients closed on arrival: turned away by an access rule (`--allow-*`, `--deny-ip*`)
+    /// or over `--max-conns` with `--max-conns-refuse`. Not in `connections`.
+    pub refused: u64,
     /// Bytes from clients (towards the far side).
     pub bytes_in: u64,
     /// Bytes to clients.
@@ -107,9 +110,8 @@ where
             Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                 finished(done, &mut labels, &mut totals);
             }
-            accepted = listener.accept(), if !full || refuse => match accepted {
-                Ok(Some(conn)) => {
-                    starved.accepted();
+            accepted = accept_next(listener, &mut starved), if !full || refuse => match accepted? {
+                Some(conn) => {
                     if let Some(m) = max.filter(|_| refuse) {
                         // Clients that ended free their slots before this one is judged.
                         while let Some(done) = running.try_join_next_with_id() {
@@ -122,6 +124,7 @@ where
                                 conn.label,
                                 m.limit
                             );
+                            totals.refused += 1;
                             continue;
                         }
                     }
@@ -131,19 +134,32 @@ where
                     let id = running.spawn(handle(conn)).id();
                     labels.insert(id, label);
                 }
-                Ok(None) => break,
-                Err(e) if out_of_resources(&e) => {
-                    tokio::time::sleep(starved.failed(&e)).await;
-                }
-                Err(e) if transient(&e) => {}
-                Err(e) => return Err(e),
+                None => break,
             },
         }
     }
     while let Some(done) = running.join_next_with_id().await {
         finished(done, &mut labels, &mut totals);
     }
+    totals.refused += listener.refused();
     Ok(totals)
+}
+
+/// The next client, through the errors accept(2) may pass: out of descriptors (wait, backing
+/// off), a client that left before it was accepted (try again). `None` when the listener has
+/// no more. Cancel-safe, as [`Listener::accept`] is.
+async fn accept_next(listener: &mut Listener, starved: &mut Starved) -> Result<Option<Conn>> {
+    loop {
+        match listener.accept().await {
+            Ok(conn) => {
+                starved.accepted();
+                return Ok(conn);
+            }
+            Err(e) if out_of_resources(&e) => tokio::time::sleep(starved.failed(&e)).await,
+            Err(e) if transient(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Accept one client on `listener` and run `handle` for it (`relay --once`, and a listener
@@ -161,20 +177,14 @@ where
     let mut totals = Totals::default();
     let mut starved = Starved::default();
     tokio::pin!(shutdown);
-    let conn = loop {
-        tokio::select! {
-            _ = &mut shutdown => return Ok(totals),
-            accepted = listener.accept() => match accepted {
-                Ok(Some(conn)) => break conn,
-                Ok(None) => return Ok(totals),
-                Err(e) if out_of_resources(&e) => {
-                    tokio::time::sleep(starved.failed(&e)).await;
-                }
-                Err(e) if transient(&e) => {}
-                Err(e) => return Err(e),
-            },
-        }
+    let conn = tokio::select! {
+        _ = &mut shutdown => return Ok(totals),
+        accepted = accept_next(listener, &mut starved) => match accepted? {
+            Some(conn) => conn,
+            None => return Ok(totals),
+        },
     };
+    totals.refused = listener.refused();
     totals.connections = 1;
     let label = conn.label.clone();
     tracing::info!(target: PEER, "connection from {label}");

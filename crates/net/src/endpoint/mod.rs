@@ -413,6 +413,8 @@ pub struct Listener {
     allow: Option<AllowPeers>,
     /// Removes the socket file or FIFO we created when the listener goes away.
     _cleanup: Option<unix::FileGuard>,
+    /// Stream clients closed on arrival by the access rules.
+    refused: u64,
 }
 
 impl Listener {
@@ -435,6 +437,7 @@ impl Listener {
                     accepting: Accepting::Fifo(fifo::FifoListener::new(addr, path)),
                     allow: None,
                     _cleanup: guard,
+                    refused: 0,
                 })
             }
             Endpoint::File(_)
@@ -448,6 +451,7 @@ impl Listener {
                 accepting: Accepting::Once(Some(addr.clone())),
                 allow: None,
                 _cleanup: None,
+                refused: 0,
             }),
             Endpoint::Icmp { .. } => Err(Error::Usage(format!(
                 "{addr}: icmp addresses are for `sockbox ping`, not for listening"
@@ -457,6 +461,11 @@ impl Listener {
                  the connecting side, e.g. `relay tcp:8080 {addr}`)"
             ))),
         }
+    }
+
+    /// Stream clients closed on arrival by the access rules so far.
+    pub fn refused(&self) -> u64 {
+        self.refused
     }
 
     /// True when this listener yields one connection and no more (stdio, file, exec, sh): its
@@ -514,7 +523,10 @@ impl Listener {
                 match allow.check_conn(&conn) {
                     Ok(()) => return Ok(Some(conn)),
                     // Dropping the connection closes it: the client reads end-of-stream.
-                    Err(why) => tracing::warn!("refused {}: {why}", conn.label),
+                    Err(why) => {
+                        self.refused += 1;
+                        tracing::warn!("refused {}: {why}", conn.label);
+                    }
                 }
             },
             Accepting::Datagram(p) => Ok(p.next(self.allow.as_ref()).await),
