@@ -361,3 +361,46 @@ fn socat_pty_side_by_side() {
     }
     assert_eq!(seen[0], seen[1], "socat's slave vs sockbox's");
 }
+
+/// picocom, a real serial terminal program, on one end of a virtual null-modem cable; the
+/// other end is opened here.
+#[test]
+fn picocom_on_a_virtual_cable() {
+    require_tool("picocom");
+    let dir = tempdir();
+    let (a, b) = (dir.path().join("ttyA"), dir.path().join("ttyB"));
+    let mut relay = spawn_sockbox(&[
+        "relay",
+        &format!("pty,link={},raw,echo=0", a.display()),
+        &format!("pty,link={},raw,echo=0", b.display()),
+    ]);
+    wait_for_link(&a);
+    wait_for_link(&b);
+    let far = nix::fcntl::open(
+        &b,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_NONBLOCK,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap();
+    // picocom exits by itself once the line has been quiet for 2 s.
+    let mut cmd = Command::new("picocom");
+    cmd.args(["-q", "-b", "115200", "--nolock", "--exit-after", "2000"])
+        .arg(&a);
+    let mut pico = Proc::spawn("picocom", cmd);
+    pico.feed(b"hello from picocom\n".to_vec());
+    let mut got = Vec::new();
+    wait_for("picocom's bytes on the far end", WAIT, || {
+        let mut buf = [0u8; 256];
+        if let Ok(n) = nix::unistd::read(&far, &mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        got.ends_with(b"hello from picocom\n").then_some(())
+    });
+    nix::unistd::write(&far, b"hello to picocom\n").unwrap();
+    wait_stdout(&pico, "hello to picocom");
+    assert_eq!(settings(&a)["ospeed"], 115200, "picocom sets the line speed");
+    pico.wait_exit(WAIT);
+    drop(far);
+    relay.signal(Signal::SIGTERM);
+    relay.wait_exit(WAIT);
+}
