@@ -57,7 +57,7 @@ fn pty_settings_are_what_was_asked() {
     let dir = tempdir();
     let link = dir.path().join("ttyA");
     let addr = format!(
-        "pty,link={},raw,echo=0,b115200,cstopb=1,clocal=1",
+        "pty,link={},raw,echo=0,b115200,cstopb=1,clocal=1,mode=600",
         link.display()
     );
     let mut p = spawn_sockbox(&["connect", &addr]);
@@ -65,6 +65,9 @@ fn pty_settings_are_what_was_asked() {
     let target = std::fs::read_link(&link).unwrap();
     assert!(target.starts_with("/dev/pts/"), "{target:?}");
     p.wait_stderr(&format!("pty {}", target.display()));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o600, "mode= on the slave");
     let s = settings(&link);
     assert_eq!(s["echo"], false, "{s}");
     assert_eq!(s["icanon"], false, "{s}");
@@ -398,9 +401,36 @@ fn picocom_on_a_virtual_cable() {
     });
     nix::unistd::write(&far, b"hello to picocom\n").unwrap();
     wait_stdout(&pico, "hello to picocom");
-    assert_eq!(settings(&a)["ospeed"], 115200, "picocom sets the line speed");
+    assert_eq!(
+        settings(&a)["ospeed"],
+        115200,
+        "picocom sets the line speed"
+    );
     pico.wait_exit(WAIT);
     drop(far);
     relay.signal(Signal::SIGTERM);
     relay.wait_exit(WAIT);
+}
+
+/// socat's `-,raw,echo=0` (the user's terminal raw for a remote shell) through `sockbox socat`,
+/// on a terminal Python made: raw while it runs, as it was after.
+#[test]
+fn stdio_raw_on_a_terminal_is_set_and_restored() {
+    let dir = tempdir();
+    let sock = dir.path().join("srv.sock");
+    let out = pty_peer(&[
+        "rawstdio",
+        dir.path().to_str().unwrap(),
+        sockbox_bin(),
+        "socat",
+        "-,raw,echo=0",
+        &format!("UNIX-CONNECT:{}", sock.display()),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("before echo=1 icanon=1"), "{text}");
+    assert!(text.contains("during echo=0 icanon=0"), "{text}");
+    assert!(text.contains("peer got b'k'"), "{text}");
+    assert!(text.contains("after echo=1 icanon=1"), "{text}");
+    assert!(text.contains("status 0"), "{text}");
 }
