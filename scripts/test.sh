@@ -27,6 +27,8 @@ command -v curl >/dev/null || need+=(curl)
 # Proxies the proxy kinds are tested through: SOCKS 5 and HTTP CONNECT.
 command -v microsocks >/dev/null || need+=(microsocks)
 command -v tinyproxy >/dev/null || need+=(tinyproxy)
+# A serial terminal program on one end of a virtual null-modem cable (tests/pty.rs).
+command -v picocom >/dev/null || need+=(picocom)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

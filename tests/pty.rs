@@ -57,7 +57,7 @@ fn pty_settings_are_what_was_asked() {
     let dir = tempdir();
     let link = dir.path().join("ttyA");
     let addr = format!(
-        "pty,link={},raw,echo=0,b115200,cstopb=1,clocal=1",
+        "pty,link={},raw,echo=0,b115200,cstopb=1,clocal=1,mode=600",
         link.display()
     );
     let mut p = spawn_sockbox(&["connect", &addr]);
@@ -65,6 +65,9 @@ fn pty_settings_are_what_was_asked() {
     let target = std::fs::read_link(&link).unwrap();
     assert!(target.starts_with("/dev/pts/"), "{target:?}");
     p.wait_stderr(&format!("pty {}", target.display()));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o600, "mode= on the slave");
     let s = settings(&link);
     assert_eq!(s["echo"], false, "{s}");
     assert_eq!(s["icanon"], false, "{s}");
@@ -360,4 +363,74 @@ fn socat_pty_side_by_side() {
         seen.push(s);
     }
     assert_eq!(seen[0], seen[1], "socat's slave vs sockbox's");
+}
+
+/// picocom, a real serial terminal program, on one end of a virtual null-modem cable; the
+/// other end is opened here.
+#[test]
+fn picocom_on_a_virtual_cable() {
+    require_tool("picocom");
+    let dir = tempdir();
+    let (a, b) = (dir.path().join("ttyA"), dir.path().join("ttyB"));
+    let mut relay = spawn_sockbox(&[
+        "relay",
+        &format!("pty,link={},raw,echo=0", a.display()),
+        &format!("pty,link={},raw,echo=0", b.display()),
+    ]);
+    wait_for_link(&a);
+    wait_for_link(&b);
+    let far = nix::fcntl::open(
+        &b,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_NONBLOCK,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap();
+    // picocom exits by itself once the line has been quiet for 2 s.
+    let mut cmd = Command::new("picocom");
+    cmd.args(["-q", "-b", "115200", "--nolock", "--exit-after", "2000"])
+        .arg(&a);
+    let mut pico = Proc::spawn("picocom", cmd);
+    pico.feed(b"hello from picocom\n".to_vec());
+    let mut got = Vec::new();
+    wait_for("picocom's bytes on the far end", WAIT, || {
+        let mut buf = [0u8; 256];
+        if let Ok(n) = nix::unistd::read(&far, &mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        got.ends_with(b"hello from picocom\n").then_some(())
+    });
+    nix::unistd::write(&far, b"hello to picocom\n").unwrap();
+    wait_stdout(&pico, "hello to picocom");
+    assert_eq!(
+        settings(&a)["ospeed"],
+        115200,
+        "picocom sets the line speed"
+    );
+    pico.wait_exit(WAIT);
+    drop(far);
+    relay.signal(Signal::SIGTERM);
+    relay.wait_exit(WAIT);
+}
+
+/// socat's `-,raw,echo=0` (the user's terminal raw for a remote shell) through `sockbox socat`,
+/// on a terminal Python made: raw while it runs, as it was after.
+#[test]
+fn stdio_raw_on_a_terminal_is_set_and_restored() {
+    let dir = tempdir();
+    let sock = dir.path().join("srv.sock");
+    let out = pty_peer(&[
+        "rawstdio",
+        dir.path().to_str().unwrap(),
+        sockbox_bin(),
+        "socat",
+        "-,raw,echo=0",
+        &format!("UNIX-CONNECT:{}", sock.display()),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("before echo=1 icanon=1"), "{text}");
+    assert!(text.contains("during echo=0 icanon=0"), "{text}");
+    assert!(text.contains("peer got b'k'"), "{text}");
+    assert!(text.contains("after echo=1 icanon=1"), "{text}");
+    assert!(text.contains("status 0"), "{text}");
 }

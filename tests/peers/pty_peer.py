@@ -8,6 +8,8 @@
                            on a new pty with XDG_STATE_HOME=DIR/state, type abc Left X Enter,
                            print what the server received, then Ctrl-D; print the exit status
   hold PATH SECONDS        open PATH, write "hi\\n", close it, then sleep (for wait-slave)
+  rawstdio DIR ARGV...     run ARGV (with DIR/srv.sock listened on) on a new pty; print the
+                           terminal's echo/icanon while it runs and after it exits
 
 Every wait is bounded (10 s); a failure exits 1 with the reason on stderr.
 """
@@ -178,6 +180,45 @@ def readline(sockbox, d):
     print("prompt shown", b"> " in screen, flush=True)
 
 
+def flags(fd):
+    lflag = termios.tcgetattr(fd)[3]
+    return f"echo={int(bool(lflag & termios.ECHO))} icanon={int(bool(lflag & termios.ICANON))}"
+
+
+def rawstdio(d, argv):
+    path = os.path.join(d, "srv.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    print("before", flags(fd), flush=True)
+    srv.settimeout(BOUND)
+    conn, _ = srv.accept()
+    conn.settimeout(BOUND)
+    # A key typed goes through at once, unechoed: the terminal is raw.
+    deadline = time.time() + BOUND
+    while flags(fd) != "echo=0 icanon=0" and time.time() < deadline:
+        time.sleep(0.02)
+    print("during", flags(fd), flush=True)
+    os.write(fd, b"k")
+    print("peer got", repr(conn.recv(10)), flush=True)
+    conn.close()
+    deadline = time.time() + BOUND
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.time() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            sys.exit("sockbox did not exit after the peer closed")
+        drain(fd, 0.05)
+    print("after", flags(fd), flush=True)
+    print("status", os.waitstatus_to_exitcode(status), flush=True)
+
+
 def hold(path, seconds):
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
     os.write(fd, b"hi\n")
@@ -195,6 +236,8 @@ def main():
         nullmodem(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif cmd == "readline":
         readline(sys.argv[2], sys.argv[3])
+    elif cmd == "rawstdio":
+        rawstdio(sys.argv[2], sys.argv[3:])
     elif cmd == "hold":
         hold(sys.argv[2], sys.argv[3])
     else:

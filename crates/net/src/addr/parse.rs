@@ -521,8 +521,8 @@ const STREAMS: u16 = C_TCP | C_UNIX | C_FIFO | C_FILE | C_EXEC | C_STDIO | C_PRO
 /// Kinds whose connect can be retried (`Endpoint::retries`).
 const RETRYING: u16 = C_TCP | C_UNIX_ALL | C_PROXY;
 const RETRY: &str = "a number of retries 0-4294967295, or forever";
-/// Kinds with termios settings: pty, tty, and exec with `pty`.
-const TERMIOS: u16 = C_PTY | C_TTY | C_EXEC;
+/// Kinds with termios settings: pty, tty, exec with `pty`, and stdio when it is a terminal.
+const TERMIOS: u16 = C_PTY | C_TTY | C_EXEC | C_STDIO;
 const BAUD: &str = "a standard rate: 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, \
                     4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, \
                     921600, 1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000 or \
@@ -2365,14 +2365,14 @@ OPTIONS
                      multicast (default 1)
   multicast-if=IFACE interface multicast is  udp*
                      sent on
-  raw                cfmakeraw(3): bytes as  pty, tty, exec (with pty)
-                     they are, no echo
-  echo=0|1           ECHO                    pty, tty, exec (with pty)
-  baud=N  bN         line speed: b9600,      pty, tty, exec (with pty)
+  raw                cfmakeraw(3): bytes as  pty, tty, exec (with pty),
+                     they are, no echo       stdio (a terminal)
+  echo=0|1           ECHO                    the same
+  baud=N  bN         line speed: b9600,      the same
                      b115200 ... b4000000
-  charsize=N  cs5 cs6 cs7 cs8  bits per      pty, tty, exec (with pty)
+  charsize=N  cs5 cs6 cs7 cs8  bits per      the same
                      character (CSIZE)
-  parenb cstopb      parity bit, 2 stop      pty, tty, exec (with pty)
+  parenb cstopb      parity bit, 2 stop      the same
   crtscts clocal     bits, RTS/CTS flow
                      control, no modem lines
   link=PATH          symbolic link to the    pty
@@ -2407,8 +2407,10 @@ OPTIONS
   OCTAL: 0660, 660 or 0o660, at most 7777.
   mode, owner and group are errors on an abstract @NAME: it has no file;
   on a pty, mode= sets the slave's permissions.
-  Termios settings not given leave the terminal as it is; tty: puts back
-  what it changed when it exits. Linux's ptys keep cs8 and no parity.
+  Termios settings not given leave the terminal as it is; tty: and stdio
+  put back what they changed when sockbox exits (stdio,raw,echo=0 for a
+  remote shell; on stdio they apply only when stdin is a terminal). Linux's
+  ptys keep cs8 and no parity.
   A program on a pty ends its stream when it exits (EIO on the master);
   parenb, cstopb, crtscts, clocal take 0/1 like flags.
 
@@ -3578,7 +3580,7 @@ mod tests {
         assert!(error("tty:/dev/ttyS0,charsize=9").contains("5, 6, 7 or 8"));
         assert!(error("tty:/dev/ttyS0,echo=maybe").contains("bad value"));
         assert!(error("tty:/dev/ttyS0,link=/x").contains("applies to pty"));
-        assert!(error("unix:/x,raw").contains("applies to exec, pty, tty"));
+        assert!(error("unix:/x,raw").contains("applies to exec, stdio, pty, tty"));
     }
 
     #[test]
@@ -3608,7 +3610,7 @@ mod tests {
         );
         assert_eq!(a.options.terminal.prompt.as_deref(), Some("> "));
         canonical(r"readline,prompt=a\,b", r"readline,prompt=a\,b");
-        assert!(error("readline,raw").contains("applies to exec, pty, tty"));
+        assert!(error("readline,raw").contains("applies to exec, stdio, pty, tty"));
         assert!(error("readline:x").contains("readline takes no target"));
     }
 

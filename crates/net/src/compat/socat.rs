@@ -48,8 +48,10 @@ impl Side {
         self.addr.role
     }
 
+    /// Plain stdio, which the connect and listen verbs give; `-,raw,echo=0` (termios settings
+    /// on the user's terminal) is an address of its own, relayed.
     fn is_stdio(&self) -> bool {
-        self.addr.endpoint == Endpoint::Stdio
+        self.addr.endpoint == Endpoint::Stdio && !self.addr.options.terminal.sets_termios()
     }
 
     /// READLINE with nothing `connect --readline [--prompt P]` cannot say.
@@ -442,6 +444,13 @@ fn file_address(
 /// Chooses the native verb for two sides.
 fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
     let mut argv = Vec::new();
+    // A terminal in raw mode cannot type an end of file (Ctrl-D and Ctrl-C are bytes then):
+    // once the peer has gone, end after socat's default -t 0.5 instead of waiting for one.
+    let raw_stdio =
+        |s: &Side| s.addr.endpoint == Endpoint::Stdio && s.addr.options.terminal.sets_termios();
+    if set.linger.is_none() && (raw_stdio(&a) || raw_stdio(&b)) {
+        set.linger = Some("500ms".to_owned());
+    }
     match set.debug {
         0 | 1 => {}
         _ => argv.push("-v".to_owned()),
@@ -795,6 +804,10 @@ mod tests {
         assert_eq!(
             native("READLINE,history=/tmp/h,noprompt TCP:h:1"),
             "sockbox relay connect:readline,history=/tmp/h connect:tcp:h:1"
+        );
+        assert_eq!(
+            native("-,raw,echo=0 TCP:h:2023"),
+            "sockbox relay --linger 500ms connect:stdio,raw,echo=0 connect:tcp:h:2023"
         );
         let e = refused("READLINE,noecho=pass TCP:h:1");
         assert!(e.contains("'noecho'"), "{e}");

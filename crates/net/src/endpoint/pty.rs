@@ -133,25 +133,23 @@ pub(crate) async fn open(addr: &Address) -> Result<Conn> {
         None => format!("pty {}", name.display()),
     };
     tracing::info!(target: crate::PEER, "{label}");
+    let slave = if t.wait_slave {
+        drop(slave);
+        narrate!("waiting for {} to be opened", name.display());
+        while slave_closed(&master) {
+            tokio::time::sleep(WAIT_SLAVE_INTERVAL).await;
+        }
+        narrate!("{} opened", name.display());
+        None
+    } else {
+        Some(slave)
+    };
     let fd = fdio::register(master).map_err(io_err("register", &target))?;
     let mut conn = Conn::terminal(label, fd, addr.options.frame);
     if let Some(link) = link {
         conn.holdings.guards.push(Box::new(link));
     }
-    if t.wait_slave {
-        drop(slave);
-        narrate!("waiting for {} to be opened", name.display());
-        if let Some(super::Reader {
-            src: super::Source::Fd(fd),
-            ..
-        }) = &conn.reader
-        {
-            while slave_closed(fd.get_ref()) {
-                tokio::time::sleep(WAIT_SLAVE_INTERVAL).await;
-            }
-        }
-        narrate!("{} opened", name.display());
-    } else {
+    if let Some(slave) = slave {
         conn.holdings.guards.push(Box::new(slave));
     }
     Ok(conn)

@@ -4,7 +4,7 @@
 //! run and restored after), so `splice(2)` serves `cmd | sockbox ... | cmd`. Anything else (a
 //! terminal, a file, `/dev/null`) goes through a bridge thread; see `bridge.rs`.
 
-use std::io;
+use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -70,6 +70,16 @@ pub(crate) fn open(addr: &Address) -> Result<Conn> {
     let err = |what| io_err(what, addr);
     let mut guards: Vec<Box<dyn Send + Sync>> = Vec::new();
     let mut threads = Vec::new();
+    // stdio,raw,echo=0 (socat's `-,raw,echo=0` for a remote shell): the user's terminal set
+    // for the run and put back at the end; nothing to set when stdin is not a terminal.
+    if addr.options.terminal.sets_termios() && stdin.is_terminal() {
+        let fd = stdin
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(err("open stdin of"))?;
+        let saved = super::termios::apply(&fd, &addr.options.terminal, "stdin")?;
+        guards.push(Box::new(super::termios::Restore::new(fd, saved)));
+    }
 
     let rd = match stdin.as_fd().try_clone_to_owned() {
         // A closed stdin reads as empty.
