@@ -639,3 +639,58 @@ fn ncat_keep_open_with_max_conns_closes_the_client_over_the_cap() {
         assert_eq!(p.stdout(), b"first\n", "{tool:?}");
     }
 }
+
+/// A server that answers each line with `250 <line>\r\n` and records what it read, raw.
+fn smtp_like() -> (u16, thread::JoinHandle<Vec<u8>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.write_all(b"220 ready\r\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        // Two lines, then answer and close.
+        while got.iter().filter(|&&b| b == b'\n').count() < 2 {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        s.write_all(b"250 ok\r\n").unwrap();
+        got
+    });
+    (port, server)
+}
+
+/// nc -C and socat's crlf, real and ours: lines typed with LF reach the server with CR LF;
+/// with socat's crlf, the server's CR LF comes out as LF.
+#[test]
+fn crlf_line_ends_as_nc_and_socat_write_them() {
+    for tool in Tool::both("nc") {
+        let (port, server) = smtp_like();
+        let mut p = tool.spawn(&strings(&["-C", "127.0.0.1", &port.to_string()]));
+        p.write(b"HELO x\nQUIT\n");
+        assert_eq!(server.join().unwrap(), b"HELO x\r\nQUIT\r\n", "{tool:?}");
+        let out = p.wait_stdout_len(19);
+        assert_eq!(
+            out, b"220 ready\r\n250 ok\r\n",
+            "{tool:?}: nc -C leaves what it reads alone"
+        );
+    }
+    for tool in Tool::both("socat") {
+        let (port, server) = smtp_like();
+        let to = format!("TCP:127.0.0.1:{port},crlf");
+        let mut p = tool.spawn(&strings(&["-", &to]));
+        p.write(b"HELO x\nQUIT\n");
+        assert_eq!(server.join().unwrap(), b"HELO x\r\nQUIT\r\n", "{tool:?}");
+        let out = p.wait_stdout_len(17);
+        assert_eq!(out, b"220 ready\n250 ok\n", "{tool:?}");
+    }
+    // On a listening side: each client's CR LF reaches the program as LF and back.
+    let relay = spawn_sockbox(&["relay", "tcp:127.0.0.1:0,crlf", "exec:tr a-z A-Z"]);
+    let port = announced_port(&relay);
+    let got = tcp_exchange(tcp_when_up(port), b"one\r\ntwo\r\n");
+    assert_eq!(got, b"ONE\r\nTWO\r\n");
+}

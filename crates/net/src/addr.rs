@@ -200,6 +200,9 @@ pub struct Options {
     /// The wait before the first retry (1 s by default); later waits grow (see
     /// [`crate::endpoint::connect`]).
     pub interval: Option<Duration>,
+    /// `crlf` (byte streams): lines end in CR LF on this side: LF written as CR LF, CR LF read
+    /// as LF (socat's `crlf`); `crlf=send` converts only what is written (nc's `-C`).
+    pub crlf: Option<Crlf>,
     /// `follow` (file): read on past the end, as `tail -f` does (socat's `ignoreeof`).
     pub follow: bool,
     /// `proxyport=PORT`: the proxy's port, for socat's `SOCKS4A:PROXY:HOST:PORT,socksport=N`.
@@ -300,6 +303,15 @@ impl TermOptions {
             || self.clocal.is_some()
             || self.sigint
     }
+}
+
+/// Which ways `crlf` converts line ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Crlf {
+    /// LF written as CR LF, CR LF read as LF.
+    Both,
+    /// LF written as CR LF; what is read is left alone.
+    Send,
 }
 
 /// How `file:` opens a file for writing; each creates a missing file.

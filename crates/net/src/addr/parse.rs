@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{
-    Address, Endpoint, FileWrite, Framing, InetTarget, IpVersion, MulticastGroup, Options,
+    Address, Crlf, Endpoint, FileWrite, Framing, InetTarget, IpVersion, MulticastGroup, Options,
     ProxyProtocol, ProxyTarget, Retry, Role, UnixName, UnixType,
 };
 use crate::compat::table::{self as compat, Form, Opens, Verdict};
@@ -472,6 +472,7 @@ enum Opt {
     Append,
     Retry,
     Interval,
+    Crlf,
     Follow,
     Auth,
     Proxyport,
@@ -637,6 +638,13 @@ const OPTIONS: &[OptSpec] = &[
     flag(Opt::Append, "append", C_FILE),
     valued(Opt::Retry, "retry", "N|forever", RETRYING, RETRY),
     valued(Opt::Interval, "interval", "DURATION", RETRYING, DURATION),
+    OptSpec {
+        opt: Opt::Crlf,
+        name: "crlf",
+        usage: "",
+        classes: STREAMS | C_PTY | C_TTY,
+        expected: "nothing (both ways), send (only what is sent there), or a flag value",
+    },
     flag(Opt::Follow, "follow", C_FILE),
     valued(
         Opt::Auth,
@@ -1900,6 +1908,16 @@ impl Parser<'_> {
         spec: &OptSpec,
         value: Option<&str>,
     ) -> Result<(), AddrError> {
+        if spec.opt == Opt::Crlf {
+            options.crlf = match value {
+                None => Some(Crlf::Both),
+                Some(v) if v.eq_ignore_ascii_case("send") => Some(Crlf::Send),
+                Some(v) => parse_flag(v)
+                    .ok_or_else(|| self.bad_value(spec, v))?
+                    .then_some(Crlf::Both),
+            };
+            return Ok(());
+        }
         if spec.usage.is_empty() {
             let on = match value {
                 None => true,
@@ -1962,6 +1980,7 @@ impl Parser<'_> {
             // Flags returned above.
             Opt::Broadcast
             | Opt::Follow
+            | Opt::Crlf
             | Opt::Reuseaddr
             | Opt::Reuseport
             | Opt::Nodelay
@@ -2013,6 +2032,7 @@ fn set_flag(options: &mut Options, opt: Opt, on: bool) {
         Opt::V6only => options.v6only = on,
         Opt::Broadcast => options.broadcast = on,
         Opt::Follow => options.follow = on,
+
         Opt::Raw => options.terminal.raw = on,
         Opt::Echo => options.terminal.echo = Some(on),
         Opt::Parenb => options.terminal.parenb = Some(on),
@@ -2182,6 +2202,11 @@ fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
     if let Some(v) = o.interval {
         write!(f, ",interval={}", Dur(v))?;
     }
+    match o.crlf {
+        Some(Crlf::Both) => f.write_str(",crlf")?,
+        Some(Crlf::Send) => f.write_str(",crlf=send")?,
+        None => {}
+    }
     if o.follow {
         f.write_str(",follow")?;
     }
@@ -2347,6 +2372,10 @@ OPTIONS
   interval=DURATION  wait before the first   tcp*, unix*
                      retry (1s); doubles up
                      to 10x, with jitter
+  crlf  crlf=send    lines end in CR LF      tcp*, unix, fifo, file,
+                     here: LF sent as CR LF, exec, stdio, proxies, pty,
+                     CR LF read as LF (send: tty
+                     only the first)
   follow             read on past the end    file
                      (tail -f)
   auth=USER[:PASS]   proxy credentials       proxies
@@ -3855,6 +3884,11 @@ mod tests {
                     interval: r.1,
                     proxyport: None,
                     follow: f[0] && f[1],
+                    crlf: match (f[2], f[3]) {
+                        (true, true) => Some(Crlf::Both),
+                        (true, false) => Some(Crlf::Send),
+                        _ => None,
+                    },
                     auth: x.0,
                     broadcast: x.1,
                     join: x.2,
@@ -3931,6 +3965,7 @@ mod tests {
             o.retry = o.retry.filter(|_| keep(Opt::Retry));
             o.interval = o.interval.filter(|_| keep(Opt::Interval));
             o.follow &= keep(Opt::Follow);
+            o.crlf = o.crlf.filter(|_| keep(Opt::Crlf));
             o.auth = o.auth.filter(|_| keep(Opt::Auth));
             o.broadcast &= keep(Opt::Broadcast);
             o.join = o.join.filter(|_| keep(Opt::Join));

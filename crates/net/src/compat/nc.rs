@@ -56,6 +56,7 @@ struct Flags {
     proxy_type: Option<String>,
     proxy_auth: Option<String>,
     broadcast: bool,
+    crlf: bool,
     explain: bool,
     notes: Vec<String>,
 }
@@ -178,6 +179,7 @@ fn long_flag(f: &mut Flags, flag: &str, value: Option<String>) -> Result<Option<
         "--proxy" => f.proxy = Some((v(), true)),
         "--proxy-type" => f.proxy_type = Some(v()),
         "--proxy-auth" => f.proxy_auth = Some(v()),
+        "--crlf" => f.crlf = true,
         "--explain" => f.explain = true,
         "--help" => return Ok(Some(Request::Help)),
         "--version" => return Ok(Some(Request::Version)),
@@ -215,6 +217,7 @@ fn short_flag(f: &mut Flags, c: char, value: Option<String>) -> Result<Option<Re
         'X' => f.proxy_type = Some(v()),
         'P' => f.proxy_auth = Some(v()),
         'b' => f.broadcast = true,
+        'C' => f.crlf = true,
         'h' => return Ok(Some(Request::Help)),
         _ => return Err(refused(&flag)),
     }
@@ -346,7 +349,7 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
             f.explain,
         ));
     }
-    let addr = if f.unix {
+    let mut addr = if f.unix {
         let [path] = pos.as_slice() else {
             return Err(usage("nc -U: expected one socket PATH"));
         };
@@ -378,6 +381,7 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
         if f.broadcast {
             a.push_str(",broadcast");
         }
+
         let bind_host = f.source.as_deref().map(|s| host(&f, s)).transpose()?;
         match (bind_host, &f.source_port) {
             (Some(s), Some(p)) => a.push_str(&format!(",bind={s}:{}", port(p)?)),
@@ -394,6 +398,10 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
         }
         a
     };
+    if f.crlf {
+        // nc and ncat turn LF into CR LF in what they send, and leave what they read alone.
+        addr.push_str(",crlf=send");
+    }
     match (f.listen, program) {
         (true, Some(prog)) => {
             argv.push("relay".into());
@@ -629,7 +637,7 @@ mod tests {
         assert!(refused("-X 5 h 80").contains("need a proxy"));
         assert!(refused("-X 9 -x p h 80").contains("proxy type '9'"));
         assert!(refused("--ssl h 443").contains("TLS"));
-        assert!(refused("-C h 80").contains("line ends"));
+        assert!(refused("-i 1 h 80").contains("pace"));
         assert!(refused("-Q h 80").contains("unknown option '-Q'"));
         assert!(refused("--keep-opn h 80").contains("did you mean '--keep-open'"));
         assert!(refused("h www").contains("service names"));

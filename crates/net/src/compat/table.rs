@@ -957,11 +957,12 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
          datagram is a message, not an end",
         ),
     ),
+    opt(&["crlf", "crnl"], Verdict::Native("crlf")),
     opt(
-        &["crlf", "crnl", "cr"],
+        &["cr"],
         Verdict::Refused(
-            "sockbox does not rewrite line ends yet; nearest: an exec: side such as \
-             exec:'sed -u s/$/\\r/'",
+            "sockbox converts LF to CR LF (crlf), not to a bare CR; nearest: an exec: side \
+             such as exec:'tr \\n \\r'",
         ),
     ),
     opt(&["ignoreeof"], Verdict::Native("follow")),
@@ -1073,7 +1074,7 @@ pub const NC_FLAGS: &[Flag] = &[
     flag(&["-i", "--delay"], "SECONDS", Verdict::Refused("sockbox does not pace lines or probes yet")),
     flag(&["-m"], "MINTTL", Verdict::Refused("OpenBSD nc's minimum TTL (ncat's -m is --max-conns): sockbox does not filter by TTL")),
     flag(&["--broker", "--chat"], "", Verdict::Refused("sockbox has no broker mode yet; nearest: a relay per pair of peers")),
-    flag(&["-C", "--crlf"], "", Verdict::Refused("sockbox does not rewrite line ends yet; nearest: sed 's/$/\\r/' | sockbox connect ADDR")),
+    flag(&["-C", "--crlf"], "", Verdict::Mapped("crlf=send on the network address (LF sent as CR LF)")),
     flag(&["-d"], "", Verdict::Refused("OpenBSD nc's detach from stdin; nearest: </dev/null")),
     flag(&["-b"], "", Verdict::Mapped("broadcast on the udp: address")),
     flag(&["-D"], "", Verdict::Refused("sockbox does not set SO_DEBUG")),

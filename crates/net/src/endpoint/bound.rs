@@ -175,6 +175,7 @@ impl Bound {
             allow: None,
             _cleanup: self.cleanup,
             refused: 0,
+            crlf: None,
         })
     }
 

@@ -16,6 +16,7 @@ mod access;
 pub mod activation;
 mod bound;
 mod bridge;
+mod crlf;
 pub(crate) mod demux;
 mod exec;
 pub mod fdio;
@@ -177,6 +178,8 @@ impl Writer {
 pub(crate) struct Holdings {
     child: Option<tokio::process::Child>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// Tasks still writing what the connection was given (crlf's), awaited at close.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     guards: Vec<Box<dyn Send + Sync>>,
 }
 
@@ -273,7 +276,10 @@ impl Conn {
     /// listener's peer.
     pub fn into_socket(mut self) -> Option<(OwnedFd, Medium)> {
         // A child process or bridge threads belong to the connection, not to the socket.
-        if self.holdings.child.is_some() || !self.holdings.threads.is_empty() {
+        if self.holdings.child.is_some()
+            || !self.holdings.threads.is_empty()
+            || !self.holdings.tasks.is_empty()
+        {
             return None;
         }
         let reader = self.reader.take()?;
@@ -301,6 +307,9 @@ impl Conn {
     pub async fn close(mut self, grace: Duration) -> Option<std::process::ExitStatus> {
         self.reader = None;
         self.writer = None;
+        for task in std::mem::take(&mut self.holdings.tasks) {
+            let _ = task.await;
+        }
         let threads = std::mem::take(&mut self.holdings.threads);
         if !threads.is_empty() {
             let _ = tokio::task::spawn_blocking(move || {
@@ -337,6 +346,14 @@ pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> 
 }
 
 async fn connect_once(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
+    let conn = Box::pin(open_kind(addr, timeout)).await?;
+    if let Some(ways) = addr.options.crlf {
+        return crlf::wrap(conn, ways);
+    }
+    Ok(conn)
+}
+
+async fn open_kind(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
     let timeout = addr.options.timeout.or(timeout);
     // The per-kind futures are boxed: they live only while connecting, and inline they would
     // make every connection's task as large as the largest of them for its whole life.
@@ -415,12 +432,20 @@ pub struct Listener {
     _cleanup: Option<unix::FileGuard>,
     /// Stream clients closed on arrival by the access rules.
     refused: u64,
+    /// Each stream client's line ends are converted (`crlf`).
+    crlf: Option<crate::addr::Crlf>,
 }
 
 impl Listener {
     /// Bind `addr` to accept clients. A listener of a non-socket kind (stdio, file, exec, sh)
     /// yields exactly one connection.
     pub async fn bind(addr: &Address) -> Result<Listener> {
+        let mut listener = Self::bind_kind(addr).await?;
+        listener.crlf = addr.options.crlf;
+        Ok(listener)
+    }
+
+    async fn bind_kind(addr: &Address) -> Result<Listener> {
         if addr.role == Some(Role::Connect) {
             return Err(Error::Usage(format!(
                 "{addr}: cannot listen on a connect: address"
@@ -438,6 +463,7 @@ impl Listener {
                     allow: None,
                     _cleanup: guard,
                     refused: 0,
+                    crlf: None,
                 })
             }
             Endpoint::File(_)
@@ -452,6 +478,7 @@ impl Listener {
                 allow: None,
                 _cleanup: None,
                 refused: 0,
+                crlf: None,
             }),
             Endpoint::Icmp { .. } => Err(Error::Usage(format!(
                 "{addr}: icmp addresses are for `sockbox ping`, not for listening"
@@ -517,6 +544,10 @@ impl Listener {
         match &mut self.accepting {
             Accepting::Stream(l) => loop {
                 let conn = l.accept().await?;
+                let conn = match self.crlf {
+                    Some(ways) => crlf::wrap(conn, ways)?,
+                    None => conn,
+                };
                 let Some(allow) = &self.allow else {
                     return Ok(Some(conn));
                 };
