@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,7 +77,13 @@ pub fn tap(args: &TrafficArgs, cap: &Capture<'_>) -> Result<Option<Arc<Tap>>> {
                 )
                 .into());
             }
-            (Box::new(std::io::stdout()), "--pcap on stdout".into())
+            // A dup of fd 1 as a plain file: std's stdout is line-buffered, which would split
+            // binary blocks at each 0x0a byte.
+            let fd = std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("--pcap -: stdout")?;
+            (Box::new(File::from(fd)), "--pcap on stdout".into())
         } else {
             (
                 Box::new(create(Path::new(p), "--pcap")?),

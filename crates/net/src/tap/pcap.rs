@@ -61,6 +61,8 @@ struct Flow {
     seq: [u32; 2],
     /// Each side has sent its FIN.
     fin: [bool; 2],
+    /// Who sent the last FIN: the other side acknowledges it at close.
+    last_fin: SideId,
     reset: bool,
     /// "from pid N (comm)" per side, when known.
     sender: [Option<String>; 2],
@@ -332,6 +334,7 @@ impl View for PcapView {
                         addr: [(client, client_port), ([127, 0, 0, 1], self.port)],
                         seq: [1_000, 5_000],
                         fin: [false; 2],
+                        last_fin: SideId::B,
                         reset: false,
                         sender: [sender(a), sender(b)],
                     },
@@ -353,6 +356,7 @@ impl View for PcapView {
             What::Shutdown { dir } => match self.conns.get_mut(&ev.conn) {
                 Some(f) if !f.messages && !f.fin[dir.index()] && !f.reset => {
                     f.fin[dir.index()] = true;
+                    f.last_fin = dir.sender();
                     self.segment(ev.conn, ev.time, dir.sender(), TCP_FIN, &[], None)
                 }
                 _ => Ok(()),
@@ -372,13 +376,14 @@ impl View for PcapView {
                 if !f.messages && !f.reset {
                     // Ended without a half-close (idle timeout, a reader gone): both sockets
                     // were closed, each side got a FIN. Then the last ACK.
-                    let fin = f.fin;
+                    let (fin, mut last) = (f.fin, f.last_fin);
                     for (i, side) in [SideId::A, SideId::B].into_iter().enumerate() {
                         if !fin[i] {
                             self.segment(ev.conn, ev.time, side, TCP_FIN, &[], None)?;
+                            last = side;
                         }
                     }
-                    self.segment(ev.conn, ev.time, other(SideId::B), 0, &[], None)?;
+                    self.segment(ev.conn, ev.time, other(last), 0, &[], None)?;
                 }
                 self.conns.remove(&ev.conn);
                 Ok(())
