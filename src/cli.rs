@@ -547,6 +547,9 @@ pub struct TrafficArgs {
     /// (replay one side with `sockbox connect ADDR < DIR/1-a2b.bin`)
     #[arg(long, help_heading = TRAFFIC, value_name = "DIR")]
     pub record: Option<std::path::PathBuf>,
+    /// For `sockbox socat -v`: show B to A as `>` (socat's first address is the verb's B)
+    #[arg(long, hide = true, requires = "dump")]
+    pub dump_swap: bool,
 }
 
 /// What `--dump` shows.

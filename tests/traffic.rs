@@ -532,3 +532,84 @@ fn a_pcap_reader_that_goes_away_ends_the_capture_not_the_relay() {
     drop(child);
     drop(echo);
 }
+
+/// socat's dump with the timestamps replaced by `TIME` (socat 1.7.4 prints 9 fraction digits,
+/// sockbox 6, as socat does since 1.8.1.1); panics on a header whose time is not a timestamp.
+fn socat_dump_normalized(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("  length=") {
+        // The header: "> YYYY/MM/DD HH:MM:SS.FFFFFF[FFF]" just before.
+        let head = &rest[..i];
+        let start = head
+            .rfind("> ")
+            .into_iter()
+            .chain(head.rfind("< "))
+            .max()
+            .unwrap_or_else(|| panic!("no direction before {:?}", &rest[..i + 20]));
+        let stamp = &head[start + 2..];
+        let (date, time) = stamp.split_once(' ').unwrap();
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        let d: Vec<&str> = date.split('/').collect();
+        assert!(
+            d.len() == 3 && d.iter().all(|x| digits(x)),
+            "date {stamp:?}"
+        );
+        let (hms, frac) = time.split_once('.').unwrap();
+        assert!(hms.split(':').all(digits) && digits(frac), "time {stamp:?}");
+        assert!(frac.len() == 6 || frac.len() == 9, "fraction {stamp:?}");
+        out.push_str(&head[..start + 2]);
+        out.push_str("TIME");
+        rest = &rest[i..];
+        out.push_str("  length=");
+        rest = &rest["  length=".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Run `[sockbox] socat FLAG STDIO EXEC:cat`, writing `chunks` one at a time (each echoed back
+/// before the next); its stderr without sockbox's own report lines.
+fn socat_run(sockbox: bool, flag: &str, chunks: &[&[u8]]) -> String {
+    let args = [flag, "STDIO", "EXEC:cat"];
+    let mut p = if sockbox {
+        spawn_sockbox(&[&["-q", "socat"][..], &args].concat())
+    } else {
+        require_tool("socat");
+        let mut c = Command::new("socat");
+        c.args(args);
+        Proc::spawn("socat", c)
+    };
+    let mut total = 0;
+    for c in chunks {
+        p.write(c);
+        total += c.len();
+        p.wait_stdout_len(total);
+    }
+    p.close_stdin();
+    assert_eq!(p.wait_code(WAIT), 0, "{}", p.stderr());
+    p.stderr()
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("sockbox:") && !l.contains("Running as user"))
+        .collect()
+}
+
+#[test]
+fn sockbox_socat_v_and_x_print_socats_headers_for_the_same_chunks() {
+    let chunks: [&[u8]; 4] = [
+        b"GET / HTTP/1.0\r\nHost: x\r\n\r\n",
+        b"ab\x01\x02\tc\\d\xff\n",
+        b"no newline",
+        b"\x00\x00binary\x7f",
+    ];
+    for flag in ["-v", "-x"] {
+        let theirs = socat_dump_normalized(&socat_run(false, flag, &chunks));
+        let ours = socat_dump_normalized(&socat_run(true, flag, &chunks));
+        let headers = |s: &str| s.matches("  length=").count();
+        assert_eq!(headers(&theirs), 8, "socat {flag}:\n{theirs}");
+        assert_eq!(
+            ours, theirs,
+            "sockbox socat {flag} differs from socat {flag}"
+        );
+    }
+}

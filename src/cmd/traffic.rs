@@ -65,8 +65,8 @@ pub fn tap(args: &TrafficArgs, cap: &Capture<'_>) -> Result<Option<Arc<Tap>>> {
                 Box::new(TextView::new(out, name, text, time, color))
             }
             DumpMode::Json => Box::new(JsonView::new(out, name)),
-            DumpMode::Socat => Box::new(SocatView::new(out, name, false)),
-            DumpMode::SocatHex => Box::new(SocatView::new(out, name, true)),
+            DumpMode::Socat => Box::new(SocatView::new(out, name, false, args.dump_swap)),
+            DumpMode::SocatHex => Box::new(SocatView::new(out, name, true, args.dump_swap)),
         });
     }
     if let Some(p) = &args.pcap {

@@ -10,24 +10,27 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::time::socat_stamp;
-use super::{Event, View, What};
+use super::{Dir, Event, View, What};
 
 /// socat's `-v` / `-x` view.
 pub struct SocatView {
     out: Box<dyn Write + Send>,
     name: String,
     hex: bool,
+    swap: bool,
     offsets: HashMap<u64, [u64; 2]>,
     buf: Vec<u8>,
 }
 
 impl SocatView {
-    /// `hex`: `-x` rather than `-v`.
-    pub fn new(out: Box<dyn Write + Send>, name: String, hex: bool) -> SocatView {
+    /// `hex`: `-x` rather than `-v`. `swap`: socat's first address is side B, so B to A is
+    /// shown `>`.
+    pub fn new(out: Box<dyn Write + Send>, name: String, hex: bool, swap: bool) -> SocatView {
         SocatView {
             out: Box::new(io::BufWriter::with_capacity(256 * 1024, out)),
             name,
             hex,
+            swap,
             offsets: HashMap::new(),
             buf: Vec::new(),
         }
@@ -50,10 +53,13 @@ impl View for SocatView {
                 let to = (from + data.len() as u64).saturating_sub(1);
                 let b = &mut self.buf;
                 b.clear();
+                let arrow = match (dir, self.swap) {
+                    (Dir::AtoB, false) | (Dir::BtoA, true) => '>',
+                    _ => '<',
+                };
                 writeln!(
                     b,
-                    "{} {}  length={} from={from} to={to}",
-                    dir.arrow(),
+                    "{arrow} {}  length={} from={from} to={to}",
                     socat_stamp(ev.time),
                     data.len()
                 )?;
