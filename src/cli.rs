@@ -357,6 +357,8 @@ pub struct ConnectArgs {
     /// The prompt of --readline
     #[arg(long, value_name = "TEXT", requires = "readline")]
     pub prompt: Option<String>,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
 }
 
 /// Retrying a connect that failed for a reason that may pass (connect, relay).
@@ -473,6 +475,8 @@ pub struct ListenArgs {
     pub linger: Option<Duration>,
     #[command(flatten)]
     pub one_way: OneWayArgs,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -537,6 +541,76 @@ pub struct RelayArgs {
     /// Accept one client, relay it, then exit: 1 when that connection failed, else 0
     #[arg(long)]
     pub once: bool,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
+}
+
+/// The help heading of the traffic flags.
+const TRAFFIC: &str = "Seeing and recording the traffic";
+
+/// Seeing and recording what moves (relay, connect, listen): see docs/traffic.md.
+#[derive(Args, Debug, Default)]
+pub struct TrafficArgs {
+    /// Show every chunk moved, each line with its connection number and direction ([3 >] A to
+    /// B, [3 <] B to A), and open, descriptors passed, half-close, reset and close as lines of
+    /// their own. text: non-printable bytes as \xNN, \r shown, newlines kept (reversible);
+    /// hex: offset, hex and ASCII columns; auto: text, hex for a mostly binary chunk; json: one
+    /// object per event (docs/json.md). E.g. --dump, --dump=hex
+    #[arg(long, help_heading = TRAFFIC, value_name = "MODE", value_enum, num_args = 0..=1,
+          require_equals = true, default_missing_value = "text")]
+    pub dump: Option<DumpMode>,
+    /// Write the --dump to FILE instead of stderr (e.g. --dump-to /tmp/traffic.log)
+    #[arg(long, help_heading = TRAFFIC, value_name = "FILE", requires = "dump")]
+    pub dump_to: Option<std::path::PathBuf>,
+    /// Timestamps of the --dump: abs (time of day, UTC), rel (since the connection opened),
+    /// delta (since the connection's previous line)
+    #[arg(long, help_heading = TRAFFIC, value_enum, default_value_t = TimeArg::Abs)]
+    pub time: TimeArg,
+    /// Write the traffic as a pcapng capture to FILE, or - for stdout (| tshark -r -): byte
+    /// streams as synthetic TCP, messages as UDP, so Wireshark dissects HTTP over a Unix socket
+    /// (e.g. --pcap /tmp/docker.pcapng)
+    #[arg(long, help_heading = TRAFFIC, value_name = "FILE|-")]
+    pub pcap: Option<String>,
+    /// The synthetic server port in the --pcap capture (default 80, which Wireshark dissects as
+    /// HTTP; e.g. --pcap-port 6379 for Redis)
+    #[arg(long, help_heading = TRAFFIC, value_name = "PORT", requires = "pcap")]
+    pub pcap_port: Option<u16>,
+    /// Record each direction of each connection as a raw file: DIR/N-a2b.bin, DIR/N-b2a.bin
+    /// (replay one side with `sockbox connect ADDR < DIR/1-a2b.bin`)
+    #[arg(long, help_heading = TRAFFIC, value_name = "DIR")]
+    pub record: Option<std::path::PathBuf>,
+    /// For `sockbox socat -v`: show B to A as `>` (socat's first address is the verb's B)
+    #[arg(long, hide = true, requires = "dump")]
+    pub dump_swap: bool,
+}
+
+/// What `--dump` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DumpMode {
+    /// escaped text, reversible
+    Text,
+    /// offset, hex and ASCII columns
+    Hex,
+    /// text, hex for a chunk that is mostly binary
+    Auto,
+    /// one JSON object per event
+    Json,
+    /// socat -v's format (what `sockbox socat -v` uses)
+    Socat,
+    /// socat -x's format
+    SocatHex,
+}
+
+/// How `--dump` shows time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum TimeArg {
+    /// time of day (UTC)
+    #[default]
+    Abs,
+    /// seconds since the connection opened
+    Rel,
+    /// seconds since the connection's previous line
+    Delta,
 }
 
 #[derive(Args, Debug)]

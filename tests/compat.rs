@@ -263,7 +263,7 @@ fn unsupported_lines_get_one_line_and_exit_2() {
         &["socat", "VSOCK-CONNECT:2:80", "-"],
         &["socat", "TCP-L:80,su=nobody", "EXEC:sh"],
         &["socat", "TCP-L:80,chroot=/x", "EXEC:sh"],
-        &["socat", "-x", "TCP-L:80", "-"],
+        &["socat", "-ly", "TCP-L:80", "-"],
         &["socat", "TCP-L:80!!STDOUT", "-"],
         &["socat", "TCP-LSTEN:80", "-"],
         &["nc", "--ssl", "127.0.0.1", "443"],

@@ -169,8 +169,10 @@ Examples:
   sockbox socat -u TCP-LISTEN:9000,reuseaddr OPEN:/tmp/upload,creat
   sockbox socat UDP-RECVFROM:5353,fork EXEC:'tr a-z A-Z'
   sockbox socat --explain UNIX-LISTEN:/tmp/s,fork EXEC:cat
+  sockbox socat -v UNIX-LISTEN:/tmp/d.sock,fork UNIX-CONNECT:/var/run/docker.sock
 
-Options: -d -d (narrate socket calls, -v), -u / -U (one direction), -t N (linger after
+Options: -v / -x (the traffic in socat's dump format, text or hex: --dump=socat),
+-d -d (narrate socket calls, -v), -u / -U (one direction), -t N (linger after
 one side ends), -T N (idle timeout), -b N (buffer), -4 / -6, -s, -D, -h, -V, --explain.
 Without fork a listening address serves one client and exits, as socat does; with fork,
 clients are served concurrently. sockbox honours half-close: after one side's end of

@@ -29,17 +29,28 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
         Address::new(Endpoint::Stdio)
     };
     relay::check_pair(&stdio, &addr)?;
+    let iface = addr.to_string();
+    let tap = super::traffic::tap(
+        &args.traffic,
+        &super::traffic::Capture {
+            iface: &iface,
+            description: &format!("sockbox connect {addr}: A is stdin/stdout, B {addr}"),
+            stdout_busy: true,
+        },
+    )?;
     let opts = RelayOptions {
         idle_timeout: args.idle_timeout,
         linger: args.linger,
         // stdin -> the peer is the forward direction.
         directions: super::one_way(&args.one_way, Directions::Forward),
+        tap: tap.clone(),
         ..RelayOptions::default()
     };
     let mut conn = endpoint::connect(&addr, args.timeout).await?;
     let mut io = endpoint::connect(&stdio, None).await?;
     let stats = relay::relay(&mut io, &mut conn, &opts).await;
     server::close_pair(io, conn).await;
+    super::traffic::sync(&tap).await;
     stats?;
     Ok(ExitCode::SUCCESS)
 }

@@ -54,6 +54,29 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
         )
         .into());
     }
+    let t = &args.traffic;
+    let tapped = t.dump.is_some() || t.pcap.is_some() || t.record.is_some();
+    if tapped && args.keep && matches!(serve, Serve::Stdio) {
+        return Err(Error::Usage(
+            "--dump, --pcap and --record need a relayed connection: with --keep, add --echo or \
+             --exec (clients' bytes to stdout are not relayed)"
+                .into(),
+        )
+        .into());
+    }
+    let iface = args
+        .addrs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "inherited socket".into());
+    let tap = super::traffic::tap(
+        t,
+        &super::traffic::Capture {
+            iface: &iface,
+            description: &format!("sockbox listen {iface}: A is each client"),
+            stdout_busy: matches!(serve, Serve::Stdio),
+        },
+    )?;
     let mut listener = if args.inherit {
         let (addr, socket) = super::inherit(args.addrs.as_slice(), args.fdname.as_slice())?;
         check(&addr)?;
@@ -82,6 +105,7 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
         linger: args.linger,
         // The program or stdin -> the client is the backward direction.
         directions: super::one_way(&args.one_way, Directions::Backward),
+        tap: tap.clone(),
         ..RelayOptions::default()
     });
     tracing::info!(target: PEER, "listening on {}", listener.label);
@@ -90,7 +114,9 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         };
         tracing::info!(target: PEER, "connection from {}", conn.label);
-        let stats = handle(conn, &serve, &opts).await?;
+        let stats = handle(conn, &serve, &opts).await;
+        super::traffic::sync(&tap).await;
+        let stats = stats?;
         tracing::info!(
             target: PEER,
             "closed: {} bytes in, {} bytes out",
@@ -104,7 +130,7 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
         Serve::Stdio => collect(listener, max_conns, shutdown).await?,
         serve => {
             let serve = Arc::new(serve);
-            server::serve(
+            let served = server::serve(
                 &mut listener,
                 max_conns,
                 |conn| {
@@ -115,7 +141,9 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
                     shutdown.wait().await;
                 },
             )
-            .await?;
+            .await;
+            super::traffic::sync(&tap).await;
+            served?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -13,6 +13,7 @@ mod recv;
 mod relay;
 pub mod scan;
 mod send;
+mod traffic;
 pub mod who;
 
 use std::process::ExitCode;

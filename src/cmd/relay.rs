@@ -115,6 +115,21 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
     let datagram_clients = listen_on.as_ref().is_some_and(|l| {
         l.endpoint.transfer() == Transfer::Message && !l.endpoint.kind().starts_with("seq")
     });
+    // The capture's interface is the side connected to (docker.sock behind a relay).
+    let description = match (&listen_on, &second) {
+        (Some(l), _) => format!("sockbox relay: clients of {l} to {connect_to}"),
+        (None, Some(s)) => format!("sockbox relay: {connect_to} to {s}"),
+        (None, None) => String::new(),
+    };
+    let iface = connect_to.to_string();
+    let tap = super::traffic::tap(
+        &args.traffic,
+        &super::traffic::Capture {
+            iface: &iface,
+            description: &description,
+            stdout_busy: false,
+        },
+    )?;
     let live = Arc::new(LiveTotals::default());
     let opts = Arc::new(RelayOptions {
         copy: match args.copy {
@@ -134,6 +149,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
         } else {
             Directions::Both
         },
+        tap: tap.clone(),
         ..RelayOptions::default()
     });
     let timeout = args.timeout;
@@ -151,7 +167,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
                 _ = shutdown.clone().wait() => None,
             };
             let Some((mut x, mut y)) = connected else {
-                return finish(&args, Totals::default(), &live);
+                return finish(&args, Totals::default(), &live, &tap).await;
             };
             let stats = tokio::select! {
                 s = relay::relay(&mut x, &mut y, &opts) => Some(s),
@@ -159,6 +175,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             };
             server::close_pair(x, y).await;
             if let Some(stats) = stats {
+                super::traffic::sync(&tap).await;
                 stats?;
             }
             Totals {
@@ -189,19 +206,27 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
                 shutdown.wait().await;
             };
             // One client only: its failure is the relay's (exit 1), not a line in a log.
-            if args.once || listener.yields_one() {
-                server::serve_one(&mut listener, handle, stop).await?
+            let served = if args.once || listener.yields_one() {
+                server::serve_one(&mut listener, handle, stop).await
             } else {
-                server::serve(&mut listener, max_conns, handle, stop).await?
-            }
+                server::serve(&mut listener, max_conns, handle, stop).await
+            };
+            super::traffic::sync(&tap).await;
+            served?
         }
         (None, None) => unreachable!("roles() gives a listener or a second side"),
     };
-    finish(&args, totals, &live)
+    finish(&args, totals, &live, &tap).await
 }
 
 /// Report the totals (`--stats`) and give the exit code of a relay that ran to its end.
-fn finish(args: &RelayArgs, mut totals: Totals, live: &LiveTotals) -> Result<ExitCode> {
+async fn finish(
+    args: &RelayArgs,
+    mut totals: Totals,
+    live: &LiveTotals,
+    tap: &Option<Arc<sockbox_net::tap::Tap>>,
+) -> Result<ExitCode> {
+    super::traffic::sync(tap).await;
     totals.count_live(live);
     if args.stats {
         output::totals(&totals, args.json)?;

@@ -27,46 +27,9 @@ fn escaped(data: &[u8]) -> String {
 }
 
 /// One descriptor in words: kind, what it points to, access mode and flags, and the details
-/// of its kind.
+/// of its kind (the library's `Display` of [`FdInfo`], shared with the relay's traffic dump).
 pub fn fd_text(i: usize, f: &FdInfo) -> String {
-    let mut words = vec![format!("[{i}] {}", f.kind.name())];
-    match (&f.socket, &f.anon_type) {
-        (Some(s), _) => {
-            words.push(format!("{} {}", s.family, s.socket_type));
-            if s.listening {
-                words.push("listening".into());
-            }
-            words.push(format!(
-                "local {}",
-                s.local.as_deref().unwrap_or("(unnamed)")
-            ));
-            if s.peer.is_some() || s.peer_cred.is_some() {
-                let mut p = format!("peer {}", s.peer.as_deref().unwrap_or("(unnamed)"));
-                if let Some(c) = &s.peer_cred {
-                    p.push_str(&format!(" {c}"));
-                }
-                words.push(p);
-            }
-        }
-        (None, Some(t)) => words.push(t.clone()),
-        (None, None) => words.push(f.path.clone()),
-    }
-    let mut mode = f.access.name().to_string();
-    for flag in &f.flags {
-        mode.push(' ');
-        mode.push_str(flag);
-    }
-    words.push(mode);
-    if let Some(size) = f.size {
-        words.push(format!("size {size}"));
-    }
-    if let Some(o) = f.offset {
-        words.push(format!("offset {o}"));
-    }
-    if let Some(d) = &f.device {
-        words.push(format!("device {d}"));
-    }
-    words.join("  ")
+    format!("[{i}] {f}")
 }
 
 /// A message as text: a header line, then a line per descriptor.

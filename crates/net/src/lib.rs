@@ -22,6 +22,7 @@ pub mod ping;
 pub mod relay;
 pub mod scan;
 pub mod server;
+pub mod tap;
 
 pub use error::{Error, Result};
 

@@ -73,7 +73,16 @@ struct Settings {
     buffer: Option<usize>,
     version: Option<IpVersion>,
     explain: bool,
+    /// `-v` (text) or `-x` (hex, which wins when both are given): the traffic dump in socat's
+    /// format.
+    dump: Option<Dump>,
     notes: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dump {
+    Text,
+    Hex,
 }
 
 /// Translates socat's arguments (without the program name). `probe` tells what is at a path,
@@ -109,6 +118,8 @@ pub fn translate(args: &[String], probe: &dyn Fn(&Path) -> PathKind) -> Result<R
                 set.oneway = true;
                 set.reverse = true;
             }
+            "-v" => set.dump = Some(set.dump.unwrap_or(Dump::Text)),
+            "-x" => set.dump = Some(Dump::Hex),
             "-4" => set.version = Some(IpVersion::V4),
             "-6" => set.version = Some(IpVersion::V6),
             "-D" | "-s" | "-g" | "-ls" | "-lm" | "-lu" | "-lh" => note_noop(&mut set, arg),
@@ -521,6 +532,9 @@ fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
         };
         let listens = other.role() == Some(Role::Listen);
         argv.push(if listens { "listen" } else { "connect" }.to_owned());
+        // socat's `>` is first address to second. connect's A is stdio, listen's A the client.
+        // (Before the address: clap would take `--dump=...` after it for a second address.)
+        dump_flags(set, &mut argv, stdio_first == listens);
         let mut addr = other.addr.clone();
         addr.role = None;
         argv.push(addr.to_string());
@@ -567,6 +581,12 @@ fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
     // Roles written out, so the native relay reads them as socat meant: what does not
     // listen connects (EXEC, OPEN and the like are opened once per client).
     let (first, second) = if backward_only { (&b, &a) } else { (&a, &b) };
+    // The relay's A is the side it listens on, else the first written.
+    let native_a = match listener {
+        Some(l) => l,
+        None => first,
+    };
+    dump_flags(set, &mut argv, !std::ptr::eq(native_a, &a));
     for s in [first, second] {
         let mut addr = s.addr.clone();
         addr.role = Some(s.role().unwrap_or(Role::Connect));
@@ -576,6 +596,24 @@ fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
         argv,
         notes: std::mem::take(&mut set.notes),
     })
+}
+
+/// `-v`/`-x`: the dump in socat's format; `swap` when the native verb's A is socat's second
+/// address, so `>` still means first address to second.
+fn dump_flags(set: &Settings, argv: &mut Vec<String>, swap: bool) {
+    let Some(d) = set.dump else {
+        return;
+    };
+    argv.push(
+        match d {
+            Dump::Text => "--dump=socat",
+            Dump::Hex => "--dump=socat-hex",
+        }
+        .into(),
+    );
+    if swap {
+        argv.push("--dump-swap".into());
+    }
 }
 
 fn access_flags(listener: &Side, argv: &mut Vec<String>) {
@@ -748,8 +786,17 @@ mod tests {
         assert!(e.contains("'OPENSSL'") && e.contains("TLS"), "{e}");
         let e = refused("TCP-L:80,su=nobody EXEC:sh");
         assert!(e.contains("'su'") && e.contains("setpriv"), "{e}");
-        let e = refused("-x TCP-L:80 -");
-        assert!(e.contains("-x") && e.contains("dump"), "{e}");
+        let e = refused("-ly TCP-L:80 -");
+        assert!(e.contains("-ly") && e.contains("syslog"), "{e}");
+        // -v and -x are socat's own dump.
+        assert_eq!(
+            native("-v TCP-L:80,fork UNIX-CONNECT:/s"),
+            "sockbox relay --dump=socat listen:tcp:80 connect:unix:/s"
+        );
+        assert_eq!(
+            native("-x -v TCP:h:80 -"),
+            "sockbox connect --dump=socat-hex --dump-swap tcp:h:80"
+        );
         let e = refused("TCP-L:80 TCP-L:81");
         assert!(e.contains("both addresses listen"), "{e}");
         let e = refused("TCP-L:80!!STDOUT -");

@@ -1024,7 +1024,7 @@ pub const SOCAT_FLAGS: &[Flag] = &[
     flag(
         &["-v", "-x"],
         "",
-        Verdict::Refused("the traffic dump is not in sockbox yet; nearest: -d -d narrates each socket call and the bytes moved at close"),
+        Verdict::Mapped("--dump=socat (-v) or --dump=socat-hex (-x): socat's header lines (> DATE TIME  length=N from=X to=Y) and data; connections are not numbered (sockbox's own --dump numbers them)"),
     ),
     flag(&["-ly"], "", Verdict::Refused("sockbox does not log to syslog; nearest: run it under systemd, whose journal takes stderr")),
     flag(&["-lf"], "FILE", Verdict::Refused("sockbox logs to stderr; nearest: 2>>FILE")),

@@ -14,6 +14,51 @@ use socket2::{Domain, SockAddr, SockRef, Type};
 
 use crate::endpoint::{peer_cred, Cred};
 
+impl std::fmt::Display for FdInfo {
+    /// One descriptor in words, as `fd recv` and the traffic dump show it: kind, what it points
+    /// to, access mode and flags, and the details of its kind.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut words = vec![self.kind.name().to_string()];
+        match (&self.socket, &self.anon_type) {
+            (Some(s), _) => {
+                words.push(format!("{} {}", s.family, s.socket_type));
+                if s.listening {
+                    words.push("listening".into());
+                }
+                words.push(format!(
+                    "local {}",
+                    s.local.as_deref().unwrap_or("(unnamed)")
+                ));
+                if s.peer.is_some() || s.peer_cred.is_some() {
+                    let mut p = format!("peer {}", s.peer.as_deref().unwrap_or("(unnamed)"));
+                    if let Some(c) = &s.peer_cred {
+                        p.push_str(&format!(" {c}"));
+                    }
+                    words.push(p);
+                }
+            }
+            (None, Some(t)) => words.push(t.clone()),
+            (None, None) => words.push(self.path.clone()),
+        }
+        let mut mode = self.access.name().to_string();
+        for flag in &self.flags {
+            mode.push(' ');
+            mode.push_str(flag);
+        }
+        words.push(mode);
+        if let Some(size) = self.size {
+            words.push(format!("size {size}"));
+        }
+        if let Some(o) = self.offset {
+            words.push(format!("offset {o}"));
+        }
+        if let Some(d) = &self.device {
+            words.push(format!("device {d}"));
+        }
+        f.write_str(&words.join("  "))
+    }
+}
+
 /// What kind of object a descriptor refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

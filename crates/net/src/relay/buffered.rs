@@ -8,11 +8,19 @@
 
 use super::{Fault, Meter};
 use crate::endpoint::fdio::{self, Fd};
+use crate::tap::Hook;
 
 /// The first buffer of a direction.
 const START: usize = 64 * 1024;
 
-pub(crate) async fn copy(src: &Fd, dst: &Fd, max: usize, meter: &Meter) -> Result<(), Fault> {
+/// Copy until end of stream; `hook` (a tap) is shown each chunk once it is written.
+pub(crate) async fn copy(
+    src: &Fd,
+    dst: &Fd,
+    max: usize,
+    meter: &Meter,
+    mut hook: Option<&mut Hook>,
+) -> Result<(), Fault> {
     let _ = src.readable().await.map_err(Fault::Read)?;
     let mut buf = vec![0u8; START.min(max)];
     loop {
@@ -26,6 +34,9 @@ pub(crate) async fn copy(src: &Fd, dst: &Fd, max: usize, meter: &Meter) -> Resul
             .await
             .map_err(Fault::Write)?;
         meter.add(n as u64, 0);
+        if let Some(h) = hook.as_deref_mut() {
+            h.data(&buf[..n], false).await;
+        }
         if n == buf.len() && buf.len() < max {
             buf.resize((buf.len() * 4).min(max), 0);
         }

@@ -33,6 +33,7 @@ use crate::addr::{Address, Framing, Transfer};
 use crate::endpoint::{Conn, Medium, Reader, Sink, Source, Writer};
 use crate::error::Error;
 use crate::frame::{FrameError, DEFAULT_MAX_FRAME};
+use crate::tap::{self, ConnTap, Dir, Hook, SideId, Tap};
 use datagram::{MsgIn, MsgOut};
 
 /// After the other direction ended, a datagram direction ends once quiet for this long
@@ -73,6 +74,9 @@ pub struct RelayOptions {
     pub linger: Option<Duration>,
     /// Which directions run.
     pub directions: Directions,
+    /// Where each connection's traffic is shown or recorded (`--dump`, `--pcap`, `--record`).
+    /// A tapped stream direction takes the buffered copy; untapped ones keep their path.
+    pub tap: Option<Arc<Tap>>,
 }
 
 /// The directions a relay runs. A direction that does not run is never read, its sink is
@@ -98,6 +102,7 @@ impl Default for RelayOptions {
             live: None,
             linger: None,
             directions: Directions::Both,
+            tap: None,
         }
     }
 }
@@ -221,7 +226,8 @@ fn use_splice(mode: CopyMode, from: Medium, to: Medium) -> bool {
     }
 }
 
-/// Copy one direction to its end; shuts the sink's write side down at end of stream.
+/// Copy one direction to its end; shuts the sink's write side down at end of stream. `hook`
+/// (a tap) sees each chunk moved, the end of stream and a reset.
 async fn direction(
     reader: Option<Reader>,
     from: Side,
@@ -229,6 +235,7 @@ async fn direction(
     to: Side,
     opts: &RelayOptions,
     meter: &Meter,
+    mut hook: Option<Hook>,
 ) -> Result<DirEnd, Error> {
     let (reader, writer) = match (reader, writer) {
         (Some(r), Some(w)) => (r, w),
@@ -242,7 +249,7 @@ async fn direction(
     };
     let result = match (&reader.src, &writer.dst) {
         (Source::Fd(src), Sink::Fd(dst)) if from.bytes() && to.bytes() => {
-            if use_splice(opts.copy, reader.medium, writer.medium) {
+            if hook.is_none() && use_splice(opts.copy, reader.medium, writer.medium) {
                 crate::narrate!(
                     "copy {} -> {}: splice(2) through a pipe",
                     from.label,
@@ -256,18 +263,33 @@ async fn direction(
                     to.label,
                     opts.buffer / 1024
                 );
-                buffered::copy(src, dst, opts.buffer, meter).await
+                buffered::copy(src, dst, opts.buffer, meter, hook.as_mut()).await
             }
         }
         _ => {
             let mut out = MsgOut::new(&writer, to.transfer, to.framing);
             let mut input = MsgIn::new(reader, from.transfer, from.framing, opts.max_frame);
-            messages(&mut input, &mut out, meter).await
+            messages(&mut input, &mut out, meter, hook.as_mut()).await
         }
     };
+    if let (Some(h), Err(Fault::Read(e) | Fault::Write(e))) = (hook.as_mut(), &result) {
+        if tap::is_reset(e) {
+            // Reading: the source reset; writing: the sink did.
+            let sender = h.dir().sender();
+            let by = match (&result, sender) {
+                (Err(Fault::Read(_)), s) => s,
+                (_, SideId::A) => SideId::B,
+                (_, SideId::B) => SideId::A,
+            };
+            h.reset(by, e).await;
+        }
+    }
     match result {
         Ok(()) => {
             writer.finish();
+            if let Some(h) = hook.as_mut() {
+                h.shutdown().await;
+            }
             Ok(DirEnd::Eof)
         }
         Err(Fault::Write(e)) if e.raw_os_error() == Some(libc::EPIPE) => Ok(DirEnd::OutputClosed),
@@ -288,10 +310,18 @@ async fn direction(
     }
 }
 
-async fn messages(input: &mut MsgIn, out: &mut MsgOut, meter: &Meter) -> Result<(), Fault> {
+async fn messages(
+    input: &mut MsgIn,
+    out: &mut MsgOut,
+    meter: &Meter,
+    mut hook: Option<&mut Hook>,
+) -> Result<(), Fault> {
     while let Some(msg) = input.next().await? {
         out.send(msg).await?;
         meter.add(msg.len() as u64, 1);
+        if let Some(h) = hook.as_deref_mut() {
+            h.data(msg, true).await;
+        }
     }
     Ok(())
 }
@@ -344,22 +374,28 @@ pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<St
         idle: opts.idle_timeout,
         linger: opts.linger,
     };
+    let conn_tap = match &opts.tap {
+        Some(t) => Some(t.open(a, b).await),
+        None => None,
+    };
+    let hook = |d: Dir| conn_tap.as_ref().map(|t| t.hook(d));
     let ending = match opts.directions {
         Directions::Both => {
-            let d1 = one_way(a, b, opts, &fwd);
-            let d2 = one_way(b, a, opts, &back);
+            let d1 = one_way(a, b, opts, &fwd, hook(Dir::AtoB));
+            let d2 = one_way(b, a, opts, &back, hook(Dir::BtoA));
             drive(d1, Some(d2), (a_endless, b_endless), limits, &fwd, &back).await
         }
         Directions::Forward => {
-            let d1 = one_way(a, b, opts, &fwd);
+            let d1 = one_way(a, b, opts, &fwd, hook(Dir::AtoB));
             drive(d1, NO_DIRECTION, (a_endless, false), limits, &fwd, &back).await
         }
         Directions::Backward => {
-            let d2 = one_way(b, a, opts, &back);
+            let d2 = one_way(b, a, opts, &back, hook(Dir::BtoA));
             drive(d2, NO_DIRECTION, (b_endless, false), limits, &back, &fwd).await
         }
     };
     let (f, bk) = (fwd.read(), back.read());
+    close_tap(conn_tap, f, bk).await;
     crate::narrate!(
         "close {} <-> {}: {} bytes ->, {} bytes <-{}",
         a.label,
@@ -386,6 +422,7 @@ fn one_way<'o>(
     to: &mut Conn,
     opts: &'o RelayOptions,
     meter: &'o Meter,
+    hook: Option<Hook>,
 ) -> std::pin::Pin<Box<impl std::future::Future<Output = Result<DirEnd, Error>> + 'o>> {
     Box::pin(direction(
         from.reader.take(),
@@ -394,7 +431,15 @@ fn one_way<'o>(
         Side::of(to),
         opts,
         meter,
+        hook,
     ))
+}
+
+/// The tap's close event, with what moved each way.
+pub(crate) async fn close_tap(t: Option<ConnTap>, a2b: Flow, b2a: Flow) {
+    if let Some(t) = t {
+        t.close(a2b, b2a).await;
+    }
 }
 
 /// The missing second direction of a one-way [`drive`].
@@ -405,6 +450,17 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
     let m = Meter::default();
     let endless = endless(c);
     let side = Side::of(c);
+    // Tapped, the echo is side B: what the client sends is A to B (written back to it).
+    let conn_tap = match &opts.tap {
+        Some(t) => {
+            let messages = c.transfer == Transfer::Message || c.framing.is_some();
+            Some(
+                t.open_sides(tap::Side::of(c), tap::Side::named("echo"), messages)
+                    .await,
+            )
+        }
+        None => None,
+    };
     let d = Box::pin(direction(
         c.reader.take(),
         Side::of(c),
@@ -412,6 +468,7 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
         side,
         opts,
         &m,
+        conn_tap.as_ref().map(|t| t.hook(Dir::AtoB)),
     ));
     // The way back is the same socket: an empty second direction that has ended, so a datagram
     // peer lingers as after any other end (`--linger` is for two directions, not applied).
@@ -430,6 +487,7 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
     )
     .await;
     crate::narrate!("close {}: {} bytes echoed", c.label, m.read().bytes);
+    close_tap(conn_tap, m.read(), Flow::default()).await;
     let ending = ending?;
     // What came in went back out.
     Ok(Stats {
