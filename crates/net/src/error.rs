@@ -46,6 +46,9 @@ pub enum Error {
     /// An HTTP exchange failed: the peer is not HTTP, closed early, or did not answer in time.
     #[error("{0}")]
     Http(String),
+    /// A TLS handshake or session failed: certificate checks, alerts, a peer not speaking TLS.
+    #[error("{0}")]
+    Tls(String),
     /// A connect with `retry=` failed on every attempt: the last failure, and how many.
     #[error("{last}; gave up after {attempts} attempts")]
     GaveUp { attempts: u64, last: Box<Error> },

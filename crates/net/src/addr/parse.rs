@@ -109,6 +109,12 @@ pub enum AddrError {
         first: &'static str,
         second: &'static str,
     },
+    #[error(
+        "option '{option}' needs TLS in {}: use tls:HOST:PORT, or add ',tls' to a tcp or unix \
+         address",
+        q(.input)
+    )]
+    NeedsTls { input: String, option: &'static str },
     #[error("option '{option}' is given twice in {}", q(.input))]
     Repeated { input: String, option: &'static str },
     /// A value on its own, outside an address (see [`parse_duration`], [`parse_size`]).
@@ -140,7 +146,8 @@ impl AddrError {
             | AddrError::MissingValue { input, .. }
             | AddrError::BadValue { input, .. }
             | AddrError::Repeated { input, .. }
-            | AddrError::Conflict { input, .. } => input,
+            | AddrError::Conflict { input, .. }
+            | AddrError::NeedsTls { input, .. } => input,
             AddrError::Value { value, .. } => value,
         }
     }
@@ -219,7 +226,11 @@ enum Kind {
     Exec,
     Sh,
     Stdio,
-    Icmp { v6: bool },
+    Icmp {
+        v6: bool,
+    },
+    /// `tls:HOST:PORT`: `tcp:` with the `tls` option.
+    Tls,
 }
 
 /// One accepted spelling of a kind: a canonical name here, or a socat word from the compat
@@ -272,6 +283,7 @@ const SPELLINGS: &[Spelling] = &[
     plain("-", Kind::Stdio),
     plain("icmp", Kind::Icmp { v6: false }),
     plain("icmp6", Kind::Icmp { v6: true }),
+    plain("tls", Kind::Tls),
 ];
 
 /// What a kind word means: a canonical spelling, or a socat word the compat table maps to a
@@ -339,6 +351,7 @@ fn target_usage(kind: Kind) -> &'static str {
         Kind::Sh => "a shell command line",
         Kind::Stdio => "nothing",
         Kind::Icmp { .. } => "HOST",
+        Kind::Tls => INET_USAGE,
     }
 }
 
@@ -372,7 +385,7 @@ const CLASS_NAMES: &[(u16, &str)] = &[
 /// The class of a kind; `sh` and `icmp` have none, so no option applies to them.
 fn class_of(kind: Kind) -> u16 {
     match kind {
-        Kind::Tcp(_) => C_TCP,
+        Kind::Tcp(_) | Kind::Tls => C_TCP,
         Kind::Udp(_) => C_UDP,
         Kind::Unix(UnixType::Stream) => C_UNIX,
         Kind::Unix(UnixType::Dgram) => C_UNIX_DGRAM,
@@ -441,6 +454,13 @@ enum Opt {
     Append,
     Retry,
     Interval,
+    Tls,
+    Cert,
+    Key,
+    Cafile,
+    Verify,
+    Sni,
+    Alpn,
 }
 
 struct OptSpec {
@@ -462,6 +482,9 @@ const FILE_OWNED: u16 = C_UNIX_ALL | C_FIFO;
 const STREAMS: u16 = C_TCP | C_UNIX | C_FIFO | C_FILE | C_EXEC | C_STDIO;
 /// Kinds whose connect can be retried (`Endpoint::retries`).
 const RETRYING: u16 = C_TCP | C_UNIX_ALL;
+/// Kinds TLS can run over: the byte-stream sockets.
+const TLS_OVER: u16 = C_TCP | C_UNIX;
+const ALPN: &str = "protocol names separated by ':', such as h2:http/1.1";
 const RETRY: &str = "a number of retries 0-4294967295, or forever";
 const DURATION: &str =
     "a duration above zero such as 500ms, 2s, 1.5s or 1m (a bare number is seconds)";
@@ -555,6 +578,31 @@ const OPTIONS: &[OptSpec] = &[
     flag(Opt::Append, "append", C_FILE),
     valued(Opt::Retry, "retry", "N|forever", RETRYING, RETRY),
     valued(Opt::Interval, "interval", "DURATION", RETRYING, DURATION),
+    flag(Opt::Tls, "tls", TLS_OVER),
+    valued(
+        Opt::Cert,
+        "cert",
+        "FILE",
+        TLS_OVER,
+        "a PEM certificate file",
+    ),
+    valued(Opt::Key, "key", "FILE", TLS_OVER, "a PEM private key file"),
+    valued(
+        Opt::Cafile,
+        "cafile",
+        "FILE",
+        TLS_OVER,
+        "a PEM file of CA certificates",
+    ),
+    flag(Opt::Verify, "verify", TLS_OVER),
+    valued(
+        Opt::Sni,
+        "sni",
+        "NAME",
+        TLS_OVER,
+        "a host name or IP address",
+    ),
+    valued(Opt::Alpn, "alpn", "PROTO[:PROTO]...", TLS_OVER, ALPN),
 ];
 
 fn spec_of(opt: Opt) -> &'static OptSpec {
@@ -1095,6 +1143,8 @@ impl Parser<'_> {
         let (target, options) = self.split_target(spelling.kind, word, after)?;
         let endpoint = self.endpoint(&spelling, word, target, role)?;
         let mut options = self.options(&endpoint, options)?;
+        options.tls |= spelling.kind == Kind::Tls;
+        self.check_tls(&options)?;
         let endpoint = adopt_bind_host(spelling.form, endpoint, &mut options);
         Ok(Address {
             role,
@@ -1253,6 +1303,7 @@ impl Parser<'_> {
                 v6,
                 host: self.icmp_host(v6, word, target)?,
             },
+            Kind::Tls => Endpoint::Tcp(self.inet(spelling, IpVersion::Any, word, target, role)?),
         })
     }
 
@@ -1510,6 +1561,12 @@ impl Parser<'_> {
             Opt::Frame => options.frame = Some(parse_frame(&value).ok_or_else(bad)?),
             Opt::Retry => options.retry = Some(read_retry(&value).ok_or_else(bad)?),
             Opt::Interval => options.interval = Some(read_duration(&value).ok_or_else(bad)?),
+            Opt::Cert => options.cert = Some(value.clone().into()),
+            Opt::Key => options.key = Some(value.clone().into()),
+            Opt::Cafile => options.cafile = Some(value.clone().into()),
+            Opt::Sni if !valid_sni(&value) => return Err(bad()),
+            Opt::Sni => options.sni = Some(value.clone()),
+            Opt::Alpn => options.alpn = Some(parse_alpn(&value).ok_or_else(bad)?),
             // Flags returned above.
             Opt::Reuseaddr
             | Opt::Reuseport
@@ -1518,10 +1575,47 @@ impl Parser<'_> {
             | Opt::V6only
             | Opt::Creat
             | Opt::Trunc
-            | Opt::Append => {}
+            | Opt::Append
+            | Opt::Tls
+            | Opt::Verify => {}
         }
         Ok(())
     }
+
+    /// The TLS settings (`cert=`, `verify=0` ...) mean nothing without TLS.
+    fn check_tls(&self, o: &Options) -> Result<(), AddrError> {
+        if o.tls {
+            return Ok(());
+        }
+        let given = [
+            (Opt::Cert, o.cert.is_some()),
+            (Opt::Key, o.key.is_some()),
+            (Opt::Cafile, o.cafile.is_some()),
+            (Opt::Verify, o.no_verify),
+            (Opt::Sni, o.sni.is_some()),
+            (Opt::Alpn, o.alpn.is_some()),
+        ];
+        match given.iter().find(|(_, set)| *set) {
+            Some((opt, _)) => Err(AddrError::NeedsTls {
+                input: self.input(),
+                option: spec_of(*opt).name,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A server name as SNI carries it: a DNS name or an IP address (`rustls`' `ServerName`).
+fn valid_sni(v: &str) -> bool {
+    rustls_pki_types::ServerName::try_from(v).is_ok()
+}
+
+/// `h2:http/1.1`: ALPN protocol ids (1-255 bytes each), ':' between them.
+fn parse_alpn(v: &str) -> Option<Vec<String>> {
+    let list: Vec<String> = v.split(':').map(str::to_owned).collect();
+    list.iter()
+        .all(|p| (1..=255).contains(&p.len()))
+        .then_some(list)
 }
 
 /// `N` retries or `forever`.
@@ -1548,6 +1642,8 @@ fn set_flag(options: &mut Options, opt: Opt, on: bool) {
         Opt::Nodelay => options.nodelay = on,
         Opt::Keepalive => options.keepalive = on,
         Opt::V6only => options.v6only = on,
+        Opt::Tls => options.tls = on,
+        Opt::Verify => options.no_verify = !on,
         Opt::Creat | Opt::Trunc | Opt::Append => {
             let mode = match opt {
                 Opt::Creat => FileWrite::Create,
@@ -1587,6 +1683,16 @@ impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(role) = self.role {
             write!(f, "{role}:")?;
+        }
+        if let (Endpoint::Tcp(t), true) = (&self.endpoint, self.options.tls) {
+            if t.version == IpVersion::Any {
+                write_inet(f, "tls", t)?;
+                let rest = Options {
+                    tls: false,
+                    ..self.options.clone()
+                };
+                return write_options(f, &rest);
+            }
         }
         write!(f, "{}", self.endpoint)?;
         write_options(f, &self.options)
@@ -1695,6 +1801,23 @@ fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
     }
     if let Some(v) = o.interval {
         write!(f, ",interval={}", Dur(v))?;
+    }
+    if o.tls {
+        f.write_str(",tls")?;
+    }
+    for (name, path) in [("cert", &o.cert), ("key", &o.key), ("cafile", &o.cafile)] {
+        if let Some(p) = path {
+            write!(f, ",{name}={}", escaped(&p.to_string_lossy()))?;
+        }
+    }
+    if o.no_verify {
+        f.write_str(",verify=0")?;
+    }
+    if let Some(v) = &o.sni {
+        write!(f, ",sni={}", escaped(v))?;
+    }
+    if let Some(v) = &o.alpn {
+        write!(f, ",alpn={}", escaped(&v.join(":")))?;
     }
     Ok(())
 }
@@ -3018,7 +3141,15 @@ mod tests {
                 proptest::option::of(retry),
                 proptest::option::of(duration()),
             );
-            (flags, texts, numbers, retrying).prop_map(|(f, t, n, r)| Options {
+            let tls = (
+                any::<[bool; 2]>(),
+                proptest::option::of(text(1..20)),
+                proptest::option::of(text(1..20)),
+                proptest::option::of(text(1..20)),
+                proptest::option::of("[a-z]{1,10}(\\.[a-z]{1,5})?"),
+                proptest::option::of(prop::collection::vec("[a-z0-9./-]{1,8}", 1..4)),
+            );
+            (flags, texts, numbers, retrying, tls).prop_map(|(f, t, n, r, s)| Options {
                 reuseaddr: f[0],
                 reuseport: f[1],
                 nodelay: f[2],
@@ -3037,6 +3168,13 @@ mod tests {
                 write: n.6,
                 retry: r.0,
                 interval: r.1,
+                tls: s.0[0],
+                no_verify: s.0[1],
+                cert: s.1.map(Into::into),
+                key: s.2.map(Into::into),
+                cafile: s.3.map(Into::into),
+                sni: s.4,
+                alpn: s.5,
             })
         }
 
@@ -3066,6 +3204,19 @@ mod tests {
             o.write = o.write.filter(|_| keep(Opt::Creat));
             o.retry = o.retry.filter(|_| keep(Opt::Retry));
             o.interval = o.interval.filter(|_| keep(Opt::Interval));
+            // The TLS settings come with `tls` or not at all.
+            if !(o.tls && keep(Opt::Tls)) {
+                o = Options {
+                    tls: false,
+                    cert: None,
+                    key: None,
+                    cafile: None,
+                    no_verify: false,
+                    sni: None,
+                    alpn: None,
+                    ..o
+                };
+            }
             o
         }
 

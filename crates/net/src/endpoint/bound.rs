@@ -174,6 +174,7 @@ impl Bound {
             accepting,
             allow: None,
             _cleanup: self.cleanup,
+            tls: None,
         })
     }
 

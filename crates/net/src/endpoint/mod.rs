@@ -25,6 +25,7 @@ mod inet;
 pub mod retry;
 pub mod sock;
 mod stdio;
+pub mod tls;
 mod unix;
 
 use std::fmt;
@@ -170,6 +171,18 @@ pub(crate) struct Holdings {
     child: Option<tokio::process::Child>,
     threads: Vec<std::thread::JoinHandle<()>>,
     guards: Vec<Box<dyn Send + Sync>>,
+    /// Tasks moving the bytes of a layer (TLS) between the real socket and the fd the relay
+    /// sees.
+    tasks: Vec<Task>,
+}
+
+/// A task serving a connection: waited for at close, after being told the connection is
+/// closed (`stop` dropped).
+pub(crate) struct Task {
+    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    /// Set when the task failed (it said why on stderr).
+    failed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One open two-way channel.
@@ -248,7 +261,10 @@ impl Conn {
     /// listener's peer.
     pub fn into_socket(mut self) -> Option<(OwnedFd, Medium)> {
         // A child process or bridge threads belong to the connection, not to the socket.
-        if self.holdings.child.is_some() || !self.holdings.threads.is_empty() {
+        if self.holdings.child.is_some()
+            || !self.holdings.threads.is_empty()
+            || !self.holdings.tasks.is_empty()
+        {
             return None;
         }
         let reader = self.reader.take()?;
@@ -285,6 +301,12 @@ impl Conn {
             })
             .await;
         }
+        for Task { mut task, stop, .. } in std::mem::take(&mut self.holdings.tasks) {
+            drop(stop);
+            if tokio::time::timeout(grace, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
         let mut child = self.holdings.child.take()?;
         let pid = child.id().unwrap_or(0);
         let status = match tokio::time::timeout(grace, child.wait()).await {
@@ -305,9 +327,18 @@ impl Conn {
 /// With `retry=`, a connect that failed for a reason that may pass is tried again (see
 /// [`retry`]).
 pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
-    match addr.options.retry {
+    // TLS files are read before anything opens: a bad one is a usage error.
+    let tls = match addr.options.tls {
+        true => Some(tls::Client::new(addr)?),
+        false => None,
+    };
+    let conn = match addr.options.retry {
         Some(r) => Box::pin(retry::retrying(addr, r, || connect_once(addr, timeout))).await,
         None => connect_once(addr, timeout).await,
+    };
+    match tls {
+        Some(tls) => Box::pin(tls.handshake(conn?, addr)).await,
+        None => conn,
     }
 }
 
@@ -384,6 +415,8 @@ pub struct Listener {
     allow: Option<AllowPeers>,
     /// Removes the socket file or FIFO we created when the listener goes away.
     _cleanup: Option<unix::FileGuard>,
+    /// `tls`: each accepted client's handshake, before it is handed out.
+    tls: Option<tls::Acceptor>,
 }
 
 impl Listener {
@@ -394,6 +427,17 @@ impl Listener {
             return Err(Error::Usage(format!(
                 "{addr}: cannot listen on a connect: address"
             )));
+        }
+        if addr.options.tls {
+            // Certificates are read (or made) before the socket is bound.
+            let acceptor = tls::Acceptor::new(addr)?;
+            let mut listener = Bound::bind(addr).await?.into_listener()?;
+            listener.tls = Some(acceptor);
+            listener.label = match listener.label.strip_prefix("tcp:") {
+                Some(rest) => format!("tls:{rest}"),
+                None => format!("{},tls", listener.label),
+            };
+            return Ok(listener);
         }
         match &addr.endpoint {
             Endpoint::Tcp(_) | Endpoint::Udp(_) | Endpoint::Unix(..) => {
@@ -406,6 +450,7 @@ impl Listener {
                     accepting: Accepting::Fifo(fifo::FifoListener::new(addr, path)),
                     allow: None,
                     _cleanup: guard,
+                    tls: None,
                 })
             }
             Endpoint::File(_) | Endpoint::Exec(_) | Endpoint::Sh(_) | Endpoint::Stdio => {
@@ -414,6 +459,7 @@ impl Listener {
                     accepting: Accepting::Once(Some(addr.clone())),
                     allow: None,
                     _cleanup: None,
+                    tls: None,
                 })
             }
             Endpoint::Icmp { .. } => Err(Error::Usage(format!(
@@ -468,24 +514,55 @@ impl Listener {
     /// kind after its one connection). Cancel-safe: a client is never lost by dropping the
     /// future, so servers can race it against other events.
     pub async fn accept(&mut self) -> Result<Option<Conn>> {
-        match &mut self.accepting {
-            Accepting::Stream(l) => loop {
-                let conn = l.accept().await?;
-                let Some(allow) = &self.allow else {
-                    return Ok(Some(conn));
-                };
-                match allow.check_conn(&conn) {
-                    Ok(()) => return Ok(Some(conn)),
-                    // Dropping the connection closes it: the client reads end-of-stream.
-                    Err(why) => tracing::warn!("refused {}: {why}", conn.label),
+        let Some(tls) = &mut self.tls else {
+            return self.accept_plain().await;
+        };
+        // With TLS, a client is handed out once its handshake is done; handshakes run
+        // concurrently with accepting the next clients. Both futures are cancel-safe.
+        let mut accepting = Some(());
+        loop {
+            let busy = tls.busy();
+            tokio::select! {
+                conn = tls.next(), if busy => return Ok(Some(conn)),
+                accepted = accept_plain(&mut self.accepting, self.allow.as_ref()), if accepting.is_some() => {
+                    match accepted? {
+                        Some(conn) => tls.start(conn),
+                        None if busy => accepting = None,
+                        None => return Ok(None),
+                    }
                 }
-            },
-            Accepting::Datagram(p) => Ok(p.next(self.allow.as_ref()).await),
-            Accepting::Fifo(f) => f.accept().await.map(Some),
-            Accepting::Once(addr) => match addr.take() {
-                Some(a) => connect(&a, None).await.map(Some),
-                None => Ok(None),
-            },
+                else => return Ok(None),
+            }
         }
+    }
+
+    async fn accept_plain(&mut self) -> Result<Option<Conn>> {
+        accept_plain(&mut self.accepting, self.allow.as_ref()).await
+    }
+}
+
+/// The next client of a listener, before any layer (TLS) runs on it.
+async fn accept_plain(
+    accepting: &mut Accepting,
+    allow: Option<&AllowPeers>,
+) -> Result<Option<Conn>> {
+    match accepting {
+        Accepting::Stream(l) => loop {
+            let conn = l.accept().await?;
+            let Some(allow) = allow else {
+                return Ok(Some(conn));
+            };
+            match allow.check_conn(&conn) {
+                Ok(()) => return Ok(Some(conn)),
+                // Dropping the connection closes it: the client reads end-of-stream.
+                Err(why) => tracing::warn!("refused {}: {why}", conn.label),
+            }
+        },
+        Accepting::Datagram(p) => Ok(p.next(allow).await),
+        Accepting::Fifo(f) => f.accept().await.map(Some),
+        Accepting::Once(addr) => match addr.take() {
+            Some(a) => connect(&a, None).await.map(Some),
+            None => Ok(None),
+        },
     }
 }
