@@ -24,6 +24,8 @@ command -v setpriv >/dev/null || need+=(util-linux)
 command -v systemd-socket-activate >/dev/null || need+=(systemd)
 command -v nginx >/dev/null || need+=(nginx)
 command -v curl >/dev/null || need+=(curl)
+# TLS tests and bench/tls.sh: openssl s_server/s_client/req/x509; haproxy for the bench.
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

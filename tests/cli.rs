@@ -11,6 +11,7 @@ mod fdpass;
 mod http;
 mod inspect;
 mod relay_options;
+mod tls;
 mod unixpower;
 mod util;
 
