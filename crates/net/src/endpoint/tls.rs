@@ -519,20 +519,18 @@ impl Acceptor {
 
 fn server_config(addr: &Address) -> Result<ServerConfig> {
     let o = &addr.options;
-    if o.no_verify || o.sni.is_some() {
-        let option = if o.no_verify { "verify=0" } else { "sni=" };
+    if o.sni.is_some() {
         return Err(usage(
             addr,
-            format_args!(
-                "{option} is for the connecting side of tls; a server checks clients with cafile="
-            ),
+            "sni= is for the connecting side of tls (a server answers any name)",
         ));
     }
     let provider = provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?;
-    let builder = match &o.cafile {
+    // verify=0 on a listener (socat's spelling for "no client certificates") asks none.
+    let builder = match o.cafile.as_ref().filter(|_| !o.no_verify) {
         Some(path) => {
             let roots = Arc::new(read_roots(addr, path)?);
             let v = WebPkiClientVerifier::builder_with_provider(roots, provider)
