@@ -29,6 +29,8 @@ command -v microsocks >/dev/null || need+=(microsocks)
 command -v tinyproxy >/dev/null || need+=(tinyproxy)
 # A serial terminal program on one end of a virtual null-modem cable (tests/pty.rs).
 command -v picocom >/dev/null || need+=(picocom)
+# TLS tests and bench/tls.sh: openssl s_server/s_client/req/x509; haproxy for the bench.
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

@@ -13,6 +13,7 @@ mod inspect;
 mod proxy;
 mod pty;
 mod relay_options;
+mod tls;
 mod traffic;
 mod unixpower;
 mod util;

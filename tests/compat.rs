@@ -230,10 +230,18 @@ fn explain_prints_the_native_command() {
         "sockbox -q connect unix:/run/x.sock\n"
     );
     // A line sockbox would refuse: exit 2 and one line saying why, and nothing run.
-    let out = run_sockbox(&["socat", "--explain", "OPENSSL:example.org:443", "-"], b"");
+    let out = run_sockbox(
+        &[
+            "socat",
+            "--explain",
+            "OPENSSL-DTLS-CLIENT:example.org:443",
+            "-",
+        ],
+        b"",
+    );
     assert_eq!(out.code, 2);
     let line = out.stderr.trim();
-    assert!(!line.contains('\n') && line.contains("TLS"), "{line}");
+    assert!(!line.contains('\n') && line.contains("DTLS"), "{line}");
 }
 
 #[test]
@@ -257,7 +265,7 @@ fn runs_as_socat_and_nc_by_program_name() {
 #[test]
 fn unsupported_lines_get_one_line_and_exit_2() {
     let cases: &[&[&str]] = &[
-        &["socat", "OPENSSL:h:443", "-"],
+        &["socat", "OPENSSL-DTLS-CLIENT:h:443", "-"],
         &["socat", "SCTP-LISTEN:80", "-"],
         &["socat", "TUN:10.0.0.1/24", "-"],
         &["socat", "VSOCK-CONNECT:2:80", "-"],
@@ -266,7 +274,7 @@ fn unsupported_lines_get_one_line_and_exit_2() {
         &["socat", "-ly", "TCP-L:80", "-"],
         &["socat", "TCP-L:80!!STDOUT", "-"],
         &["socat", "TCP-LSTEN:80", "-"],
-        &["nc", "--ssl", "127.0.0.1", "443"],
+        &["nc", "--ssl", "-u", "127.0.0.1", "443"],
         &["nc", "-l", "-x", "127.0.0.1:1080", "8080"],
         &["nc", "-X", "7", "-x", "127.0.0.1:1080", "127.0.0.1", "80"],
         &["nc", "127.0.0.1", "www"],
@@ -284,7 +292,7 @@ fn unsupported_lines_get_one_line_and_exit_2() {
         "{}",
         out.stderr
     );
-    let out = run_sockbox(&["socat", "OPENSSL:h:443", "-"], b"");
+    let out = run_sockbox(&["socat", "OPENSSL-DTLS-CLIENT:h:443", "-"], b"");
     assert!(!out.stderr.contains("did you mean"), "{}", out.stderr);
 }
 

@@ -47,10 +47,15 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
         ..RelayOptions::default()
     };
     let mut conn = endpoint::connect(&addr, args.timeout).await?;
+    // A TLS session that failed after its handshake (an alert) said why on stderr.
+    let tls_failed = endpoint::tls::failed(&conn);
     let mut io = endpoint::connect(&stdio, None).await?;
     let stats = relay::relay(&mut io, &mut conn, &opts).await;
     server::close_pair(io, conn).await;
     super::traffic::sync(&tap).await;
     stats?;
+    if tls_failed.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -225,6 +225,23 @@ pub struct Options {
     /// Terminal settings and the options of the terminal kinds (pty, tty, exec with a pty,
     /// readline).
     pub terminal: TermOptions,
+    /// TLS over this byte stream (`tls`; the kind `tls:HOST:PORT` is `tcp:HOST:PORT,tls`),
+    /// client or server side by the role (see [`crate::endpoint::tls`]).
+    pub tls: bool,
+    /// `cert=`: PEM certificate chain to present (server, or client certificate).
+    pub cert: Option<PathBuf>,
+    /// `key=`: PEM private key of `cert=`.
+    pub key: Option<PathBuf>,
+    /// `cafile=`: PEM CA certificates: the only ones a client trusts; a server with it
+    /// requires client certificates signed by them (mTLS).
+    pub cafile: Option<PathBuf>,
+    /// `verify=0`: the client does not check the server's certificate.
+    pub no_verify: bool,
+    /// `sni=`: the server name sent and checked, instead of the host of the address.
+    pub sni: Option<String>,
+    /// `alpn=`: protocols offered (client) or accepted (server), in order of preference;
+    /// written with ':' between them (`alpn=h2:http/1.1`), as ',' separates options.
+    pub alpn: Option<Vec<String>>,
 }
 
 /// A multicast group to join, with the interface to join it on (the default route's when

@@ -49,6 +49,9 @@ pub enum Error {
     /// A proxy would not make the connection, or did not speak its protocol.
     #[error("{proxy}: {why}")]
     Proxy { proxy: String, why: String },
+    /// A TLS handshake or session failed: certificate checks, alerts, a peer not speaking TLS.
+    #[error("{0}")]
+    Tls(String),
     /// A connect with `retry=` failed on every attempt: the last failure, and how many.
     #[error("{last}; gave up after {attempts} attempts")]
     GaveUp { attempts: u64, last: Box<Error> },

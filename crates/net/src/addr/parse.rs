@@ -109,6 +109,12 @@ pub enum AddrError {
         first: &'static str,
         second: &'static str,
     },
+    #[error(
+        "option '{option}' needs TLS in {}: use tls:HOST:PORT, or add ',tls' to a tcp or unix \
+         address",
+        q(.input)
+    )]
+    NeedsTls { input: String, option: &'static str },
     #[error("option '{option}' is given twice in {}", q(.input))]
     Repeated { input: String, option: &'static str },
     /// A value on its own, outside an address (see [`parse_duration`], [`parse_size`]).
@@ -140,7 +146,8 @@ impl AddrError {
             | AddrError::MissingValue { input, .. }
             | AddrError::BadValue { input, .. }
             | AddrError::Repeated { input, .. }
-            | AddrError::Conflict { input, .. } => input,
+            | AddrError::Conflict { input, .. }
+            | AddrError::NeedsTls { input, .. } => input,
             AddrError::Value { value, .. } => value,
         }
     }
@@ -219,11 +226,15 @@ enum Kind {
     Exec,
     Sh,
     Stdio,
-    Icmp { v6: bool },
+    Icmp {
+        v6: bool,
+    },
     Proxy(ProxyProtocol),
     Pty,
     Tty,
     Readline,
+    /// `tls:HOST:PORT`: `tcp:` with the `tls` option.
+    Tls,
 }
 
 /// One accepted spelling of a kind: a canonical name here, or a socat word from the compat
@@ -283,6 +294,7 @@ const SPELLINGS: &[Spelling] = &[
     plain("pty", Kind::Pty),
     plain("tty", Kind::Tty),
     plain("readline", Kind::Readline),
+    plain("tls", Kind::Tls),
 ];
 
 /// What a kind word means: a canonical spelling, or a socat word the compat table maps to a
@@ -353,6 +365,7 @@ fn target_usage(kind: Kind) -> &'static str {
         Kind::Proxy(_) => PROXY_USAGE,
         Kind::Pty | Kind::Readline => "nothing",
         Kind::Tty => "PATH of a terminal device",
+        Kind::Tls => INET_USAGE,
     }
 }
 
@@ -395,7 +408,7 @@ const CLASS_NAMES: &[(u16, &str)] = &[
 /// The class of a kind; `sh` and `icmp` have none, so no option applies to them.
 fn class_of(kind: Kind) -> u16 {
     match kind {
-        Kind::Tcp(_) => C_TCP,
+        Kind::Tcp(_) | Kind::Tls => C_TCP,
         Kind::Udp(_) => C_UDP,
         Kind::Unix(UnixType::Stream) => C_UNIX,
         Kind::Unix(UnixType::Dgram) => C_UNIX_DGRAM,
@@ -498,6 +511,13 @@ enum Opt {
     Sigint,
     Prompt,
     History,
+    Tls,
+    Cert,
+    Key,
+    Cafile,
+    Verify,
+    Sni,
+    Alpn,
 }
 
 struct OptSpec {
@@ -521,6 +541,9 @@ const FILE_OWNED: u16 = C_UNIX_ALL | C_FIFO;
 const STREAMS: u16 = C_TCP | C_UNIX | C_FIFO | C_FILE | C_EXEC | C_STDIO | C_PROXY;
 /// Kinds whose connect can be retried (`Endpoint::retries`).
 const RETRYING: u16 = C_TCP | C_UNIX_ALL | C_PROXY;
+/// Kinds TLS can run over: the byte-stream sockets.
+const TLS_OVER: u16 = C_TCP | C_UNIX | C_PROXY;
+const ALPN: &str = "protocol names separated by ':', such as h2:http/1.1";
 const RETRY: &str = "a number of retries 0-4294967295, or forever";
 /// Kinds with termios settings: pty, tty, exec with `pty`, and stdio when it is a terminal.
 const TERMIOS: u16 = C_PTY | C_TTY | C_EXEC | C_STDIO;
@@ -724,6 +747,31 @@ const OPTIONS: &[OptSpec] = &[
         C_READLINE,
         "a history file's path",
     ),
+    flag(Opt::Tls, "tls", TLS_OVER),
+    valued(
+        Opt::Cert,
+        "cert",
+        "FILE",
+        TLS_OVER,
+        "a PEM certificate file",
+    ),
+    valued(Opt::Key, "key", "FILE", TLS_OVER, "a PEM private key file"),
+    valued(
+        Opt::Cafile,
+        "cafile",
+        "FILE",
+        TLS_OVER,
+        "a PEM file of CA certificates",
+    ),
+    flag(Opt::Verify, "verify", TLS_OVER),
+    valued(
+        Opt::Sni,
+        "sni",
+        "NAME",
+        TLS_OVER,
+        "a host name or IP address",
+    ),
+    valued(Opt::Alpn, "alpn", "PROTO[:PROTO]...", TLS_OVER, ALPN),
 ];
 
 /// The standard termios speeds (`B50` ... `B4000000`), the only ones `baud=` takes.
@@ -1380,6 +1428,8 @@ impl Parser<'_> {
         let (target, options) = self.split_target(spelling.kind, word, after)?;
         let endpoint = self.endpoint(&spelling, word, target, role)?;
         let mut options = self.options(&endpoint, options)?;
+        options.tls |= spelling.kind == Kind::Tls;
+        self.check_tls(&options)?;
         let endpoint = adopt_bind_host(spelling.form, endpoint, &mut options);
         let endpoint = self.adopt_proxy_port(endpoint, &mut options)?;
         Ok(Address {
@@ -1581,6 +1631,7 @@ impl Parser<'_> {
             Kind::Pty => Endpoint::Pty,
             Kind::Tty => Endpoint::Tty(unescape(target).into()),
             Kind::Readline => Endpoint::Readline,
+            Kind::Tls => Endpoint::Tcp(self.inet(spelling, IpVersion::Any, word, target, role)?),
         })
     }
 
@@ -1977,6 +2028,12 @@ impl Parser<'_> {
             Opt::Link => options.terminal.link = Some(value.clone().into()),
             Opt::Prompt => options.terminal.prompt = Some(value.clone()),
             Opt::History => options.terminal.history = Some(value.clone().into()),
+            Opt::Cert => options.cert = Some(value.clone().into()),
+            Opt::Key => options.key = Some(value.clone().into()),
+            Opt::Cafile => options.cafile = Some(value.clone().into()),
+            Opt::Sni if !valid_sni(&value) => return Err(bad()),
+            Opt::Sni => options.sni = Some(value.clone()),
+            Opt::Alpn => options.alpn = Some(parse_alpn(&value).ok_or_else(bad)?),
             // Flags returned above.
             Opt::Broadcast
             | Opt::Follow
@@ -2001,9 +2058,45 @@ impl Parser<'_> {
             | Opt::Setsid
             | Opt::Ctty
             | Opt::Sigint => {}
+            Opt::Tls | Opt::Verify => {}
         }
         Ok(())
     }
+
+    /// The TLS settings (`cert=`, `verify=0` ...) mean nothing without TLS.
+    fn check_tls(&self, o: &Options) -> Result<(), AddrError> {
+        if o.tls {
+            return Ok(());
+        }
+        let given = [
+            (Opt::Cert, o.cert.is_some()),
+            (Opt::Key, o.key.is_some()),
+            (Opt::Cafile, o.cafile.is_some()),
+            (Opt::Verify, o.no_verify),
+            (Opt::Sni, o.sni.is_some()),
+            (Opt::Alpn, o.alpn.is_some()),
+        ];
+        match given.iter().find(|(_, set)| *set) {
+            Some((opt, _)) => Err(AddrError::NeedsTls {
+                input: self.input(),
+                option: spec_of(*opt).name,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A server name as SNI carries it: a DNS name or an IP address (`rustls`' `ServerName`).
+fn valid_sni(v: &str) -> bool {
+    rustls_pki_types::ServerName::try_from(v).is_ok()
+}
+
+/// `h2:http/1.1`: ALPN protocol ids (1-255 bytes each), ':' between them.
+fn parse_alpn(v: &str) -> Option<Vec<String>> {
+    let list: Vec<String> = v.split(':').map(str::to_owned).collect();
+    list.iter()
+        .all(|p| (1..=255).contains(&p.len()))
+        .then_some(list)
 }
 
 /// `N` retries or `forever`.
@@ -2045,6 +2138,8 @@ fn set_flag(options: &mut Options, opt: Opt, on: bool) {
         Opt::Setsid => options.terminal.setsid = on,
         Opt::Ctty => options.terminal.ctty = on,
         Opt::Sigint => options.terminal.sigint = on,
+        Opt::Tls => options.tls = on,
+        Opt::Verify => options.no_verify = !on,
         Opt::Creat | Opt::Trunc | Opt::Append => {
             let mode = match opt {
                 Opt::Creat => FileWrite::Create,
@@ -2084,6 +2179,16 @@ impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(role) = self.role {
             write!(f, "{role}:")?;
+        }
+        if let (Endpoint::Tcp(t), true) = (&self.endpoint, self.options.tls) {
+            if t.version == IpVersion::Any {
+                write_inet(f, "tls", t)?;
+                let rest = Options {
+                    tls: false,
+                    ..self.options.clone()
+                };
+                return write_options(f, &rest);
+            }
         }
         write!(f, "{}", self.endpoint)?;
         write_options(f, &self.options)
@@ -2231,6 +2336,23 @@ fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
     if let Some(v) = &o.multicast_if {
         write!(f, ",multicast-if={}", escaped(v))?;
     }
+    if o.tls {
+        f.write_str(",tls")?;
+    }
+    for (name, path) in [("cert", &o.cert), ("key", &o.key), ("cafile", &o.cafile)] {
+        if let Some(p) = path {
+            write!(f, ",{name}={}", escaped(&p.to_string_lossy()))?;
+        }
+    }
+    if o.no_verify {
+        f.write_str(",verify=0")?;
+    }
+    if let Some(v) = &o.sni {
+        write!(f, ",sni={}", escaped(v))?;
+    }
+    if let Some(v) = &o.alpn {
+        write!(f, ",alpn={}", escaped(&v.join(":")))?;
+    }
     write_terminal(f, &o.terminal)
 }
 
@@ -2321,6 +2443,9 @@ KINDS
   sh                 a /bin/sh -c line       sh:tr a-z A-Z | tee /tmp/out
   stdio  -           standard input/output   stdio   -
   icmp icmp6         HOST (for ping)         icmp:192.0.2.1   icmp6:::1
+  tls                HOST:PORT: tcp with TLS tls:example.com:443
+                     (the tls option on tcp, unix:/run/s.sock,tls
+                     unix, proxies)
   socks5 socks4a     PROXY[:PORT]/HOST:PORT: socks5:127.0.0.1:1080/db:5432
   socks4             HOST:PORT reached       http-connect:proxy:3128/db:5432
   http-connect       through a proxy (SOCKS
@@ -2376,6 +2501,15 @@ OPTIONS
                      here: LF sent as CR LF, exec, stdio, proxies, pty,
                      CR LF read as LF (send: tty
                      only the first)
+  tls                TLS over this stream    tcp*, unix, proxies
+  cert=FILE key=FILE PEM certificate chain   the same
+                     and key to present
+  cafile=FILE        CAs the peer's cert     the same
+                     must chain to (server:
+                     client certs required)
+  verify=0           client: no check (loud) the same
+  sni=NAME           name sent and checked   the same
+  alpn=P1:P2         protocols, in order     the same
   follow             read on past the end    file
                      (tail -f)
   auth=USER[:PASS]   proxy credentials       proxies
@@ -2909,11 +3043,6 @@ mod tests {
 
     #[test]
     fn socat_kinds_sockbox_refuses_say_why() {
-        let e = error("OPENSSL:host:443");
-        assert!(e.contains("socat's address type 'OPENSSL'"), "{e}");
-        assert!(e.contains("TLS") && !e.contains("did you mean"), "{e}");
-        let e = error("OPENSSL-LISTEN:4443,cert=x.pem");
-        assert!(e.contains("TLS") && !e.contains("tcp:OPENSSL"), "{e}");
         let e = error("SCTP-LISTEN:80");
         assert!(e.contains("SCTP"), "{e}");
         let e = error("STDIN");
@@ -3862,8 +3991,16 @@ mod tests {
                 proptest::option::of(any::<bool>()),
                 proptest::option::of(dev()),
             );
-            (flags, texts, numbers, retrying, (extra, terminal())).prop_map(
-                |(f, t, n, r, (x, term))| Options {
+            let tls = (
+                any::<[bool; 2]>(),
+                proptest::option::of(text(1..20)),
+                proptest::option::of(text(1..20)),
+                proptest::option::of(text(1..20)),
+                proptest::option::of("[a-z]{1,10}(\\.[a-z]{1,5})?"),
+                proptest::option::of(prop::collection::vec("[a-z0-9./-]{1,8}", 1..4)),
+            );
+            (flags, texts, numbers, retrying, (extra, terminal(), tls)).prop_map(
+                |(f, t, n, r, (x, term, s))| Options {
                     reuseaddr: f[0],
                     reuseport: f[1],
                     nodelay: f[2],
@@ -3896,6 +4033,13 @@ mod tests {
                     multicast_loop: x.4,
                     multicast_if: x.5,
                     terminal: term,
+                    tls: s.0[0],
+                    no_verify: s.0[1],
+                    cert: s.1.map(Into::into),
+                    key: s.2.map(Into::into),
+                    cafile: s.3.map(Into::into),
+                    sni: s.4,
+                    alpn: s.5,
                 },
             )
         }
@@ -3993,6 +4137,19 @@ mod tests {
             t.sigint &= keep(Opt::Sigint) && exec_pty;
             t.prompt = t.prompt.take().filter(|_| keep(Opt::Prompt));
             t.history = t.history.take().filter(|_| keep(Opt::History));
+            // The TLS settings come with `tls` or not at all.
+            if !(o.tls && keep(Opt::Tls)) {
+                o = Options {
+                    tls: false,
+                    cert: None,
+                    key: None,
+                    cafile: None,
+                    no_verify: false,
+                    sni: None,
+                    alpn: None,
+                    ..o
+                };
+            }
             o
         }
 

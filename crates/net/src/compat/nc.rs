@@ -59,6 +59,13 @@ struct Flags {
     crlf: bool,
     explain: bool,
     notes: Vec<String>,
+    /// ncat's --ssl and its settings.
+    ssl: bool,
+    ssl_verify: bool,
+    ssl_cert: Option<String>,
+    ssl_key: Option<String>,
+    ssl_trustfile: Option<String>,
+    ssl_alpn: Option<String>,
 }
 
 /// Short flags that take a value (OpenBSD nc's, and ncat's -e and -c).
@@ -98,6 +105,10 @@ pub fn translate(args: &[String]) -> Result<Request, Error> {
                     | "proxy"
                     | "proxy-type"
                     | "proxy-auth"
+                    | "ssl-cert"
+                    | "ssl-key"
+                    | "ssl-trustfile"
+                    | "ssl-alpn"
             );
             let value = if takes_value {
                 match inline {
@@ -181,6 +192,12 @@ fn long_flag(f: &mut Flags, flag: &str, value: Option<String>) -> Result<Option<
         "--proxy-auth" => f.proxy_auth = Some(v()),
         "--crlf" => f.crlf = true,
         "--explain" => f.explain = true,
+        "--ssl" => f.ssl = true,
+        "--ssl-verify" => (f.ssl, f.ssl_verify) = (true, true),
+        "--ssl-cert" => (f.ssl, f.ssl_cert) = (true, Some(v())),
+        "--ssl-key" => (f.ssl, f.ssl_key) = (true, Some(v())),
+        "--ssl-trustfile" => (f.ssl, f.ssl_verify, f.ssl_trustfile) = (true, true, Some(v())),
+        "--ssl-alpn" => (f.ssl, f.ssl_alpn) = (true, Some(v())),
         "--help" => return Ok(Some(Request::Help)),
         "--version" => return Ok(Some(Request::Version)),
         _ => return Err(refused(flag)),
@@ -402,6 +419,7 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
         // nc and ncat turn LF into CR LF in what they send, and leave what they read alone.
         addr.push_str(",crlf=send");
     }
+    let addr = if f.ssl { ssl(&f, addr)? } else { addr };
     match (f.listen, program) {
         (true, Some(prog)) => {
             argv.push("relay".into());
@@ -484,6 +502,37 @@ fn proxied(f: &Flags, (proxy, ncat): &(String, bool), h: &str, p: &str) -> Resul
     Ok(a)
 }
 
+/// ncat's --ssl on the address: `tls:` for TCP, `,tls` on a Unix socket. ncat's client checks
+/// nothing unless --ssl-verify; its server asks no client certificate.
+fn ssl(f: &Flags, addr: String) -> Result<String, Error> {
+    if f.udp {
+        return Err(usage(
+            "nc --ssl with -u: sockbox has no DTLS; nearest: --ssl over TCP",
+        ));
+    }
+    let mut a = match addr.strip_prefix("tcp:") {
+        Some(rest) => format!("tls:{rest}"),
+        None => format!("{addr},tls"),
+    };
+    let escape = |v: &str| v.replace(',', "\\,");
+    for (option, value) in [("cert", &f.ssl_cert), ("key", &f.ssl_key)] {
+        if let Some(v) = value {
+            a.push_str(&format!(",{option}={}", escape(v)));
+        }
+    }
+    if let Some(alpn) = &f.ssl_alpn {
+        a.push_str(&format!(",alpn={}", alpn.replace(',', ":")));
+    }
+    if !f.listen {
+        match (&f.ssl_trustfile, f.ssl_verify) {
+            (Some(t), _) => a.push_str(&format!(",cafile={}", escape(t))),
+            (None, true) => {}
+            (None, false) => a.push_str(",verify=0"),
+        }
+    }
+    Ok(a)
+}
+
 fn direction(f: &Flags, argv: &mut Vec<String>) {
     if f.send_only {
         argv.push("--send-only".into());
@@ -534,6 +583,39 @@ mod tests {
             Err(e) => e.to_string(),
             Ok(r) => panic!("{line}: accepted as {r:?}"),
         }
+    }
+
+    #[test]
+    fn ncat_ssl() {
+        // ncat checks nothing unless --ssl-verify.
+        assert_eq!(
+            native("--ssl localhost 443"),
+            "sockbox -q connect tls:localhost:443,verify=0"
+        );
+        assert_eq!(
+            native("--ssl-verify localhost 443"),
+            "sockbox -q connect tls:localhost:443"
+        );
+        assert_eq!(
+            native("--ssl-trustfile /ca.pem localhost 443"),
+            "sockbox -q connect tls:localhost:443,cafile=/ca.pem"
+        );
+        assert_eq!(
+            native("--ssl --ssl-alpn h2,http/1.1 h 443"),
+            "sockbox -q connect tls:h:443,alpn=h2:http/1.1,verify=0"
+        );
+        assert_eq!(
+            native("-U /run/x.sock --ssl"),
+            "sockbox -q connect unix:/run/x.sock,tls,verify=0"
+        );
+        assert_eq!(
+            native("-l 4433 --ssl-cert /s.pem --ssl-key /s.key"),
+            "sockbox -q listen tls:4433,cert=/s.pem,key=/s.key"
+        );
+        assert_eq!(
+            native("--ssl -l 4433 -e /bin/cat"),
+            "sockbox -q relay --once listen:tls:4433 connect:exec:/bin/cat"
+        );
     }
 
     #[test]
@@ -636,8 +718,8 @@ mod tests {
         assert!(refused("-l -x proxy:1080 8080").contains("proxy"));
         assert!(refused("-X 5 h 80").contains("need a proxy"));
         assert!(refused("-X 9 -x p h 80").contains("proxy type '9'"));
-        assert!(refused("--ssl h 443").contains("TLS"));
         assert!(refused("-i 1 h 80").contains("pace"));
+        assert!(refused("--ssl -u h 443").contains("DTLS"));
         assert!(refused("-Q h 80").contains("unknown option '-Q'"));
         assert!(refused("--keep-opn h 80").contains("did you mean '--keep-open'"));
         assert!(refused("h www").contains("service names"));

@@ -781,9 +781,34 @@ mod tests {
     }
 
     #[test]
+    fn openssl_addresses_are_tls() {
+        assert_eq!(
+            native("OPENSSL:localhost:443,cafile=/ca.pem -"),
+            "sockbox connect tls:localhost:443,cafile=/ca.pem"
+        );
+        assert_eq!(
+            native("OPENSSL-LISTEN:4433,cert=/s.pem,verify=0,fork,reuseaddr TCP:127.0.0.1:80"),
+            "sockbox relay listen:tls:4433,reuseaddr,cert=/s.pem,verify=0 connect:tcp:127.0.0.1:80"
+        );
+        assert_eq!(
+            native("SSL:h:443,commonname=x.example STDIO"),
+            "sockbox connect tls:h:443,sni=x.example"
+        );
+        assert_eq!(
+            native("STDIO OPENSSL:h:443,snihost=h.example,cert=/c.pem,key=/c.key"),
+            "sockbox connect tls:h:443,cert=/c.pem,key=/c.key,sni=h.example"
+        );
+    }
+
+    #[test]
     fn refusals_say_why() {
-        let e = refused("OPENSSL:h:443 -");
-        assert!(e.contains("'OPENSSL'") && e.contains("TLS"), "{e}");
+        let e = refused("OPENSSL-DTLS-CLIENT:h:443 -");
+        assert!(
+            e.contains("'OPENSSL-DTLS-CLIENT'") && e.contains("DTLS"),
+            "{e}"
+        );
+        let e = refused("OPENSSL:h:443,cipher=HIGH -");
+        assert!(e.contains("'cipher'") && e.contains("rustls"), "{e}");
         let e = refused("TCP-L:80,su=nobody EXEC:sh");
         assert!(e.contains("'su'") && e.contains("setpriv"), "{e}");
         let e = refused("-ly TCP-L:80 -");

@@ -93,8 +93,6 @@ const fn refused(names: &'static [&'static str], why: &'static str) -> SocatAddr
     }
 }
 
-const TLS: &str = "TLS is not built into sockbox yet; nearest: exec:'openssl s_client -quiet \
-                   -connect HOST:PORT' as a side, or stunnel in front";
 const SCTP: &str = "sockbox has no SCTP endpoints; nearest: tcp: (a byte stream) or seqpacket: \
                     (messages, local only)";
 const RAW_IP: &str = "sockbox does not relay raw IP datagrams; nearest: udp: for datagrams, \
@@ -213,14 +211,17 @@ pub const SOCAT_ADDRESSES: &[SocatAddress] = &[
     ),
     kind(&["pty"], "pty", None, Form::Plain),
     kind(&["readline"], "readline", None, Form::Plain),
-    refused(
+    kind(
         &["openssl", "openssl-connect", "openssl-client", "ssl"],
-        TLS,
+        "tls",
+        C,
+        Form::Plain,
     ),
-    refused(
+    kind(
         &["openssl-listen", "openssl-server", "ssl-l", "ssl-s"],
-        "TLS is not built into sockbox yet; nearest: stunnel or haproxy terminating TLS in front \
-         of a sockbox relay",
+        "tls",
+        L,
+        Form::PortOnly,
     ),
     refused(
         &["openssl-dtls-client", "openssl-dtls-server"],
@@ -374,7 +375,10 @@ const TERMINAL: Verdict = Verdict::Refused(
 const READLINE_OPT: Verdict = Verdict::Refused(
     "sockbox's readline echoes every line; nearest: a prompt=, and no secrets typed into it",
 );
-const TLS_OPT: Verdict = Verdict::Refused("TLS is not built into sockbox yet (see OPENSSL:)");
+const TLS_OPT: Verdict = Verdict::Refused(
+    "sockbox's TLS (rustls) takes cert, key, cafile, verify, commonname/snihost (sni=) and alpn=; \
+     it picks protocol versions (1.2, 1.3) and cipher suites itself",
+);
 const TUN_OPT: Verdict = Verdict::Refused("sockbox does not create TUN devices");
 const IP_OPT: Verdict = Verdict::Refused(
     "sockbox does not set this IP-level socket option; nearest: sysctl net.ipv4.* / net.ipv6.*",
@@ -736,24 +740,26 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
             "max-proto-version",
             "openssl-min-proto-version",
             "openssl-max-proto-version",
-            "verify",
-            "cert",
-            "key",
             "dhparams",
             "dhparam",
-            "cafile",
             "capath",
             "egd",
             "pseudo",
             "compress",
-            "commonname",
-            "cn",
             "no-sni",
-            "snihost",
             "fips",
         ],
         TLS_OPT,
     ),
+    // TLS (OPENSSL:, OPENSSL-LISTEN:). socat checks the server's certificate by default, as
+    // sockbox does; on a listener socat's default verify=1 asks every client for a
+    // certificate, sockbox's only with cafile= (verify=0 there is accepted and changes nothing).
+    opt(&["verify"], Verdict::Native("verify")),
+    opt(&["cert"], Verdict::Native("cert")),
+    opt(&["key"], Verdict::Native("key")),
+    opt(&["cafile"], Verdict::Native("cafile")),
+    // socat checks commonname= and sends snihost=; rustls uses one name for both.
+    opt(&["commonname", "cn", "snihost"], Verdict::Native("sni")),
     opt(
         &[
             "tun-device",
@@ -1090,7 +1096,12 @@ pub const NC_FLAGS: &[Flag] = &[
     flag(&["-V"], "RTABLE", Verdict::Refused("Linux has no routing tables per socket by number; nearest: ip vrf exec")),
     flag(&["-W"], "COUNT", Verdict::Refused("sockbox does not stop after N packets; nearest: sockbox recv ADDR --count N")),
     flag(&["-Z"], "", Verdict::Refused("sockbox has no DCCP endpoints")),
-    flag(&["--ssl", "--ssl-cert", "--ssl-key", "--ssl-verify", "--ssl-trustfile"], "", Verdict::Refused("TLS is not built into sockbox yet; nearest: openssl s_client -connect HOST:PORT")),
+    flag(&["--ssl"], "", Verdict::Mapped("tls:HOST:PORT (,tls on unix:); as in ncat, a client does not check the server's certificate without --ssl-verify: verify=0, with a warning")),
+    flag(&["--ssl-cert"], "FILE", Verdict::Mapped("cert=FILE (implies --ssl)")),
+    flag(&["--ssl-key"], "FILE", Verdict::Mapped("key=FILE (implies --ssl)")),
+    flag(&["--ssl-verify"], "", Verdict::Mapped("the server's certificate checked against the system CA store or --ssl-trustfile (implies --ssl)")),
+    flag(&["--ssl-trustfile"], "FILE", Verdict::Mapped("cafile=FILE (implies --ssl-verify)")),
+    flag(&["--ssl-alpn"], "LIST", Verdict::Mapped("alpn=LIST, with ':' between the protocols (implies --ssl)")),
     flag(&["--sctp"], "", Verdict::Refused(SCTP)),
     flag(&["-o", "--output", "--hex-dump"], "FILE", Verdict::Refused("the traffic dump is not in sockbox yet; nearest: tee")),
     flag(&["--lua-exec"], "FILE", Verdict::Refused("sockbox runs no Lua; nearest: -e with a Lua interpreter")),

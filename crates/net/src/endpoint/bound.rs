@@ -176,6 +176,7 @@ impl Bound {
             _cleanup: self.cleanup,
             refused: 0,
             crlf: None,
+            tls: None,
         })
     }
 

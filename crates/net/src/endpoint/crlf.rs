@@ -26,9 +26,13 @@ pub(crate) fn wrap(mut conn: Conn, ways: Crlf) -> Result<Conn> {
     if let Some(w) = conn.writer.take() {
         if let Sink::Fd(_) = &w.dst {
             let (r, pipe_w) = pipe(&label)?;
-            conn.holdings
-                .tasks
-                .push(tokio::spawn(to_crlf(r, w, label.clone())));
+            // Ends when the relay closes its pipe; close waits for it (what it holds is sent).
+            let (stop, _) = tokio::sync::oneshot::channel();
+            conn.holdings.tasks.push(super::Task {
+                task: tokio::spawn(to_crlf(r, w, label.clone())),
+                stop,
+                failed: Default::default(),
+            });
             conn.writer = Some(Writer {
                 dst: Sink::Fd(Arc::new(pipe_w)),
                 medium: Medium::Pipe,

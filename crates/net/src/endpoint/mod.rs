@@ -30,6 +30,7 @@ pub mod retry;
 pub mod sock;
 mod stdio;
 mod termios;
+pub mod tls;
 mod tty;
 mod unix;
 
@@ -178,9 +179,19 @@ impl Writer {
 pub(crate) struct Holdings {
     child: Option<tokio::process::Child>,
     threads: Vec<std::thread::JoinHandle<()>>,
-    /// Tasks still writing what the connection was given (crlf's), awaited at close.
-    tasks: Vec<tokio::task::JoinHandle<()>>,
     guards: Vec<Box<dyn Send + Sync>>,
+    /// Tasks moving the bytes of a layer (TLS, crlf) between the real fd and the one the
+    /// relay sees.
+    tasks: Vec<Task>,
+}
+
+/// A task serving a connection: waited for at close, after being told the connection is
+/// closed (`stop` dropped).
+pub(crate) struct Task {
+    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    /// Set when the task failed (it said why on stderr).
+    failed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One open two-way channel.
@@ -307,9 +318,6 @@ impl Conn {
     pub async fn close(mut self, grace: Duration) -> Option<std::process::ExitStatus> {
         self.reader = None;
         self.writer = None;
-        for task in std::mem::take(&mut self.holdings.tasks) {
-            let _ = task.await;
-        }
         let threads = std::mem::take(&mut self.holdings.threads);
         if !threads.is_empty() {
             let _ = tokio::task::spawn_blocking(move || {
@@ -318,6 +326,12 @@ impl Conn {
                 }
             })
             .await;
+        }
+        for Task { mut task, stop, .. } in std::mem::take(&mut self.holdings.tasks) {
+            drop(stop);
+            if tokio::time::timeout(grace, &mut task).await.is_err() {
+                task.abort();
+            }
         }
         let mut child = self.holdings.child.take()?;
         let pid = child.id().unwrap_or(0);
@@ -339,9 +353,18 @@ impl Conn {
 /// With `retry=`, a connect that failed for a reason that may pass is tried again (see
 /// [`retry`]).
 pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
-    match addr.options.retry {
+    // TLS files are read before anything opens: a bad one is a usage error.
+    let tls = match addr.options.tls {
+        true => Some(tls::Client::new(addr)?),
+        false => None,
+    };
+    let conn = match addr.options.retry {
         Some(r) => Box::pin(retry::retrying(addr, r, || connect_once(addr, timeout))).await,
         None => connect_once(addr, timeout).await,
+    };
+    match tls {
+        Some(tls) => Box::pin(tls.handshake(conn?, addr)).await,
+        None => conn,
     }
 }
 
@@ -434,6 +457,8 @@ pub struct Listener {
     refused: u64,
     /// Each stream client's line ends are converted (`crlf`).
     crlf: Option<crate::addr::Crlf>,
+    /// `tls`: each accepted client's handshake, before it is handed out.
+    tls: Option<tls::Acceptor>,
 }
 
 impl Listener {
@@ -451,6 +476,17 @@ impl Listener {
                 "{addr}: cannot listen on a connect: address"
             )));
         }
+        if addr.options.tls {
+            // Certificates are read (or made) before the socket is bound.
+            let acceptor = tls::Acceptor::new(addr)?;
+            let mut listener = Bound::bind(addr).await?.into_listener()?;
+            listener.tls = Some(acceptor);
+            listener.label = match listener.label.strip_prefix("tcp:") {
+                Some(rest) => format!("tls:{rest}"),
+                None => format!("{},tls", listener.label),
+            };
+            return Ok(listener);
+        }
         match &addr.endpoint {
             Endpoint::Tcp(_) | Endpoint::Udp(_) | Endpoint::Unix(..) => {
                 Bound::bind(addr).await?.into_listener()
@@ -464,6 +500,7 @@ impl Listener {
                     _cleanup: guard,
                     refused: 0,
                     crlf: None,
+                    tls: None,
                 })
             }
             Endpoint::File(_)
@@ -479,6 +516,7 @@ impl Listener {
                 _cleanup: None,
                 refused: 0,
                 crlf: None,
+                tls: None,
             }),
             Endpoint::Icmp { .. } => Err(Error::Usage(format!(
                 "{addr}: icmp addresses are for `sockbox ping`, not for listening"
@@ -541,31 +579,69 @@ impl Listener {
     /// kind after its one connection). Cancel-safe: a client is never lost by dropping the
     /// future, so servers can race it against other events.
     pub async fn accept(&mut self) -> Result<Option<Conn>> {
-        match &mut self.accepting {
-            Accepting::Stream(l) => loop {
-                let conn = l.accept().await?;
-                let conn = match self.crlf {
-                    Some(ways) => crlf::wrap(conn, ways)?,
-                    None => conn,
-                };
-                let Some(allow) = &self.allow else {
-                    return Ok(Some(conn));
-                };
-                match allow.check_conn(&conn) {
-                    Ok(()) => return Ok(Some(conn)),
-                    // Dropping the connection closes it: the client reads end-of-stream.
-                    Err(why) => {
-                        self.refused += 1;
-                        tracing::warn!("refused {}: {why}", conn.label);
+        let conn = self.accept_layers().await?;
+        match (conn, self.crlf) {
+            // Line ends are converted on the plain text: after TLS, if there is TLS.
+            (Some(c), Some(ways)) => crlf::wrap(c, ways).map(Some),
+            (c, _) => Ok(c),
+        }
+    }
+
+    async fn accept_layers(&mut self) -> Result<Option<Conn>> {
+        let Some(tls) = &mut self.tls else {
+            return self.accept_plain().await;
+        };
+        // With TLS, a client is handed out once its handshake is done; handshakes run
+        // concurrently with accepting the next clients. Both futures are cancel-safe.
+        let mut accepting = Some(());
+        loop {
+            let busy = tls.busy();
+            let plain = accept_plain(&mut self.accepting, self.allow.as_ref(), &mut self.refused);
+            tokio::select! {
+                conn = tls.next(), if busy => return Ok(Some(conn)),
+                accepted = plain, if accepting.is_some() => {
+                    match accepted? {
+                        Some(conn) => tls.start(conn),
+                        None if busy => accepting = None,
+                        None => return Ok(None),
                     }
                 }
-            },
-            Accepting::Datagram(p) => Ok(p.next(self.allow.as_ref()).await),
-            Accepting::Fifo(f) => f.accept().await.map(Some),
-            Accepting::Once(addr) => match addr.take() {
-                Some(a) => connect(&a, None).await.map(Some),
-                None => Ok(None),
-            },
+                else => return Ok(None),
+            }
         }
+    }
+
+    async fn accept_plain(&mut self) -> Result<Option<Conn>> {
+        accept_plain(&mut self.accepting, self.allow.as_ref(), &mut self.refused).await
+    }
+}
+
+/// The next client of a listener, before any layer (TLS) runs on it.
+async fn accept_plain(
+    accepting: &mut Accepting,
+    allow: Option<&AllowPeers>,
+    refused: &mut u64,
+) -> Result<Option<Conn>> {
+    match accepting {
+        Accepting::Stream(l) => loop {
+            let conn = l.accept().await?;
+            let Some(allow) = allow else {
+                return Ok(Some(conn));
+            };
+            match allow.check_conn(&conn) {
+                Ok(()) => return Ok(Some(conn)),
+                // Dropping the connection closes it: the client reads end-of-stream.
+                Err(why) => {
+                    *refused += 1;
+                    tracing::warn!("refused {}: {why}", conn.label);
+                }
+            }
+        },
+        Accepting::Datagram(p) => Ok(p.next(allow).await),
+        Accepting::Fifo(f) => f.accept().await.map(Some),
+        Accepting::Once(addr) => match addr.take() {
+            Some(a) => connect(&a, None).await.map(Some),
+            None => Ok(None),
+        },
     }
 }
