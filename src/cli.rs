@@ -46,7 +46,7 @@ pub enum Command {
         printf 'stats\\r\\n' | sockbox connect tcp:localhost:11211 --linger 1s   nc -q 1\n  \
         sockbox connect tcp:backup:9000 --send-only < dump.tar\n  \
         sockbox connect unix:/run/haproxy/admin.sock --readline   line editing, history\n  \
-        sockbox connect exec:bash,pty,stderr,setsid,ctty   a shell on a pty of its own\n  \
+        sockbox connect exec:tty,pty   prints /dev/pts/N: the program runs on a terminal\n  \
         sockbox connect tty:/dev/ttyUSB0,b115200,raw,echo=0   a serial console\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
         still sends is printed until it closes (--linger bounds that wait). --retry tries a \

@@ -434,3 +434,16 @@ fn stdio_raw_on_a_terminal_is_set_and_restored() {
     assert!(text.contains("after echo=1 icanon=1"), "{text}");
     assert!(text.contains("status 0"), "{text}");
 }
+
+/// End of input to a program on a cooked pty is the end-of-file character, as typed: `cat`
+/// ends, with or without a last newline; the stream ends when it exits.
+#[test]
+fn end_of_input_reaches_a_program_on_a_pty() {
+    let line = run_sockbox(&["connect", "exec:cat,pty"], b"hello\n");
+    assert_eq!(line.code, 0, "{line:?}");
+    // The terminal echoes the line, then cat writes it back.
+    assert_eq!(String::from_utf8_lossy(&line.stdout), "hello\r\nhello\r\n");
+    let partial = run_sockbox(&["connect", "exec:cat,pty,echo=0"], b"no newline");
+    assert_eq!(partial.code, 0, "{partial:?}");
+    assert_eq!(String::from_utf8_lossy(&partial.stdout), "no newline");
+}

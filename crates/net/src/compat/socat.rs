@@ -446,9 +446,8 @@ fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
     let mut argv = Vec::new();
     // A terminal in raw mode cannot type an end of file (Ctrl-D and Ctrl-C are bytes then):
     // once the peer has gone, end after socat's default -t 0.5 instead of waiting for one.
-    let raw_stdio = |s: &Side| {
-        s.addr.endpoint == Endpoint::Stdio && s.addr.options.terminal.sets_termios()
-    };
+    let raw_stdio =
+        |s: &Side| s.addr.endpoint == Endpoint::Stdio && s.addr.options.terminal.sets_termios();
     if set.linger.is_none() && (raw_stdio(&a) || raw_stdio(&b)) {
         set.linger = Some("500ms".to_owned());
     }
