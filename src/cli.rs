@@ -52,8 +52,9 @@ pub enum Command {
         still sends is printed until it closes (--linger bounds that wait). --retry tries a \
         refused or timed-out connect, or a missing socket file, again; -v shows each attempt. \
         --readline edits each line before it is sent (emacs keys, history in \
-        $XDG_STATE_HOME/sockbox/history); Ctrl-D ends the input. Without a terminal on stdin it \
-        is plain stdio.")]
+        $XDG_STATE_HOME/sockbox/history); Ctrl-D ends the input; once either side has ended, \
+        the session ends after 0.5 s without traffic (--linger changes it). Without a terminal \
+        on stdin it is plain stdio.")]
     Connect(ConnectArgs),
     /// Listen on ADDR: one client to stdio, or many with --keep
     #[command(after_help = "Examples:\n  \

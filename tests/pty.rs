@@ -317,6 +317,25 @@ fn readline_edits_lines_and_keeps_history() {
 }
 
 #[test]
+fn readline_ends_when_the_server_closes_and_restores_the_terminal() {
+    let dir = tempdir();
+    let out = pty_peer(&[
+        "readline_closed",
+        sockbox_bin(),
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("editing echo=0 icanon=0"), "{text}");
+    assert!(text.contains("screen has bye True"), "{text}");
+    assert!(
+        text.contains("after echo=1 icanon=1 before echo=1 icanon=1"),
+        "{text}"
+    );
+    assert!(text.contains("status 0"), "{text}");
+}
+
+#[test]
 fn readline_without_a_terminal_is_stdio() {
     let dir = tempdir();
     let sock = dir.path().join("s.sock");
