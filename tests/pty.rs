@@ -466,3 +466,40 @@ fn end_of_input_reaches_a_program_on_a_pty() {
     assert_eq!(partial.code, 0, "{partial:?}");
     assert_eq!(String::from_utf8_lossy(&partial.stdout), "no newline");
 }
+
+/// socat's bare device path with termios options and `sockbox socat` (which opens it as
+/// `tty:`) on the same line: the device gets the same settings, and bytes pass both ways.
+#[test]
+fn socat_tty_side_by_side() {
+    require_tool("socat");
+    let mut seen = Vec::new();
+    for tool in ["socat", "sockbox"] {
+        let pair = nix::pty::openpty(None, None).unwrap();
+        let slave = nix::unistd::ttyname(pair.slave.as_fd()).unwrap();
+        let before = settings(&slave);
+        let line = format!("{},raw,echo=0,b57600,clocal=1", slave.display());
+        let mut cmd = if tool == "socat" {
+            Command::new("socat")
+        } else {
+            sockbox_cmd(["socat"])
+        };
+        cmd.args([line.as_str(), "-"]);
+        let mut p = Proc::spawn(tool, cmd);
+        // All that was asked, not a step on the way (socat may set options one by one).
+        let s = wait_for(&format!("{tool} to set the line"), WAIT, || {
+            let s = settings(&slave);
+            let done = s["ospeed"] == 57600
+                && s["echo"] == false
+                && s["icanon"] == false
+                && s["clocal"] == true;
+            done.then_some(s)
+        });
+        assert_ne!(s, before);
+        nix::unistd::write(&pair.master, b"from the device\n").unwrap();
+        wait_stdout(&p, "from the device\n");
+        p.signal(Signal::SIGTERM);
+        p.wait_exit(WAIT);
+        seen.push(s);
+    }
+    assert_eq!(seen[0], seen[1], "socat's settings vs sockbox's");
+}
