@@ -48,14 +48,15 @@ pub enum Command {
         sockbox connect socks5:127.0.0.1:1080/example.com:80    through a SOCKS 5 proxy\n  \
         sockbox connect http-connect:proxy:3128/git.example:22,auth=me:pw   HTTP CONNECT\n\n\
         sockbox connect unix:/run/haproxy/admin.sock --readline   line editing, history\n  \
-        sockbox connect exec:bash,pty,stderr,setsid,ctty   a shell on a pty of its own\n  \
+        sockbox connect exec:tty,pty   prints /dev/pts/N: the program runs on a terminal\n  \
         sockbox connect tty:/dev/ttyUSB0,b115200,raw,echo=0   a serial console\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
         still sends is printed until it closes (--linger bounds that wait). --retry tries a \
         refused or timed-out connect, or a missing socket file, again; -v shows each attempt. \
         --readline edits each line before it is sent (emacs keys, history in \
-        $XDG_STATE_HOME/sockbox/history); Ctrl-D ends the input. Without a terminal on stdin it \
-        is plain stdio.")]
+        $XDG_STATE_HOME/sockbox/history); Ctrl-D ends the input; once either side has ended, \
+        the session ends after 0.5 s without traffic (--linger changes it). Without a terminal \
+        on stdin it is plain stdio.")]
     Connect(ConnectArgs),
     /// Listen on ADDR: one client to stdio, or many with --keep
     #[command(after_help = "Examples:\n  \

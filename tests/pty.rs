@@ -317,6 +317,25 @@ fn readline_edits_lines_and_keeps_history() {
 }
 
 #[test]
+fn readline_ends_when_the_server_closes_and_restores_the_terminal() {
+    let dir = tempdir();
+    let out = pty_peer(&[
+        "readline_closed",
+        sockbox_bin(),
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("editing echo=0 icanon=0"), "{text}");
+    assert!(text.contains("screen has bye True"), "{text}");
+    assert!(
+        text.contains("after echo=1 icanon=1 before echo=1 icanon=1"),
+        "{text}"
+    );
+    assert!(text.contains("status 0"), "{text}");
+}
+
+#[test]
 fn readline_without_a_terminal_is_stdio() {
     let dir = tempdir();
     let sock = dir.path().join("s.sock");
@@ -433,4 +452,54 @@ fn stdio_raw_on_a_terminal_is_set_and_restored() {
     assert!(text.contains("peer got b'k'"), "{text}");
     assert!(text.contains("after echo=1 icanon=1"), "{text}");
     assert!(text.contains("status 0"), "{text}");
+}
+
+/// End of input to a program on a cooked pty is the end-of-file character, as typed: `cat`
+/// ends, with or without a last newline; the stream ends when it exits.
+#[test]
+fn end_of_input_reaches_a_program_on_a_pty() {
+    let line = run_sockbox(&["connect", "exec:cat,pty"], b"hello\n");
+    assert_eq!(line.code, 0, "{line:?}");
+    // The terminal echoes the line, then cat writes it back.
+    assert_eq!(String::from_utf8_lossy(&line.stdout), "hello\r\nhello\r\n");
+    let partial = run_sockbox(&["connect", "exec:cat,pty,echo=0"], b"no newline");
+    assert_eq!(partial.code, 0, "{partial:?}");
+    assert_eq!(String::from_utf8_lossy(&partial.stdout), "no newline");
+}
+
+/// socat's bare device path with termios options and `sockbox socat` (which opens it as
+/// `tty:`) on the same line: the device gets the same settings, and bytes pass both ways.
+#[test]
+fn socat_tty_side_by_side() {
+    require_tool("socat");
+    let mut seen = Vec::new();
+    for tool in ["socat", "sockbox"] {
+        let pair = nix::pty::openpty(None, None).unwrap();
+        let slave = nix::unistd::ttyname(pair.slave.as_fd()).unwrap();
+        let before = settings(&slave);
+        let line = format!("{},raw,echo=0,b57600,clocal=1", slave.display());
+        let mut cmd = if tool == "socat" {
+            Command::new("socat")
+        } else {
+            sockbox_cmd(["socat"])
+        };
+        cmd.args([line.as_str(), "-"]);
+        let mut p = Proc::spawn(tool, cmd);
+        // All that was asked, not a step on the way (socat may set options one by one).
+        let s = wait_for(&format!("{tool} to set the line"), WAIT, || {
+            let s = settings(&slave);
+            let done = s["ospeed"] == 57600
+                && s["echo"] == false
+                && s["icanon"] == false
+                && s["clocal"] == true;
+            done.then_some(s)
+        });
+        assert_ne!(s, before);
+        nix::unistd::write(&pair.master, b"from the device\n").unwrap();
+        wait_stdout(&p, "from the device\n");
+        p.signal(Signal::SIGTERM);
+        p.wait_exit(WAIT);
+        seen.push(s);
+    }
+    assert_eq!(seen[0], seen[1], "socat's settings vs sockbox's");
 }

@@ -40,7 +40,11 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
     )?;
     let opts = RelayOptions {
         idle_timeout: args.idle_timeout,
-        linger: args.linger,
+        // An interactive session ends soon after the peer has gone (haproxy's admin socket
+        // closes after each answer), as socat's -t 0.5 does, not at the next line typed.
+        linger: args.linger.or(args
+            .readline
+            .then_some(std::time::Duration::from_millis(500))),
         // stdin -> the peer is the forward direction.
         directions: super::one_way(&args.one_way, Directions::Forward),
         tap: tap.clone(),

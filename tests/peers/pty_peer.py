@@ -8,6 +8,9 @@
                            on a new pty with XDG_STATE_HOME=DIR/state, type abc Left X Enter,
                            print what the server received, then Ctrl-D; print the exit status
   hold PATH SECONDS        open PATH, write "hi\\n", close it, then sleep (for wait-slave)
+  readline_closed SOCKBOX DIR
+                           as readline, but the server says bye and closes at once: sockbox
+                           must exit by itself and leave the terminal as it was
   rawstdio DIR ARGV...     run ARGV (with DIR/srv.sock listened on) on a new pty; print the
                            terminal's echo/icanon while it runs and after it exits
 
@@ -180,6 +183,43 @@ def readline(sockbox, d):
     print("prompt shown", b"> " in screen, flush=True)
 
 
+def readline_closed(sockbox, d):
+    """The server answers and closes while the user is at the prompt: sockbox exits on its
+    own, the terminal as it was."""
+    path = os.path.join(d, "srv.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    env = dict(os.environ, XDG_STATE_HOME=os.path.join(d, "state"), TERM="xterm")
+    pid, fd = pty.fork()
+    if pid == 0:
+        argv = [sockbox, "connect", "unix:" + path, "--readline"]
+        os.execve(sockbox, argv, env)
+    before = flags(fd)
+    srv.settimeout(BOUND)
+    conn, _ = srv.accept()
+    deadline = time.time() + BOUND
+    while flags(fd) == before and time.time() < deadline:
+        time.sleep(0.02)
+    print("editing", flags(fd), flush=True)
+    conn.sendall(b"bye\n")
+    conn.close()
+    screen = b""
+    deadline = time.time() + BOUND
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.time() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            sys.exit(f"sockbox did not exit after the server closed: {screen!r}")
+        screen += drain(fd, 0.05)
+    print("screen has bye", b"bye" in screen, flush=True)
+    print("after", flags(fd), "before", before, flush=True)
+    print("status", os.waitstatus_to_exitcode(status), flush=True)
+
+
 def flags(fd):
     lflag = termios.tcgetattr(fd)[3]
     return f"echo={int(bool(lflag & termios.ECHO))} icanon={int(bool(lflag & termios.ICANON))}"
@@ -236,6 +276,8 @@ def main():
         nullmodem(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif cmd == "readline":
         readline(sys.argv[2], sys.argv[3])
+    elif cmd == "readline_closed":
+        readline_closed(sys.argv[2], sys.argv[3])
     elif cmd == "rawstdio":
         rawstdio(sys.argv[2], sys.argv[3:])
     elif cmd == "hold":

@@ -723,7 +723,13 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
     opt(&["stderr"], Verdict::Native("stderr")),
     opt(&["setsid"], Verdict::Native("setsid")),
     opt(&["ctty"], Verdict::Native("ctty")),
-    opt(&["sigint"], Verdict::Native("sigint")),
+    opt(
+        &["sigint"],
+        Verdict::Mapped(
+            "sigint on EXEC with pty: byte 0x03 from the peer reaches the program as SIGINT \
+             (socat passes on the SIGINT it gets itself; sockbox's own Ctrl-C stops sockbox)",
+        ),
+    ),
     opt(&["history", "history-file"], Verdict::Native("history")),
     opt(&["prompt"], Verdict::Native("prompt")),
     opt(

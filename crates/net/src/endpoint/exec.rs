@@ -77,7 +77,7 @@ pub(crate) fn spawn(addr: &Address, argv: &[String], env: &[(String, String)]) -
     let mut conn = match pty_name {
         Some(name) => {
             narrate!("{prog} runs on {}", name.display());
-            Conn::terminal(target, fd, addr.options.frame)
+            Conn::terminal(target, fd, addr.options.frame, true)
         }
         None => Conn::socket(target, fd, medium, Transfer::Stream, addr.options.frame),
     };

@@ -155,6 +155,10 @@ pub struct Writer {
 impl Writer {
     /// End this direction: the peer reads end-of-stream (or, for a datagram, nothing).
     pub fn finish(self) {
+        if let (true, Medium::Terminal, Sink::Fd(fd)) = (self.shutdown, self.medium, &self.dst) {
+            termios::send_eof(fd.get_ref());
+            return;
+        }
         if let (true, Sink::Fd(fd)) = (self.shutdown, &self.dst) {
             // An error here means the peer is gone already; the other direction will say so.
             let _ = sock::shutdown_write(fd.get_ref());
@@ -263,9 +267,11 @@ impl Conn {
         c
     }
 
-    /// A terminal (pty master, tty device): one fd for both directions; half-close changes
-    /// nothing (a terminal has no end of stream to send).
-    pub(crate) fn terminal(label: String, fd: Fd, framing: Option<Framing>) -> Self {
+    /// A terminal (pty master, tty device): one fd for both directions. Half-close on a pty
+    /// master (`eof`) types the end-of-file character when the slave is in canonical mode,
+    /// as a user would (Ctrl-D: the program reading the slave gets end of file); in raw mode,
+    /// and on a tty device (whose far end is another machine), it sends nothing.
+    pub(crate) fn terminal(label: String, fd: Fd, framing: Option<Framing>, eof: bool) -> Self {
         let fd = Arc::new(fd);
         let mut c = Conn::new(label, Transfer::Stream, framing);
         c.reader = Some(Reader {
@@ -275,7 +281,7 @@ impl Conn {
         c.writer = Some(Writer {
             dst: Sink::Fd(fd),
             medium: Medium::Terminal,
-            shutdown: false,
+            shutdown: eof,
         });
         c
     }

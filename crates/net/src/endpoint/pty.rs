@@ -145,7 +145,7 @@ pub(crate) async fn open(addr: &Address) -> Result<Conn> {
         Some(slave)
     };
     let fd = fdio::register(master).map_err(io_err("register", &target))?;
-    let mut conn = Conn::terminal(label, fd, addr.options.frame);
+    let mut conn = Conn::terminal(label, fd, addr.options.frame, true);
     if let Some(link) = link {
         conn.holdings.guards.push(Box::new(link));
     }

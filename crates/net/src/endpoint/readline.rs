@@ -16,6 +16,8 @@
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
@@ -67,14 +69,18 @@ pub(crate) fn open(addr: &Address) -> Result<Conn> {
         .map_err(err("dup stdin for"))?;
     let saved =
         nix::sys::termios::tcgetattr(&stdin).map_err(|e| err("tcgetattr stdin for")(e.into()))?;
-    let restore = termios::Restore::new(stdin, saved);
+    let editing = Arc::new(AtomicBool::new(false));
+    let guard = Leave {
+        _restore: termios::Restore::new(stdin, saved),
+        editing: editing.clone(),
+    };
 
     let (lines_r, lines_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| err("pipe for")(e.into()))?;
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| err("pipe for")(e.into()))?;
     let prompt = t.prompt.clone().unwrap_or_default();
     std::thread::Builder::new()
         .name("readline".into())
-        .spawn(move || edit(editor, &prompt, history, lines_w))
+        .spawn(move || edit(editor, &prompt, history, lines_w, &editing))
         .map_err(err("start the editor of"))?;
     let printing = std::thread::Builder::new()
         .name("readline output".into())
@@ -104,8 +110,25 @@ pub(crate) fn open(addr: &Address) -> Result<Conn> {
         addr.options.frame,
     );
     conn.holdings.threads.push(printing);
-    conn.holdings.guards.push(Box::new(restore));
+    conn.holdings.guards.push(Box::new(guard));
     Ok(conn)
+}
+
+/// Leaves the terminal as it was when the connection ends, also in the middle of a line being
+/// edited (the peer closed): settings restored, bracketed paste off, the cursor on a new line.
+struct Leave {
+    _restore: termios::Restore,
+    editing: Arc<AtomicBool>,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        if self.editing.load(Ordering::SeqCst) {
+            let mut out = io::stdout();
+            let _ = io::Write::write_all(&mut out, b"\x1b[?2004l\r\n");
+            let _ = io::Write::flush(&mut out);
+        }
+    }
 }
 
 /// The editor's loop: each line into `lines` (blocking writes: the relay's backpressure
@@ -115,10 +138,14 @@ fn edit(
     prompt: &str,
     history: Option<PathBuf>,
     lines: OwnedFd,
+    editing: &AtomicBool,
 ) {
     let lines = std::fs::File::from(lines);
     loop {
-        match editor.readline(prompt) {
+        editing.store(true, Ordering::SeqCst);
+        let read = editor.readline(prompt);
+        editing.store(false, Ordering::SeqCst);
+        match read {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());

@@ -129,6 +129,25 @@ pub(crate) fn apply(fd: impl AsFd, o: &TermOptions, target: &str) -> Result<Term
     Ok(before)
 }
 
+/// Half-close of a pty master: when the slave is in canonical mode (`ICANON`), write its
+/// end-of-file character (`VEOF`, Ctrl-D), which the line discipline turns into end of file
+/// for the program reading the slave, after the line being typed. In raw mode there is no end
+/// of file to give, and nothing is written. The termios read on a master are the slave's.
+pub(crate) fn send_eof(master: &OwnedFd) {
+    let Ok(t) = termios::tcgetattr(master) else {
+        return;
+    };
+    if !t.local_flags.contains(LocalFlags::ICANON) {
+        return;
+    }
+    let eof = t.control_chars[SpecialCharacterIndices::VEOF as usize];
+    // A line in progress takes one VEOF to be handed over as it is, the next is end of file;
+    // after a complete line the first one is, and the second an end of file read again.
+    if nix::unistd::write(master, &[eof, eof]).is_ok() {
+        crate::narrate!("end of input: VEOF ({eof:#04x}) twice to the pty");
+    }
+}
+
 /// Puts a terminal's settings back when dropped (`tty:` on exit). Holds them as the plain C
 /// struct, which (unlike nix's `Termios`) can be shared between threads.
 pub(crate) struct Restore {

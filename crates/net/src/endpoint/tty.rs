@@ -30,7 +30,7 @@ pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
     let saved = termios::apply(&fd, &addr.options.terminal, &target)?;
     let restore = termios::Restore::new(fd.try_clone().map_err(io_err("dup", &target))?, saved);
     let fd = fdio::register(fd).map_err(io_err("register", &target))?;
-    let mut conn = Conn::terminal(target, fd, addr.options.frame);
+    let mut conn = Conn::terminal(target, fd, addr.options.frame, false);
     conn.holdings.guards.push(Box::new(restore));
     Ok(conn)
 }
