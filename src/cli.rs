@@ -31,6 +31,11 @@ pub struct Cli {
     /// Do not report peers connecting and leaving
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Append what sockbox writes to stderr (errors, warnings, peers, -v, a dump to stderr) to
+    /// FILE instead, e.g. `sockbox --log-file /var/log/relay.log relay tcp:8080 unix:/s`
+    /// (socat's -lf)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -29,6 +29,13 @@ fn main() -> ExitCode {
             Err(e) => e.exit(),
         },
     };
+    if let Some(path) = &cli.log_file {
+        if let Err(e) = report::to_file(path) {
+            let why = sockbox_net::error::os_error_text(&e);
+            eprintln!("sockbox: --log-file {}: {why}", path.display());
+            return ExitCode::from(1);
+        }
+    }
     report::init(cli.verbose, cli.quiet);
     // Socket activation execs another program with descriptors placed by number, which needs a
     // process with one thread: it runs before the multi-threaded runtime exists.

@@ -65,6 +65,17 @@ impl<S: Subscriber> Layer<S> for Stderr {
     }
 }
 
+/// Send everything written to stderr from now on to `path`, appended (created if missing):
+/// the reporter's lines, and anything else this process writes to descriptor 2.
+pub fn to_file(path: &std::path::Path) -> std::io::Result<()> {
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    nix::unistd::dup2_stderr(&f)?;
+    Ok(())
+}
+
 /// Install the stderr reporter. `verbose`: narrate socket calls; `quiet`: no peer lines.
 pub fn init(verbose: bool, quiet: bool) {
     let subscriber = tracing_subscriber::registry().with(Stderr { verbose, quiet });

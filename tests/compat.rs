@@ -702,3 +702,22 @@ fn crlf_line_ends_as_nc_and_socat_write_them() {
     let got = tcp_exchange(tcp_when_up(port), b"one\r\ntwo\r\n");
     assert_eq!(got, b"ONE\r\nTWO\r\n");
 }
+
+/// `socat -lf FILE`, real and ours: a failure's message goes to FILE, none to stderr, exit 1.
+#[test]
+fn socat_log_file_takes_the_messages() {
+    let dir = tempdir();
+    let closed = free_port().to_string();
+    for tool in Tool::both("socat") {
+        let log = dir
+            .path()
+            .join(format!("{tool:?}.log").replace(['(', ')', '"'], ""));
+        let to = format!("TCP:127.0.0.1:{closed}");
+        let mut p = tool.spawn(&strings(&["-lf", log.to_str().unwrap(), "-", &to]));
+        p.close_stdin();
+        assert_eq!(p.wait_code(WAIT), 1, "{tool:?}");
+        assert_eq!(p.stderr(), "", "{tool:?}");
+        let text = std::fs::read_to_string(&log).unwrap().to_lowercase();
+        assert!(text.contains("connection refused"), "{tool:?}: {text}");
+    }
+}

@@ -76,6 +76,8 @@ struct Settings {
     /// `-v` (text) or `-x` (hex, which wins when both are given): the traffic dump in socat's
     /// format.
     dump: Option<Dump>,
+    /// `-lf FILE`: messages to FILE instead of stderr.
+    log_file: Option<String>,
     notes: Vec<String>,
 }
 
@@ -126,6 +128,7 @@ pub fn translate(args: &[String], probe: &dyn Fn(&Path) -> PathKind) -> Result<R
             a if a.starts_with("-d") && a[1..].bytes().all(|b| b == b'd') => {
                 set.debug += (a.len() - 1) as u32;
             }
+            a if a.starts_with("-lf") => set.log_file = Some(value("-lf", &a[3..])?),
             a if a.starts_with("-lp") => {
                 value("-lp", &a[3..])?;
                 note_noop(&mut set, "-lp");
@@ -465,6 +468,9 @@ fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
     match set.debug {
         0 | 1 => {}
         _ => argv.push("-v".to_owned()),
+    }
+    if let Some(f) = &set.log_file {
+        argv.extend(["--log-file".to_owned(), f.clone()]);
     }
     // The direction as socat sees it: first address to second with -u, back with -U; a
     // read-only or write-only address decides it too.

@@ -1039,7 +1039,7 @@ pub const SOCAT_FLAGS: &[Flag] = &[
         Verdict::Mapped("--dump=socat (-v) or --dump=socat-hex (-x): socat's header lines (> DATE TIME  length=N from=X to=Y) and data; connections are not numbered (sockbox's own --dump numbers them)"),
     ),
     flag(&["-ly"], "", Verdict::Refused("sockbox does not log to syslog; nearest: run it under systemd, whose journal takes stderr")),
-    flag(&["-lf"], "FILE", Verdict::Refused("sockbox logs to stderr; nearest: 2>>FILE")),
+    flag(&["-lf"], "FILE", Verdict::Mapped("--log-file FILE (appended; a dump to stderr goes there too)")),
     flag(&["-ls"], "", Verdict::NoOp("sockbox logs to stderr already")),
     flag(&["-lm"], "", Verdict::NoOp("sockbox logs to stderr already")),
     flag(&["-lp"], "NAME", Verdict::NoOp("sockbox's lines start with 'sockbox:'")),
