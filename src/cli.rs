@@ -78,7 +78,9 @@ pub enum Command {
         sockbox listen unix:/run/app.sock tcp:8080 --activate -- /usr/bin/app --flag\n  \
         systemd-socket-activate -l /tmp/s.sock sockbox listen --inherit --keep --echo\n  \
         sockbox listen tcp:9000 --recv-only > upload.bin   never reads stdin\n  \
-        sockbox listen tcp:9000 --send-only --linger 0 < banner.txt\n\n\
+        sockbox listen tcp:9000 --send-only --linger 0 < banner.txt\n  \
+        sockbox listen tcp:9000 --broker            clients talk to each other (ncat --broker)\n  \
+        sockbox listen tcp:9000 --chat              ncat's chat: <user4> hello\n\n\
         Each peer is reported on stderr: its address, or pid/uid/gid and process name for Unix \
         peers. A socket file is removed on exit, a stale one is replaced, a live one or a \
         file that is not a socket is refused. --allow-* checks the kernel's credentials of a \
@@ -448,6 +450,14 @@ pub struct ListenArgs {
     /// Serve many clients, concurrently, until interrupted
     #[arg(short, long)]
     pub keep: bool,
+    /// Connection brokering (ncat's --broker): many clients, and each one's bytes go to every
+    /// other client; stdin and stdout are not used
+    #[arg(long, conflicts_with_all = ["echo", "exec", "chat"])]
+    pub broker: bool,
+    /// ncat's chat mode: --broker with what each client sends prefixed `<userN> `, and joins
+    /// and leaves announced to everyone
+    #[arg(long, conflicts_with_all = ["echo", "exec"])]
+    pub chat: bool,
     /// Send each client back what it sends
     #[arg(long, conflicts_with = "exec")]
     pub echo: bool,

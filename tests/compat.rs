@@ -721,3 +721,98 @@ fn socat_log_file_takes_the_messages() {
         assert!(text.contains("connection refused"), "{tool:?}: {text}");
     }
 }
+
+/// Read from `s` until what was read ends with `end`; bounded by the socket's read timeout.
+fn read_until_end(s: &mut TcpStream, got: &mut Vec<u8>, end: &[u8]) {
+    read_until(s, got, |g| g.ends_with(end));
+}
+
+fn read_until(s: &mut TcpStream, got: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
+    let mut buf = [0u8; 65536];
+    while !done(got) {
+        let n = s.read(&mut buf).expect("read within the bound");
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(got));
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// `ncat -l --chat`, real and ours: three clients join one after the other, the first sends two
+/// lines in one write, the third leaves; the first two clients read exactly the same bytes
+/// from both (announcements, `<user4>` prefixes, numbering from 4).
+#[test]
+fn ncat_chat_announces_and_prefixes_as_ncat_does() {
+    let mut transcripts = Vec::new();
+    for tool in Tool::both("ncat") {
+        let port = free_port();
+        let _server = tool.spawn(&strings(&["-l", "--chat", "127.0.0.1", &port.to_string()]));
+        let mut clients: Vec<TcpStream> = Vec::new();
+        let mut got = vec![Vec::new(), Vec::new(), Vec::new()];
+        for i in 0..3 {
+            let s = if i == 0 {
+                tcp_when_up(port)
+            } else {
+                TcpStream::connect(("127.0.0.1", port)).unwrap()
+            };
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            clients.push(s);
+            // Each join ends with an "already connected" line to everyone connected by then.
+            for (j, (c, g)) in clients.iter_mut().zip(got.iter_mut()).enumerate() {
+                let lines = i - j + 1;
+                read_until(c, g, |g| {
+                    let text = String::from_utf8_lossy(g);
+                    text.matches("<announce> already connected: ").count() == lines
+                        && text.ends_with(".\n")
+                });
+            }
+        }
+        clients[0].write_all(b"one\ntwo\n").unwrap();
+        read_until_end(&mut clients[1], &mut got[1], b"two\n");
+        drop(clients.remove(2));
+        for (c, g) in clients.iter_mut().zip(got.iter_mut()) {
+            read_until_end(c, g, b"is disconnected.\n");
+        }
+        transcripts.push(got);
+    }
+    let (real, ours) = (&transcripts[0], &transcripts[1]);
+    for i in 0..2 {
+        assert_eq!(
+            String::from_utf8_lossy(&ours[i]),
+            String::from_utf8_lossy(&real[i]),
+            "client {i}"
+        );
+    }
+}
+
+/// `ncat -l --broker`, real and ours: bytes from one client reach the others exactly, and not
+/// the sender (what it reads next is the other's reply).
+#[test]
+fn ncat_broker_passes_bytes_to_the_others() {
+    for tool in Tool::both("ncat") {
+        let port = free_port();
+        let _server = tool.spawn(&strings(&[
+            "-l",
+            "--broker",
+            "127.0.0.1",
+            &port.to_string(),
+        ]));
+        let mut a = tcp_when_up(port);
+        let mut b = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        b.set_read_timeout(Some(WAIT)).unwrap();
+        // Clients are accepted in order, so once b's hello reaches a, both are known.
+        b.write_all(b"hello\n").unwrap();
+        let mut hello = Vec::new();
+        read_until_end(&mut a, &mut hello, b"hello\n");
+        let data = random_bytes(20_000);
+        a.write_all(&data).unwrap();
+        let mut got = Vec::new();
+        read_until(&mut b, &mut got, |g| g.len() >= data.len());
+        assert_eq!(sha256(&got), sha256(&data), "{tool:?}");
+        b.write_all(b"reply\n").unwrap();
+        let mut back = Vec::new();
+        read_until_end(&mut a, &mut back, b"reply\n");
+        assert_eq!(
+            back, b"reply\n",
+            "{tool:?}: the sender got its own bytes back"
+        );
+    }
+}

@@ -48,6 +48,13 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
     };
     let allow = super::allow_peers(&args.allow)?;
     let max_conns = super::max_conns(&args.allow)?;
+    let brokering = args.broker || args.chat;
+    if brokering && (max_conns.is_some() || one_way.send_only || one_way.recv_only) {
+        return Err(Error::Usage(
+            "--broker and --chat take no --max-conns, --send-only or --recv-only".into(),
+        )
+        .into());
+    }
     if max_conns.is_some() && !args.keep {
         return Err(Error::Usage(
             "--max-conns needs --keep (one client has nothing to cap)".into(),
@@ -109,6 +116,13 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
         ..RelayOptions::default()
     });
     tracing::info!(target: PEER, "listening on {}", listener.label);
+    if brokering {
+        let stop = async {
+            shutdown.wait().await;
+        };
+        sockbox_net::broker::run(&mut listener, args.chat, stop).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if !args.keep {
         let Some(conn) = listener.accept().await? else {
             return Ok(ExitCode::SUCCESS);

@@ -10,6 +10,7 @@
 
 pub mod addr;
 pub mod bench;
+pub mod broker;
 pub mod compat;
 pub mod endpoint;
 pub mod error;

@@ -57,6 +57,8 @@ struct Flags {
     proxy_auth: Option<String>,
     broadcast: bool,
     crlf: bool,
+    broker: bool,
+    chat: bool,
     explain: bool,
     notes: Vec<String>,
     /// ncat's --ssl and its settings.
@@ -191,6 +193,8 @@ fn long_flag(f: &mut Flags, flag: &str, value: Option<String>) -> Result<Option<
         "--proxy-type" => f.proxy_type = Some(v()),
         "--proxy-auth" => f.proxy_auth = Some(v()),
         "--crlf" => f.crlf = true,
+        "--broker" => f.broker = true,
+        "--chat" => f.chat = true,
         "--explain" => f.explain = true,
         "--ssl" => f.ssl = true,
         "--ssl-verify" => (f.ssl, f.ssl_verify) = (true, true),
@@ -328,6 +332,11 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
             "nc: -X, -P, --proxy-type and --proxy-auth need a proxy (-x or --proxy)",
         ));
     }
+    if (f.broker || f.chat) && (!f.listen || f.exec.is_some() || f.sh.is_some() || f.udp) {
+        return Err(usage(
+            "nc --broker and --chat need -l, over TCP or -U, and no -e or -c",
+        ));
+    }
     if f.broadcast && !f.udp {
         return Err(usage("nc -b: broadcast is for UDP (-u)"));
     }
@@ -434,7 +443,11 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
         (true, None) => {
             argv.push("listen".into());
             argv.push(addr);
-            if f.keep {
+            if f.chat {
+                argv.push("--chat".into());
+            } else if f.broker {
+                argv.push("--broker".into());
+            } else if f.keep {
                 argv.push("--keep".into());
             }
             direction(&f, &mut argv);
