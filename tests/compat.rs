@@ -816,3 +816,41 @@ fn ncat_broker_passes_bytes_to_the_others() {
         );
     }
 }
+
+/// `socat -u - CREATE:PATH,perm=0640,group=G`, real and ours: the same bytes, mode and group.
+#[test]
+fn socat_create_with_perm_and_group() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempdir();
+    for tool in Tool::both("socat") {
+        let file = dir
+            .path()
+            .join(format!("{tool:?}.out").replace(['(', ')', '"'], ""));
+        let to = format!("CREATE:{},perm=0640,group=daemon", file.display());
+        let mut p = tool.spawn(&strings(&["-u", "-", &to]));
+        p.feed(b"created\n".to_vec());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"created\n", "{tool:?}");
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640, "{tool:?}");
+        assert_eq!(meta.gid(), 1, "{tool:?}: group daemon is gid 1 on Debian");
+    }
+    // On a file that is read, they would change someone's file: refused.
+    let existing = dir.path().join("existing");
+    std::fs::write(&existing, b"x").unwrap();
+    let addr = format!("file:{},mode=0600", existing.display());
+    let out = run_sockbox(&["connect", &addr], b"");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+/// `socat -u - -` is cat, real and ours.
+#[test]
+fn socat_oneway_stdio_to_stdio_is_cat() {
+    let data = random_bytes(300_000);
+    for tool in Tool::both("socat") {
+        let mut p = tool.spawn(&strings(&["-u", "-", "-"]));
+        p.feed(data.clone());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(sha256(&p.stdout()), sha256(&data), "{tool:?}");
+    }
+}

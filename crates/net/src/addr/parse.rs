@@ -537,7 +537,8 @@ const INET: u16 = C_TCP | C_UDP;
 const CONNECTING: u16 = C_TCP | C_UNIX | C_SEQPACKET;
 /// Options of the TCP connection a proxy kind makes to its proxy.
 const TO_PROXY: u16 = C_PROXY;
-const FILE_OWNED: u16 = C_UNIX_ALL | C_FIFO;
+/// Kinds whose file sockbox may create: a socket file, a FIFO, a file it writes.
+const FILE_OWNED: u16 = C_UNIX_ALL | C_FIFO | C_FILE;
 const STREAMS: u16 = C_TCP | C_UNIX | C_FIFO | C_FILE | C_EXEC | C_STDIO | C_PROXY;
 /// Kinds whose connect can be retried (`Endpoint::retries`).
 const RETRYING: u16 = C_TCP | C_UNIX_ALL | C_PROXY;

@@ -327,6 +327,12 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
             "nc: a proxy (-x, --proxy) carries TCP connections out; not with -l, -U, -u or -z",
         ));
     }
+    if f.listen && f.proxy.is_none() && f.proxy_type.is_some() {
+        return Err(usage(
+            "nc -l --proxy-type: sockbox is not an HTTP or SOCKS proxy server; nearest: tinyproxy \
+             or microsocks, and sockbox's proxy kinds (socks5:, http-connect:) as clients",
+        ));
+    }
     if f.proxy.is_none() && (f.proxy_type.is_some() || f.proxy_auth.is_some()) {
         return Err(usage(
             "nc: -X, -P, --proxy-type and --proxy-auth need a proxy (-x or --proxy)",
@@ -384,6 +390,8 @@ fn plan(f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
     } else if f.listen {
         let (h, p) = match (pos.as_slice(), &f.source_port) {
             ([], Some(p)) => (f.source.clone(), p.clone()),
+            // ncat listens on 31337 when no port is given (OpenBSD nc needs one).
+            ([], None) => (f.source.clone(), "31337".to_owned()),
             ([p], None) => (f.source.clone(), p.clone()),
             ([h, p], None) => (Some(h.clone()), p.clone()),
             ([h], Some(p)) => (Some(h.clone()), p.clone()),

@@ -520,9 +520,19 @@ fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
         }
     }
     let (other, stdio_first) = match (a.is_stdio(), b.is_stdio()) {
+        // `socat -u - -` is cat: stdin to stdout, one way.
+        (true, true) if forward_only || backward_only => {
+            argv.extend(["relay", "--oneway", "connect:stdio", "connect:stdio"].map(String::from));
+            return Ok(Plan {
+                argv,
+                notes: std::mem::take(&mut set.notes),
+            });
+        }
         (true, true) => {
             return Err(usage(
-                "socat STDIO STDIO: both sides are this terminal; nothing to relay".to_owned(),
+                "socat STDIO STDIO: both sides are stdin/stdout, both ways; nothing to relay \
+                 (socat -u - - copies stdin to stdout)"
+                    .to_owned(),
             ))
         }
         (true, false) => (Some(&b), true),

@@ -1059,7 +1059,7 @@ pub const SOCAT_FLAGS: &[Flag] = &[
 
 /// nc's (OpenBSD netcat, Debian's `nc`) and ncat's flags.
 pub const NC_FLAGS: &[Flag] = &[
-    flag(&["-l", "--listen"], "", Verdict::Mapped("listen (or relay, with -e/-c)")),
+    flag(&["-l", "--listen"], "", Verdict::Mapped("listen (or relay, with -e/-c); port 31337 when none is given, as ncat")),
     flag(&["-p", "--source-port"], "PORT", Verdict::Mapped("the port to listen on with -l; else bind=:PORT on the connecting side")),
     flag(&["-s", "--source"], "ADDR", Verdict::Mapped("the address to listen on with -l; else bind=ADDR")),
     flag(&["-k", "--keep-open"], "", Verdict::Mapped("listen --keep (clients are served concurrently; each one's bytes go to stdout)")),

@@ -73,6 +73,18 @@ fn terminal(addr: &Address, path: &Path) -> Result<Conn> {
     Ok(conn)
 }
 
+/// `mode=`, `owner=`, `group=` on a file sockbox writes (socat's `perm=`, `user=`, `group=`):
+/// set on the open file, exactly (not less the umask), before a byte is written.
+fn set_owner_and_mode(addr: &Address, path: &Path, f: &File) -> Result<()> {
+    let target = addr.to_string();
+    if let Some(mode) = addr.options.mode {
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .map_err(io_err("chmod", &target))?;
+        crate::narrate!("fchmod({}, {mode:04o})", path.display());
+    }
+    super::unix::chown(&target, path, &addr.options)
+}
+
 pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
     let target = addr.to_string();
     if let Some(mode) = addr.options.write {
@@ -92,6 +104,13 @@ pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
     {
         Ok(f) => {
             let meta = f.metadata().map_err(io_err("stat", &target))?;
+            let o = &addr.options;
+            if o.mode.is_some() || o.owner.is_some() || o.group.is_some() {
+                return Err(Error::Usage(format!(
+                    "{target}: mode=, owner= and group= set a file sockbox creates or writes; this \
+                     one exists and is read (add creat, trunc or append to write it)"
+                )));
+            }
             if meta.is_dir() {
                 return Err(Error::Refused(format!(
                     "{target}: {} is a directory",
@@ -136,6 +155,7 @@ pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
                 .open(path)
                 .map_err(io_err("create", &target))?;
             crate::narrate!("open({}, O_WRONLY|O_CREAT|O_EXCL)", path.display());
+            set_owner_and_mode(addr, path, &f)?;
             writer(addr, f)
         }
         Err(e) if e.raw_os_error() == Some(libc::ENXIO) && is_socket(path) => {
@@ -170,6 +190,7 @@ fn open_for_writing(addr: &Address, path: &Path, mode: FileWrite) -> Result<Conn
             path.display()
         )));
     }
+    set_owner_and_mode(addr, path, &f)?;
     writer(addr, f)
 }
 
