@@ -44,7 +44,9 @@ pub enum Command {
         sockbox connect seqpacket:@ctl --timeout 2s\n  \
         sockbox connect unix:/run/app.sock --retry 5 --retry-interval 200ms   server starting\n  \
         printf 'stats\\r\\n' | sockbox connect tcp:localhost:11211 --linger 1s   nc -q 1\n  \
-        sockbox connect tcp:backup:9000 --send-only < dump.tar\n\n\
+        sockbox connect tcp:backup:9000 --send-only < dump.tar\n  \
+        sockbox connect unix:/run/app.sock --dump=hex --dump-to /tmp/app.dump   what moves, in hex\n  \
+        sockbox connect unix:/run/app.sock --record /tmp/rec < /tmp/old/1-a2b.bin   replay, record\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
         still sends is printed until it closes (--linger bounds that wait). --retry tries a \
         refused or timed-out connect, or a missing socket file, again; -v shows each attempt.")]
@@ -64,7 +66,9 @@ pub enum Command {
         sockbox listen unix:/run/app.sock tcp:8080 --activate -- /usr/bin/app --flag\n  \
         systemd-socket-activate -l /tmp/s.sock sockbox listen --inherit --keep --echo\n  \
         sockbox listen tcp:9000 --recv-only > upload.bin   never reads stdin\n  \
-        sockbox listen tcp:9000 --send-only --linger 0 < banner.txt\n\n\
+        sockbox listen tcp:9000 --send-only --linger 0 < banner.txt\n  \
+        sockbox listen tcp:8080 --keep --echo --dump --time rel   every client's bytes, numbered\n  \
+        sockbox listen unix:/tmp/s.sock --keep --exec ./handler --pcap /tmp/s.pcapng\n\n\
         Each peer is reported on stderr: its address, or pid/uid/gid and process name for Unix \
         peers. A socket file is removed on exit, a stale one is replaced, a live one or a \
         file that is not a socket is refused. --allow-* checks the kernel's credentials of a \
@@ -95,7 +99,11 @@ pub enum Command {
         sockbox relay tcp:8080 unix:/run/app.sock --retry forever   start before the backend\n  \
         sockbox relay tcp:8080 tcp:backend:80 --linger 2s   socat -t 2\n  \
         sockbox relay unix:/tmp/log.sock file:/tmp/log.bin --oneway   socat -u\n  \
-        sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n\n\
+        sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n  \
+        sockbox relay unix:/tmp/d.sock unix:/var/run/docker.sock --dump   what the docker CLI says\n  \
+        sockbox relay unix:/tmp/d.sock unix:/var/run/docker.sock --pcap - | wireshark -k -i -\n  \
+        sockbox relay seqpacket:/tmp/spy.sock seqpacket:/run/ctl.sock --dump=auto --time delta\n  \
+        sockbox relay tcp:8080 tcp:backend:80 --dump=json --dump-to events.jsonl --record /tmp/rec\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
         connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
         datagram or seqpacket side needs frame=len32|len16|line on the stream side. --retry \
@@ -103,7 +111,10 @@ pub enum Command {
         never reconnected. With A a kind that yields one connection (-, file, exec, sh) or \
         --once, the relay exits 1 when that connection failed. Access control (--allow-*, \
         --deny-ip*, --max-conns) works as in `sockbox listen --help`: a refused client is closed \
-        before B is connected to.")]
+        before B is connected to. --dump shows each chunk as it moves, every line numbered by \
+        connection and direction ([3 >] A to B, [3 <] B to A); --pcap writes a capture \
+        Wireshark dissects (byte streams as TCP, messages as UDP); --record keeps each \
+        direction as a file (docs/traffic.md).")]
     Relay(RelayArgs),
     /// Send one message (datagram, seqpacket message, or frame) to ADDR
     #[command(after_help = "Examples:\n  \

@@ -44,8 +44,8 @@ pub use time::{civil_utc, TimeStyle};
 pub const STALL: Duration = Duration::from_secs(2);
 
 /// Events queued between the copy and the writer thread. With chunks up to the relay's buffer
-/// (1 MiB) this bounds the memory a fast relay can get ahead of its views by.
-const QUEUE: usize = 64;
+/// (1 MiB) this bounds the memory a fast relay can get ahead of its views by (16 MiB).
+const QUEUE: usize = 16;
 
 /// Recycled data buffers kept for reuse: allocating (and faulting in) a fresh 1 MiB buffer per
 /// chunk cost more than the copy into it.

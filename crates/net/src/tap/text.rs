@@ -207,7 +207,8 @@ impl View for TextView {
             What::Close { a2b, b2a } => {
                 let flow = |f: &crate::relay::Flow| {
                     if f.messages > 0 {
-                        format!("{} bytes in {} messages", f.bytes, f.messages)
+                        let s = if f.messages == 1 { "" } else { "s" };
+                        format!("{} bytes in {} message{s}", f.bytes, f.messages)
                     } else {
                         format!("{} bytes", f.bytes)
                     }
