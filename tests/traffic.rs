@@ -613,3 +613,51 @@ fn sockbox_socat_v_and_x_print_socats_headers_for_the_same_chunks() {
         );
     }
 }
+
+#[test]
+fn a_reset_is_an_event_in_the_dump_and_an_rst_in_the_pcap() {
+    let dir = tempdir();
+    let (back, front, pcap) = (
+        path_in(&dir, "back.sock"),
+        path_in(&dir, "front.sock"),
+        path_in(&dir, "cap.pcapng"),
+    );
+    let echo = spawn_sockbox(&["listen", &format!("unix:{back}"), "--keep", "--echo"]);
+    wait_listening(&echo);
+    let port = free_port();
+    let relay = spawn_sockbox(&[
+        "relay",
+        &format!("tcp:127.0.0.1:{port}"),
+        &format!("unix:{back}"),
+        "--dump",
+        "--pcap",
+        &pcap,
+    ]);
+    relay.wait_stderr("relaying");
+    // A client that sends, reads the echo, then closes with SO_LINGER 0: a TCP reset.
+    let script = format!(
+        "import socket, struct\n\
+         s = socket.create_connection(('127.0.0.1', {port}), timeout=20)\n\
+         s.sendall(b'ping\\n')\n\
+         assert s.recv(16) == b'ping\\n'\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n\
+         s.close()\n"
+    );
+    let mut c = Command::new(python());
+    c.args(["-c", &script]);
+    let mut client = Proc::spawn("resetting client", c);
+    client.close_stdin();
+    assert_eq!(client.wait_code(WAIT), 0, "{}", client.stderr());
+    let line = relay.wait_stderr("[1 reset]");
+    assert!(line.contains("by A") && line.contains("reset"), "{line}");
+    relay.wait_stderr("[1 close]");
+    stop(relay);
+    let rst = tshark(
+        &pcap,
+        Some("tcp.flags.reset == 1"),
+        &["tcp.srcport", "frame.comment"],
+    );
+    assert_eq!(rst.len(), 1, "{rst:?}");
+    assert!(!rst[0].starts_with("80\t"), "the RST comes from A: {rst:?}");
+    drop(echo);
+}

@@ -553,6 +553,42 @@ mod tests {
     }
 
     #[test]
+    fn colours_per_direction_only_when_asked() {
+        let out = Shared::default();
+        let mut v = TextView::new(
+            Box::new(out.clone()),
+            "t".into(),
+            Mode::Text,
+            TimeStyle::Delta,
+            true,
+        );
+        for dir in [Dir::AtoB, Dir::BtoA] {
+            let what = What::Data {
+                dir,
+                data: b"x\n".to_vec(),
+                message: false,
+                fds: Vec::new(),
+            };
+            v.event(&Event {
+                conn: 1,
+                time: SystemTime::now(),
+                what,
+            })
+            .unwrap();
+        }
+        v.flush().unwrap();
+        let s = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = s.lines().collect();
+        assert!(
+            lines[0].starts_with(GREEN) && lines[0].ends_with(RESET),
+            "{s:?}"
+        );
+        assert_eq!(lines[1], format!("{GREEN}[1 >] x{RESET}"));
+        assert_eq!(lines[3], format!("{CYAN}[1 <] x{RESET}"));
+        assert!(!render(Mode::Text, &[(1, Dir::AtoB, b"x".to_vec())]).contains('\x1b'));
+    }
+
+    #[test]
     fn auto_picks_hex_for_binary() {
         assert!(!mostly_binary(b"hello\r\nworld\n"));
         assert!(mostly_binary(&[0, 1, 2, 3, b'a']));
