@@ -617,11 +617,7 @@ fn sockbox_socat_v_and_x_print_socats_headers_for_the_same_chunks() {
 #[test]
 fn a_reset_is_an_event_in_the_dump_and_an_rst_in_the_pcap() {
     let dir = tempdir();
-    let (back, front, pcap) = (
-        path_in(&dir, "back.sock"),
-        path_in(&dir, "front.sock"),
-        path_in(&dir, "cap.pcapng"),
-    );
+    let (back, pcap) = (path_in(&dir, "back.sock"), path_in(&dir, "cap.pcapng"));
     let echo = spawn_sockbox(&["listen", &format!("unix:{back}"), "--keep", "--echo"]);
     wait_listening(&echo);
     let port = free_port();
