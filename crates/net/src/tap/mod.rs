@@ -7,7 +7,7 @@
 //! JSON lines, pcapng, raw files per direction). The copy never formats or writes anything
 //! itself: it copies the chunk it just moved into a recycled buffer and queues it.
 //!
-//! The relay sees the tap through [`Hook`], chosen once when a direction starts, like its copy
+//! The relay sees the tap through `Hook`, chosen once when a direction starts, like its copy
 //! path: a direction without one keeps its zero-copy path untouched; with one, stream
 //! directions take the buffered copy and call the hook after each chunk is written. Fault
 //! injection will be another `Hook` variant on the same points.
