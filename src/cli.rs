@@ -51,10 +51,12 @@ pub enum Command {
         printf 'stats\\r\\n' | sockbox connect tcp:localhost:11211 --linger 1s   nc -q 1\n  \
         sockbox connect tcp:backup:9000 --send-only < dump.tar\n  \
         sockbox connect socks5:127.0.0.1:1080/example.com:80    through a SOCKS 5 proxy\n  \
-        sockbox connect http-connect:proxy:3128/git.example:22,auth=me:pw   HTTP CONNECT\n\n\
+        sockbox connect http-connect:proxy:3128/git.example:22,auth=me:pw   HTTP CONNECT\n  \
         sockbox connect unix:/run/haproxy/admin.sock --readline   line editing, history\n  \
         sockbox connect exec:tty,pty   prints /dev/pts/N: the program runs on a terminal\n  \
-        sockbox connect tty:/dev/ttyUSB0,b115200,raw,echo=0   a serial console\n\n\
+        sockbox connect tty:/dev/ttyUSB0,b115200,raw,echo=0   a serial console\n  \
+        sockbox connect unix:/run/app.sock --dump=hex --dump-to /tmp/app.dump   what moves, in hex\n  \
+        sockbox connect unix:/run/app.sock --record /tmp/rec < /tmp/old/1-a2b.bin   replay, record\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
         still sends is printed until it closes (--linger bounds that wait). --retry tries a \
         refused or timed-out connect, or a missing socket file, again; -v shows each attempt. \
@@ -80,7 +82,9 @@ pub enum Command {
         sockbox listen tcp:9000 --recv-only > upload.bin   never reads stdin\n  \
         sockbox listen tcp:9000 --send-only --linger 0 < banner.txt\n  \
         sockbox listen tcp:9000 --broker            clients talk to each other (ncat --broker)\n  \
-        sockbox listen tcp:9000 --chat              ncat's chat: <user4> hello\n\n\
+        sockbox listen tcp:9000 --chat              ncat's chat: <user4> hello\n  \
+        sockbox listen tcp:8080 --keep --echo --dump --time rel   every client's bytes, numbered\n  \
+        sockbox listen unix:/tmp/s.sock --keep --exec ./handler --pcap /tmp/s.pcapng\n\n\
         Each peer is reported on stderr: its address, or pid/uid/gid and process name for Unix \
         peers. A socket file is removed on exit, a stale one is replaced, a live one or a \
         file that is not a socket is refused. --allow-* checks the kernel's credentials of a \
@@ -112,10 +116,14 @@ pub enum Command {
         sockbox relay tcp:8080 tcp:backend:80 --linger 2s   socat -t 2\n  \
         sockbox relay unix:/tmp/log.sock file:/tmp/log.bin --oneway   socat -u\n  \
         sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n  \
-        sockbox relay tcp:127.0.0.1:5432 socks5:bastion:1080/db.internal:5432   via a proxy\n\n\
+        sockbox relay tcp:127.0.0.1:5432 socks5:bastion:1080/db.internal:5432   via a proxy\n  \
         sockbox relay pty,link=/tmp/ttyA,raw,echo=0 pty,link=/tmp/ttyB,raw,echo=0   null modem\n  \
         sockbox relay tcp:5555 tty:/dev/ttyUSB0,b115200,raw,echo=0   serial over TCP\n  \
-        sockbox relay tcp:2323 exec:bash,pty,stderr,setsid,ctty,sigint   a shell per client\n\n\
+        sockbox relay tcp:2323 exec:bash,pty,stderr,setsid,ctty,sigint   a shell per client\n  \
+        sockbox relay unix:/tmp/d.sock unix:/var/run/docker.sock --dump   what the docker CLI says\n  \
+        sockbox relay unix:/tmp/d.sock unix:/var/run/docker.sock --pcap - | wireshark -k -i -\n  \
+        sockbox relay seqpacket:/tmp/spy.sock seqpacket:/run/ctl.sock --dump=auto --time delta\n  \
+        sockbox relay tcp:8080 tcp:backend:80 --dump=json --dump-to events.jsonl --record /tmp/rec\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
         connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
         datagram or seqpacket side needs frame=len32|len16|line on the stream side. --retry \
@@ -123,7 +131,10 @@ pub enum Command {
         never reconnected. With A a kind that yields one connection (-, file, exec, sh) or \
         --once, the relay exits 1 when that connection failed. Access control (--allow-*, \
         --deny-ip*, --max-conns) works as in `sockbox listen --help`: a refused client is closed \
-        before B is connected to.")]
+        before B is connected to. --dump shows each chunk as it moves, every line numbered by \
+        connection and direction ([3 >] A to B, [3 <] B to A); --pcap writes a capture \
+        Wireshark dissects (byte streams as TCP, messages as UDP); --record keeps each \
+        direction as a file (docs/traffic.md).")]
     Relay(RelayArgs),
     /// Send one message (datagram, seqpacket message, or frame) to ADDR
     #[command(after_help = "Examples:\n  \

@@ -613,3 +613,90 @@ fn sockbox_socat_v_and_x_print_socats_headers_for_the_same_chunks() {
         );
     }
 }
+
+#[test]
+fn a_reset_is_an_event_in_the_dump_and_an_rst_in_the_pcap() {
+    let dir = tempdir();
+    let (back, pcap) = (path_in(&dir, "back.sock"), path_in(&dir, "cap.pcapng"));
+    let echo = spawn_sockbox(&["listen", &format!("unix:{back}"), "--keep", "--echo"]);
+    wait_listening(&echo);
+    let port = free_port();
+    let relay = spawn_sockbox(&[
+        "relay",
+        &format!("tcp:127.0.0.1:{port}"),
+        &format!("unix:{back}"),
+        "--dump",
+        "--pcap",
+        &pcap,
+    ]);
+    relay.wait_stderr("relaying");
+    // A client that sends, reads the echo, then closes with SO_LINGER 0: a TCP reset.
+    let script = format!(
+        "import socket, struct\n\
+         s = socket.create_connection(('127.0.0.1', {port}), timeout=20)\n\
+         s.sendall(b'ping\\n')\n\
+         assert s.recv(16) == b'ping\\n'\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n\
+         s.close()\n"
+    );
+    let mut c = Command::new(python());
+    c.args(["-c", &script]);
+    let mut client = Proc::spawn("resetting client", c);
+    client.close_stdin();
+    assert_eq!(client.wait_code(WAIT), 0, "{}", client.stderr());
+    let line = relay.wait_stderr("[1 reset]");
+    assert!(line.contains("by A") && line.contains("reset"), "{line}");
+    relay.wait_stderr("[1 close]");
+    stop(relay);
+    let rst = tshark(
+        &pcap,
+        Some("tcp.flags.reset == 1"),
+        &["tcp.srcport", "frame.comment"],
+    );
+    assert_eq!(rst.len(), 1, "{rst:?}");
+    assert!(!rst[0].starts_with("80\t"), "the RST comes from A: {rst:?}");
+    drop(echo);
+}
+
+#[test]
+fn a_dump_reader_that_reads_nothing_ends_the_dump_not_the_relay() {
+    let dir = tempdir();
+    let (back, front) = (path_in(&dir, "back.sock"), path_in(&dir, "front.sock"));
+    let fifo = dir.path().join("dump.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // A reader that opens the FIFO and never reads: the pipe fills, the dump's writes block.
+    let mut c = Command::new(python());
+    c.args([
+        "-c",
+        "import sys, time\nf = open(sys.argv[1], 'rb')\nprint('open', flush=True)\ntime.sleep(60)\n",
+    ])
+    .arg(&fifo);
+    let reader = Proc::spawn("stuck reader", c);
+    let echo = spawn_sockbox(&["listen", &format!("unix:{back}"), "--keep", "--echo"]);
+    wait_listening(&echo);
+    let relay = spawn_sockbox(&[
+        "relay",
+        &format!("unix:{front}"),
+        &format!("unix:{back}"),
+        "--dump=hex",
+        "--dump-to",
+        fifo.to_str().unwrap(),
+    ]);
+    relay.wait_stderr("relaying");
+    wait_for("the reader to open the FIFO", WAIT, || {
+        complete_lines(&reader.stdout()).into_iter().next()
+    });
+    // Far more dump than the pipe and the queue hold.
+    for round in 0..2 {
+        let data = random_bytes(8 << 20);
+        let out = run_sockbox(&["connect", &format!("unix:{front}")], &data);
+        assert_eq!(out.code, 0, "round {round}: {}", out.stderr);
+        assert_eq!(sha256(&out.stdout), sha256(&data), "round {round}");
+    }
+    let warning = relay.wait_stderr("took nothing for 2s");
+    assert!(warning.contains("the relay goes on"), "{warning}");
+    let err = stop(relay);
+    assert_eq!(err.matches("took nothing").count(), 1, "{err}");
+    drop(reader);
+    drop(echo);
+}

@@ -35,7 +35,7 @@ pub(crate) async fn copy(
             .map_err(Fault::Write)?;
         meter.add(n as u64, 0);
         if let Some(h) = hook.as_deref_mut() {
-            h.data(&buf[..n], false).await;
+            h.data_swap(&mut buf, n).await;
         }
         if n == buf.len() && buf.len() < max {
             buf.resize((buf.len() * 4).min(max), 0);

@@ -487,7 +487,8 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
     )
     .await;
     crate::narrate!("close {}: {} bytes echoed", c.label, m.read().bytes);
-    close_tap(conn_tap, m.read(), Flow::default()).await;
+    // What came in went back out.
+    close_tap(conn_tap, m.read(), m.read()).await;
     let ending = ending?;
     // What came in went back out.
     Ok(Stats {

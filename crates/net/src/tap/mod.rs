@@ -7,7 +7,7 @@
 //! JSON lines, pcapng, raw files per direction). The copy never formats or writes anything
 //! itself: it copies the chunk it just moved into a recycled buffer and queues it.
 //!
-//! The relay sees the tap through [`Hook`], chosen once when a direction starts, like its copy
+//! The relay sees the tap through `Hook`, chosen once when a direction starts, like its copy
 //! path: a direction without one keeps its zero-copy path untouched; with one, stream
 //! directions take the buffered copy and call the hook after each chunk is written. Fault
 //! injection will be another `Hook` variant on the same points.
@@ -44,12 +44,12 @@ pub use time::{civil_utc, TimeStyle};
 pub const STALL: Duration = Duration::from_secs(2);
 
 /// Events queued between the copy and the writer thread. With chunks up to the relay's buffer
-/// (1 MiB) this bounds the memory a fast relay can get ahead of its views by.
-const QUEUE: usize = 64;
+/// (1 MiB) this bounds the memory a fast relay can get ahead of its views by (16 MiB).
+const QUEUE: usize = 16;
 
 /// Recycled data buffers kept for reuse: allocating (and faulting in) a fresh 1 MiB buffer per
 /// chunk cost more than the copy into it.
-const POOL: usize = 16;
+const POOL: usize = 8;
 
 /// A direction of a connection: from its first side (A: the client, stdin for `connect`) to the
 /// second (B), or back.
@@ -266,13 +266,16 @@ impl Tap {
         let _ = tokio::task::spawn_blocking(move || rx.recv_timeout(timeout)).await;
     }
 
-    fn buffer(&self, data: &[u8]) -> Vec<u8> {
-        let mut v = self
-            .pool
+    fn pooled(&self) -> Vec<u8> {
+        self.pool
             .lock()
             .ok()
             .and_then(|mut p| p.pop())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    fn buffer(&self, data: &[u8]) -> Vec<u8> {
+        let mut v = self.pooled();
         v.clear();
         v.extend_from_slice(data);
         v
@@ -433,6 +436,29 @@ impl Hook {
                         dir: t.dir,
                         data,
                         message,
+                        fds: Vec::new(),
+                    })
+                    .await;
+            }
+        }
+    }
+
+    /// The first `n` bytes of `buf` were moved: the buffer itself goes to the views (no copy),
+    /// and `buf` is replaced by a recycled one of the same length for the next read.
+    pub(crate) async fn data_swap(&mut self, buf: &mut Vec<u8>, n: usize) {
+        match self {
+            Hook::Tap(t) => {
+                let len = buf.len();
+                let mut next = t.conn.tap.pooled();
+                // Recycled buffers come back full-length after bulk reads: nothing to zero.
+                next.resize(len, 0);
+                let mut data = std::mem::replace(buf, next);
+                data.truncate(n);
+                t.conn
+                    .send(What::Data {
+                        dir: t.dir,
+                        data,
+                        message: false,
                         fds: Vec::new(),
                     })
                     .await;

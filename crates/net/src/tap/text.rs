@@ -207,7 +207,8 @@ impl View for TextView {
             What::Close { a2b, b2a } => {
                 let flow = |f: &crate::relay::Flow| {
                     if f.messages > 0 {
-                        format!("{} bytes in {} messages", f.bytes, f.messages)
+                        let s = if f.messages == 1 { "" } else { "s" };
+                        format!("{} bytes in {} message{s}", f.bytes, f.messages)
                     } else {
                         format!("{} bytes", f.bytes)
                     }
@@ -239,50 +240,60 @@ pub fn mostly_binary(data: &[u8]) -> bool {
 }
 
 /// Append `data` as escaped text lines, each starting with `prefix` and ending with a newline.
+/// Works on bytes, copying runs of printable ASCII at once: a dump must keep up with a relay.
 pub(crate) fn text_lines(out: &mut Vec<u8>, prefix: &str, data: &[u8], color: &str, reset: &str) {
-    if data.is_empty() {
-        return;
-    }
+    out.reserve(data.len() + data.len() / 8 + prefix.len() + 16);
     let mut at_start = true;
-    let begin = |out: &mut Vec<u8>| {
-        out.extend_from_slice(color.as_bytes());
-        out.extend_from_slice(prefix.as_bytes());
-    };
-    for chunk in data.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if at_start {
-                begin(out);
-                at_start = false;
+    let mut i = 0;
+    while i < data.len() {
+        if at_start {
+            out.extend_from_slice(color.as_bytes());
+            out.extend_from_slice(prefix.as_bytes());
+            at_start = false;
+        }
+        let b = data[i];
+        match b {
+            b'\n' => {
+                out.extend_from_slice(reset.as_bytes());
+                out.push(b'\n');
+                at_start = true;
             }
-            match c {
-                '\n' => {
-                    out.extend_from_slice(reset.as_bytes());
-                    out.push(b'\n');
-                    at_start = true;
-                }
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\t' => out.extend_from_slice(b"\\t"),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                c if c.is_control() => {
-                    let mut b = [0u8; 4];
-                    for byte in c.encode_utf8(&mut b).bytes() {
-                        escape_byte(out, byte);
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x20..=0x7e => {
+                let run = data[i..]
+                    .iter()
+                    .position(|&c| !(0x20..=0x7e).contains(&c) || c == b'\\')
+                    .unwrap_or(data.len() - i);
+                out.extend_from_slice(&data[i..i + run]);
+                i += run;
+                continue;
+            }
+            0x80.. => {
+                // A whole UTF-8 character that is not a control character is shown as it is.
+                let width = match b {
+                    0xc2..=0xdf => 2,
+                    0xe0..=0xef => 3,
+                    0xf0..=0xf4 => 4,
+                    _ => 0,
+                };
+                if let Some(ch) = data
+                    .get(i..i + width)
+                    .filter(|_| width > 0)
+                    .and_then(|c| std::str::from_utf8(c).ok())
+                {
+                    if !ch.chars().any(char::is_control) {
+                        out.extend_from_slice(ch.as_bytes());
+                        i += width;
+                        continue;
                     }
                 }
-                c if c.is_ascii() => out.push(c as u8),
-                c => {
-                    let mut b = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-                }
+                escape_byte(out, b);
             }
+            _ => escape_byte(out, b),
         }
-        for &byte in chunk.invalid() {
-            if at_start {
-                begin(out);
-                at_start = false;
-            }
-            escape_byte(out, byte);
-        }
+        i += 1;
     }
     if !at_start {
         out.extend_from_slice(reset.as_bytes());
@@ -306,31 +317,30 @@ pub(crate) fn hex_lines(
     color: &str,
     reset: &str,
 ) {
+    let rows = data.len().div_ceil(16);
+    out.reserve(rows * (color.len() + prefix.len() + reset.len() + 80));
+    // Each row is built in a stack buffer and appended at once.
+    let mut line = [b' '; 79];
     for (i, row) in data.chunks(16).enumerate() {
         out.extend_from_slice(color.as_bytes());
         out.extend_from_slice(prefix.as_bytes());
         let off = offset + (i as u64) * 16;
-        for shift in (0..8).rev() {
-            out.push(HEX[((off >> (shift * 4)) & 15) as usize]);
+        for (k, shift) in (0..8).rev().enumerate() {
+            line[k] = HEX[((off >> (shift * 4)) & 15) as usize];
         }
-        out.extend_from_slice(b"  ");
-        for j in 0..16 {
-            match row.get(j) {
-                Some(&b) => {
-                    out.extend_from_slice(&[HEX[(b >> 4) as usize], HEX[(b & 15) as usize], b' '])
-                }
-                None => out.extend_from_slice(b"   "),
-            }
-            if j == 7 {
-                out.push(b' ');
-            }
+        line[8..61].fill(b' ');
+        for (j, &b) in row.iter().enumerate() {
+            // OFFSET, two spaces, 3 columns per byte (one more space after the 8th), " |".
+            let at = 10 + j * 3 + usize::from(j >= 8);
+            line[at] = HEX[(b >> 4) as usize];
+            line[at + 1] = HEX[(b & 15) as usize];
         }
-        out.extend_from_slice(b" |");
-        out.extend(
-            row.iter()
-                .map(|&b| if (0x20..0x7f).contains(&b) { b } else { b'.' }),
-        );
-        out.push(b'|');
+        line[60] = b'|';
+        for (j, &b) in row.iter().enumerate() {
+            line[61 + j] = if (0x20..0x7f).contains(&b) { b } else { b'.' };
+        }
+        line[61 + row.len()] = b'|';
+        out.extend_from_slice(&line[..62 + row.len()]);
         out.extend_from_slice(reset.as_bytes());
         out.push(b'\n');
     }
@@ -549,6 +559,42 @@ mod tests {
         assert!(lines[2].starts_with("[1 >] 00000010  41 41 41 41 "), "{s}");
         assert!(lines[4].starts_with("[1 <] 00000000  00 00 00 "), "{s}");
         assert!(lines[6].starts_with("[1 >] 00000014  42 42 "), "{s}");
+    }
+
+    #[test]
+    fn colours_per_direction_only_when_asked() {
+        let out = Shared::default();
+        let mut v = TextView::new(
+            Box::new(out.clone()),
+            "t".into(),
+            Mode::Text,
+            TimeStyle::Delta,
+            true,
+        );
+        for dir in [Dir::AtoB, Dir::BtoA] {
+            let what = What::Data {
+                dir,
+                data: b"x\n".to_vec(),
+                message: false,
+                fds: Vec::new(),
+            };
+            v.event(&Event {
+                conn: 1,
+                time: SystemTime::now(),
+                what,
+            })
+            .unwrap();
+        }
+        v.flush().unwrap();
+        let s = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = s.lines().collect();
+        assert!(
+            lines[0].starts_with(GREEN) && lines[0].ends_with(RESET),
+            "{s:?}"
+        );
+        assert_eq!(lines[1], format!("{GREEN}[1 >] x{RESET}"));
+        assert_eq!(lines[3], format!("{CYAN}[1 <] x{RESET}"));
+        assert!(!render(Mode::Text, &[(1, Dir::AtoB, b"x".to_vec())]).contains('\x1b'));
     }
 
     #[test]
