@@ -57,9 +57,11 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
     let stats = relay::relay(&mut io, &mut conn, &opts).await;
     server::close_pair(io, conn).await;
     super::traffic::sync(&tap).await;
-    stats?;
+    // The TLS failure is the cause; an error the relay then saw on the pair (a reset: the
+    // pump dropped its end with bytes unread) is its consequence, and is not said twice.
     if tls_failed.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
         return Ok(ExitCode::FAILURE);
     }
+    stats?;
     Ok(ExitCode::SUCCESS)
 }
