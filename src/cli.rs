@@ -44,7 +44,9 @@ pub enum Command {
         sockbox connect seqpacket:@ctl --timeout 2s\n  \
         sockbox connect unix:/run/app.sock --retry 5 --retry-interval 200ms   server starting\n  \
         printf 'stats\\r\\n' | sockbox connect tcp:localhost:11211 --linger 1s   nc -q 1\n  \
-        sockbox connect tcp:backup:9000 --send-only < dump.tar\n\n\
+        sockbox connect tcp:backup:9000 --send-only < dump.tar\n  \
+        sockbox -v connect tls:example.org:443 < /dev/null   the TLS handshake, as s_client shows it\n  \
+        sockbox connect tls:localhost:8443,cafile=ca.pem,cert=me.pem,key=me.key   mTLS\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
         still sends is printed until it closes (--linger bounds that wait). --retry tries a \
         refused or timed-out connect, or a missing socket file, again; -v shows each attempt.")]
@@ -64,7 +66,9 @@ pub enum Command {
         sockbox listen unix:/run/app.sock tcp:8080 --activate -- /usr/bin/app --flag\n  \
         systemd-socket-activate -l /tmp/s.sock sockbox listen --inherit --keep --echo\n  \
         sockbox listen tcp:9000 --recv-only > upload.bin   never reads stdin\n  \
-        sockbox listen tcp:9000 --send-only --linger 0 < banner.txt\n\n\
+        sockbox listen tcp:9000 --send-only --linger 0 < banner.txt\n  \
+        sockbox listen tls:8443 --keep --echo   TLS, a self-signed certificate made at start\n  \
+        sockbox listen tls:8443,cert=srv.pem,key=srv.key,cafile=ca.pem --keep --echo   mTLS\n\n\
         Each peer is reported on stderr: its address, or pid/uid/gid and process name for Unix \
         peers. A socket file is removed on exit, a stale one is replaced, a live one or a \
         file that is not a socket is refused. --allow-* checks the kernel's credentials of a \
@@ -95,7 +99,9 @@ pub enum Command {
         sockbox relay tcp:8080 unix:/run/app.sock --retry forever   start before the backend\n  \
         sockbox relay tcp:8080 tcp:backend:80 --linger 2s   socat -t 2\n  \
         sockbox relay unix:/tmp/log.sock file:/tmp/log.bin --oneway   socat -u\n  \
-        sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n\n\
+        sockbox relay --once tcp:8080 tcp:backend:80   one client, then exit\n  \
+        sockbox relay tls:443,cert=site.pem,key=site.key tcp:127.0.0.1:8080   terminate TLS\n  \
+        sockbox relay tcp:5000 tls:db.internal:5433,cafile=ca.pem   add TLS on the way out\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
         connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
         datagram or seqpacket side needs frame=len32|len16|line on the stream side. --retry \

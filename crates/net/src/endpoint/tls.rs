@@ -326,6 +326,10 @@ impl Client {
             Medium::Tcp => {
                 let io = tokio::net::TcpStream::from_std(std::net::TcpStream::from(fd))
                     .map_err(|e| Error::Tls(format!("{addr}: {e}")))?;
+                // TLS writes whole records: Nagle would only hold the record after a
+                // handshake message back for the peer's delayed ACK (40 ms).
+                io.set_nodelay(true)
+                    .map_err(|e| Error::Tls(format!("{addr}: TCP_NODELAY: {e}")))?;
                 let s = tokio::time::timeout(
                     HANDSHAKE_TIMEOUT,
                     connector.connect(self.name.clone(), io),
@@ -610,6 +614,9 @@ async fn server_handshake(
         Medium::Tcp => {
             let io = tokio::net::TcpStream::from_std(std::net::TcpStream::from(fd))
                 .map_err(|e| e.to_string())?;
+            // As on the client side: records are written whole; Nagle would delay the first
+            // one after the session tickets by the client's delayed ACK.
+            io.set_nodelay(true).map_err(|e| e.to_string())?;
             let s = in_time(tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await)?;
             let label = server_label(&label, s.get_ref().1);
             bridge(s, label, framing).map_err(|e| e.to_string())?
