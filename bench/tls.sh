@@ -5,13 +5,13 @@
 # (TLS 1.3 TLS_AES_128_GCM_SHA256: the only one the client offers).
 #
 #   bench/tls.sh                              # bulk over TCP and Unix backends, handshakes
-#   ROUNDS=3 BYTES=1073741824 SECONDS=5 bench/tls.sh
+#   ROUNDS=3 BYTES=1073741824 HS_SECONDS=5 bench/tls.sh
 #
 # Bulk: one TLS stream of BYTES (default 2 GiB) from an OpenSSL C client (bench/c/tls_load.c) to
 # the terminator, which relays the plaintext to a C sink checking every byte (bench/c/sink.c),
 # over TCP and over a Unix socket. Handshakes: THREADS (default 2) client threads, each
 # connect + full handshake (no resumption) + a 64-byte echo through to a threaded C echo
-# backend + close, for SECONDS (default 10). Tools alternate within a round and the order rotates
+# backend + close, for HS_SECONDS (default 10). Tools alternate within a round and the order rotates
 # between rounds; medians over ROUNDS (default 5) are printed, with sockbox's ratio to each.
 #
 # Installs socat, haproxy, openssl, gcc and libssl-dev with apt-get when missing. Uses only
@@ -20,7 +20,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 BYTES=${BYTES:-2147483648}
 ROUNDS=${ROUNDS:-5}
-SECONDS_HS=${SECONDS:-10}
+SECONDS_HS=${HS_SECONDS:-10}
 THREADS=${THREADS:-2}
 
 need=()

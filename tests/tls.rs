@@ -520,6 +520,22 @@ fn bad_certificate_files_are_usage_errors() {
         // Nothing was opened: the port is still free.
         assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
     }
+    // A relay's connecting side is read before the listening side opens.
+    let out = run_sockbox(
+        &[
+            "relay",
+            &format!("tcp:127.0.0.1:{port}"),
+            &format!("tls:127.0.0.1:1,cafile={}", pki.p("garbage.pem")),
+        ],
+        b"",
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no certificate in it"),
+        "{}",
+        out.stderr
+    );
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
     // A TLS setting without TLS.
     let out = run_sockbox(&["connect", "tcp:127.0.0.1:1,cafile=/x"], b"");
     assert_eq!(out.code, 2);
