@@ -519,15 +519,15 @@ impl Listener {
         };
         // With TLS, a client is handed out once its handshake is done; handshakes run
         // concurrently with accepting the next clients. Both futures are cancel-safe.
-        let mut accepting = Some(());
+        let mut accepting = true;
         loop {
             let busy = tls.busy();
             tokio::select! {
                 conn = tls.next(), if busy => return Ok(Some(conn)),
-                accepted = accept_plain(&mut self.accepting, self.allow.as_ref()), if accepting.is_some() => {
+                accepted = accept_plain(&mut self.accepting, self.allow.as_ref()), if accepting => {
                     match accepted? {
                         Some(conn) => tls.start(conn),
-                        None if busy => accepting = None,
+                        None if busy => accepting = false,
                         None => return Ok(None),
                     }
                 }
