@@ -56,7 +56,9 @@ pub enum Command {
         sockbox connect exec:tty,pty   prints /dev/pts/N: the program runs on a terminal\n  \
         sockbox connect tty:/dev/ttyUSB0,b115200,raw,echo=0   a serial console\n  \
         sockbox connect unix:/run/app.sock --dump=hex --dump-to /tmp/app.dump   what moves, in hex\n  \
-        sockbox connect unix:/run/app.sock --record /tmp/rec < /tmp/old/1-a2b.bin   replay, record\n\n\
+        sockbox connect unix:/run/app.sock --record /tmp/rec < /tmp/old/1-a2b.bin   replay, record\n  \
+        sockbox -v connect tls:example.org:443 < /dev/null   the TLS handshake, as s_client shows it\n  \
+        sockbox connect tls:localhost:8443,cafile=ca.pem,cert=me.pem,key=me.key   mTLS\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
         still sends is printed until it closes (--linger bounds that wait). --retry tries a \
         refused or timed-out connect, or a missing socket file, again; -v shows each attempt. \
@@ -84,7 +86,9 @@ pub enum Command {
         sockbox listen tcp:9000 --broker            clients talk to each other (ncat --broker)\n  \
         sockbox listen tcp:9000 --chat              ncat's chat: <user4> hello\n  \
         sockbox listen tcp:8080 --keep --echo --dump --time rel   every client's bytes, numbered\n  \
-        sockbox listen unix:/tmp/s.sock --keep --exec ./handler --pcap /tmp/s.pcapng\n\n\
+        sockbox listen unix:/tmp/s.sock --keep --exec ./handler --pcap /tmp/s.pcapng\n  \
+        sockbox listen tls:8443 --keep --echo   TLS, a self-signed certificate made at start\n  \
+        sockbox listen tls:8443,cert=srv.pem,key=srv.key,cafile=ca.pem --keep --echo   mTLS\n\n\
         Each peer is reported on stderr: its address, or pid/uid/gid and process name for Unix \
         peers. A socket file is removed on exit, a stale one is replaced, a live one or a \
         file that is not a socket is refused. --allow-* checks the kernel's credentials of a \
@@ -123,7 +127,9 @@ pub enum Command {
         sockbox relay unix:/tmp/d.sock unix:/var/run/docker.sock --dump   what the docker CLI says\n  \
         sockbox relay unix:/tmp/d.sock unix:/var/run/docker.sock --pcap - | wireshark -k -i -\n  \
         sockbox relay seqpacket:/tmp/spy.sock seqpacket:/run/ctl.sock --dump=auto --time delta\n  \
-        sockbox relay tcp:8080 tcp:backend:80 --dump=json --dump-to events.jsonl --record /tmp/rec\n\n\
+        sockbox relay tcp:8080 tcp:backend:80 --dump=json --dump-to events.jsonl --record /tmp/rec\n  \
+        sockbox relay tls:443,cert=site.pem,key=site.key tcp:127.0.0.1:8080   terminate TLS\n  \
+        sockbox relay tcp:5000 tls:db.internal:5433,cafile=ca.pem   add TLS on the way out\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
         connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
         datagram or seqpacket side needs frame=len32|len16|line on the stream side. --retry \

@@ -520,6 +520,22 @@ fn bad_certificate_files_are_usage_errors() {
         // Nothing was opened: the port is still free.
         assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
     }
+    // A relay's connecting side is read before the listening side opens.
+    let out = run_sockbox(
+        &[
+            "relay",
+            &format!("tcp:127.0.0.1:{port}"),
+            &format!("tls:127.0.0.1:1,cafile={}", pki.p("garbage.pem")),
+        ],
+        b"",
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no certificate in it"),
+        "{}",
+        out.stderr
+    );
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
     // A TLS setting without TLS.
     let out = run_sockbox(&["connect", "tcp:127.0.0.1:1,cafile=/x"], b"");
     assert_eq!(out.code, 2);
@@ -591,6 +607,7 @@ fn socat_and_ncat_server_spellings_side_by_side() {
     let pki = pki();
     let (cert, key) = (pki.p("server.pem"), pki.p("server.key"));
     let data = hex(&random_bytes(20_000)) + "\n";
+    std::fs::write(pki.path("data.txt"), &data).unwrap();
     // One client per server (no fork, no -k): s_client tries until the server listens,
     // bounded by WAIT, and a try that finds no server yet is not the server's client.
     for (name, mut cmd) in tools("socat").into_iter().chain(tools("ncat")) {
@@ -613,12 +630,19 @@ fn socat_and_ncat_server_spellings_side_by_side() {
         }
         let _server = Proc::spawn(&name, cmd);
         let got = wait_for("an echo through the TLS server", WAIT, || {
-            let mut s = Command::new("openssl");
-            s.args(["s_client", "-quiet", "-verify_return_error", "-CAfile"])
-                .arg(pki.p("ca.pem"))
-                .args(["-connect", &format!("localhost:{port}")]);
+            // stdin from a pipe that stays open a while: a try that finds no server yet
+            // must not fail on writing to an s_client that already exited.
+            let mut s = Command::new("sh");
+            s.args([
+                "-c",
+                "{ cat \"$1\"; sleep 5; } | openssl s_client -quiet -verify_return_error \
+                 -CAfile \"$2\" -connect \"$3\"",
+                "sh",
+            ])
+            .arg(pki.path("data.txt"))
+            .arg(pki.path("ca.pem"))
+            .arg(format!("localhost:{port}"));
             let mut c = Proc::spawn("openssl s_client", s);
-            c.write(data.as_bytes());
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
             while std::time::Instant::now() < deadline && c.stdout().len() < data.len() {
                 if !c.running() {

@@ -112,6 +112,9 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
     if let Some(s) = &mut second {
         s.default_retry(retry, interval);
     }
+    // A TLS connecting side reads its files now: a bad one is exit 2 before the listener opens,
+    // not a failure of each client.
+    endpoint::tls::prepare(&connect_to)?;
     let datagram_clients = listen_on.as_ref().is_some_and(|l| {
         l.endpoint.transfer() == Transfer::Message && !l.endpoint.kind().starts_with("seq")
     });

@@ -2444,9 +2444,8 @@ KINDS
   sh                 a /bin/sh -c line       sh:tr a-z A-Z | tee /tmp/out
   stdio  -           standard input/output   stdio   -
   icmp icmp6         HOST (for ping)         icmp:192.0.2.1   icmp6:::1
-  tls                HOST:PORT: tcp with TLS tls:example.com:443
-                     (the tls option on tcp, unix:/run/s.sock,tls
-                     unix, proxies)
+  tls                as tcp: TCP and TLS     tls:example.com:443
+                     1.2/1.3 (tcp:H:P,tls)   tls:8443 (to listen)
   socks5 socks4a     PROXY[:PORT]/HOST:PORT: socks5:127.0.0.1:1080/db:5432
   socks4             HOST:PORT reached       http-connect:proxy:3128/db:5432
   http-connect       through a proxy (SOCKS
@@ -2502,15 +2501,26 @@ OPTIONS
                      here: LF sent as CR LF, exec, stdio, proxies, pty,
                      CR LF read as LF (send: tty
                      only the first)
-  tls                TLS over this stream    tcp*, unix, proxies
-  cert=FILE key=FILE PEM certificate chain   the same
-                     and key to present
-  cafile=FILE        CAs the peer's cert     the same
-                     must chain to (server:
-                     client certs required)
-  verify=0           client: no check (loud) the same
-  sni=NAME           name sent and checked   the same
-  alpn=P1:P2         protocols, in order     the same
+  tls                TLS over the stream     tcp*, unix, proxies
+                     (the tls kind has it)
+  cert=FILE          PEM certificate chain   with tls
+                     (server; client cert)
+  key=FILE           its PEM private key     with tls
+                     (default: the cert=
+                     file itself)
+  cafile=FILE        PEM CAs: the only ones  with tls
+                     a client trusts; on a
+                     server, clients must
+                     present a certificate
+                     signed by them (mTLS)
+  verify=0           client: do not check    with tls
+                     the server's
+                     certificate (warns)
+  sni=NAME           name sent and checked   with tls
+                     (default: the host)
+  alpn=P1:P2         ALPN protocols, ':'     with tls
+                     between them (',' ends
+                     the option)
   follow             read on past the end    file
                      (tail -f)
   auth=USER[:PASS]   proxy credentials       proxies
@@ -2578,6 +2588,18 @@ OPTIONS
   A program on a pty ends its stream when it exits (EIO on the master);
   parenb, cstopb, crtscts, clocal take 0/1 like flags.
 
+TLS
+  A client checks the server's certificate against the system's CA store
+  (or cafile=) and its name against the host (or sni=); a failure is one
+  line naming it (expired, wrong host name, unknown CA), exit 1. A server
+  without cert= makes a self-signed certificate at start and prints its
+  SHA-256 fingerprint; with cafile= it requires client certificates, and
+  reports each client by its certificate's subject. Files that are missing
+  or do not parse, or a key that does not match, are exit 2 before anything
+  opens. `connect -v` narrates the handshake: version, cipher suite, ALPN,
+  the certificate chain, OCSP. TLS runs in sockbox (rustls), between the
+  socket and the relay.
+
 ESCAPING
   The first comma starts the options. In a target or an option value,
   \, is a comma, \\ a backslash, \@ an @ and \! a !; any other backslash
@@ -2615,6 +2637,8 @@ SOCAT SPELLINGS
   PROXY:S:H:P,proxyport=N,proxyauth=U:P     http-connect:S:N/H:P,auth=U:P
   PTY  READLINE                             pty  readline
   /dev/ttyS0,b115200 (sockbox socat)        tty:/dev/ttyS0,b115200
+  OPENSSL:H:P  SSL:H:P                      connect:tls:H:P
+  OPENSSL-LISTEN:P                          listen:tls:P
 
   Every TCP- and UDP- spelling also comes as TCP4-, TCP6-, UDP4-, UDP6-
   (TCP6-LISTEN:P is listen:tcp6:P). TCP:, UDP:, UNIX:, EXEC: and STDIO are
@@ -2651,6 +2675,11 @@ EXAMPLES
   exec:bash -i,pty,stderr,setsid,ctty  a shell on a terminal of its own
   exec:python3 -i,pty,sigint           Ctrl-C from the peer interrupts it
   readline,prompt=haproxy>,history=/tmp/h   line editing, own history
+  tls:example.com:443,alpn=h2:http/1.1  TLS client, HTTP/2 first
+  tls:localhost:8443,cafile=ca.pem     trust only ca.pem's CAs
+  tls:8443,cert=srv.pem,key=srv.key    a TLS server (listen/relay side)
+  tls:8443,cert=srv.pem,cafile=ca.pem  ... that requires client certs
+  unix:/run/app.sock,tls,sni=app.local  TLS over a Unix socket
 "#;
 
 #[cfg(test)]
@@ -3044,10 +3073,53 @@ mod tests {
 
     #[test]
     fn socat_kinds_sockbox_refuses_say_why() {
+        let e = error("OPENSSL-DTLS-CLIENT:host:443");
+        assert!(
+            e.contains("socat's address type 'OPENSSL-DTLS-CLIENT'"),
+            "{e}"
+        );
+        assert!(e.contains("DTLS") && !e.contains("did you mean"), "{e}");
         let e = error("SCTP-LISTEN:80");
         assert!(e.contains("SCTP"), "{e}");
         let e = error("STDIN");
         assert!(e.contains("--send-only"), "{e}");
+    }
+
+    #[test]
+    fn tls_addresses() {
+        let a = canonical("tls:example.com:443", "tls:example.com:443");
+        assert!(a.options.tls);
+        assert_eq!(a.endpoint.kind(), "tcp");
+        canonical("tcp:h:443,tls", "tls:h:443");
+        canonical("TLS:h:443,TLS=1", "tls:h:443");
+        canonical("tcp4:h:443,tls", "tcp4:h:443,tls");
+        canonical("listen:tls:8443", "listen:tls:8443");
+        canonical(
+            "tls:h:1,alpn=h2:http/1.1,sni=x.example,verify=0,cafile=/ca\\,1.pem",
+            "tls:h:1,cafile=/ca\\,1.pem,verify=0,sni=x.example,alpn=h2:http/1.1",
+        );
+        canonical(
+            "unix:/s,tls,cert=c.pem,key=k.pem",
+            "unix:/s,tls,cert=c.pem,key=k.pem",
+        );
+        canonical("tls:h:1,verify=1", "tls:h:1");
+        // socat's spellings.
+        canonical("OPENSSL:h:443", "connect:tls:h:443");
+        canonical(
+            "SSL:h:443,commonname=n.example",
+            "connect:tls:h:443,sni=n.example",
+        );
+        canonical(
+            "OPENSSL-LISTEN:4443,cert=x.pem,bind=127.0.0.1",
+            "listen:tls:127.0.0.1:4443,cert=x.pem",
+        );
+        assert!(error("tcp:h:1,cafile=/x").contains("needs TLS"));
+        assert!(error("unix:/s,verify=0").contains("needs TLS"));
+        assert!(error("udp:h:1,tls").contains("does not apply"));
+        assert!(error("tls:h:1,alpn=").contains("needs a value"));
+        assert!(error("tls:h:1,alpn=h2::x").contains("':'"));
+        assert!(error("tls:h:1,sni=a b").contains("host name"));
+        assert!(error("fifo:/f,tls").contains("does not apply"));
     }
 
     #[test]

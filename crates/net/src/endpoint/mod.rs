@@ -599,16 +599,16 @@ impl Listener {
         };
         // With TLS, a client is handed out once its handshake is done; handshakes run
         // concurrently with accepting the next clients. Both futures are cancel-safe.
-        let mut accepting = Some(());
+        let mut accepting = true;
         loop {
             let busy = tls.busy();
             let plain = accept_plain(&mut self.accepting, self.allow.as_ref(), &mut self.refused);
             tokio::select! {
                 conn = tls.next(), if busy => return Ok(Some(conn)),
-                accepted = plain, if accepting.is_some() => {
+                accepted = plain, if accepting => {
                     match accepted? {
                         Some(conn) => tls.start(conn),
-                        None if busy => accepting = None,
+                        None if busy => accepting = false,
                         None => return Ok(None),
                     }
                 }

@@ -51,6 +51,9 @@ use crate::narrate;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The pump's buffer per direction; a TLS record holds at most 16 KiB of plaintext.
 const CHUNK: usize = 64 * 1024;
+/// What is read from the socket at once. rustls asks for 4 KiB at a time (a quarter of a full
+/// record); reading ahead into a buffer makes that one `read(2)` per four records.
+const READ_AHEAD: usize = 64 * 1024;
 
 fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
@@ -326,6 +329,11 @@ impl Client {
             Medium::Tcp => {
                 let io = tokio::net::TcpStream::from_std(std::net::TcpStream::from(fd))
                     .map_err(|e| Error::Tls(format!("{addr}: {e}")))?;
+                // TLS writes whole records: Nagle would only hold the record after a
+                // handshake message back for the peer's delayed ACK (40 ms).
+                io.set_nodelay(true)
+                    .map_err(|e| Error::Tls(format!("{addr}: TCP_NODELAY: {e}")))?;
+                let io = tokio::io::BufReader::with_capacity(READ_AHEAD, io);
                 let s = tokio::time::timeout(
                     HANDSHAKE_TIMEOUT,
                     connector.connect(self.name.clone(), io),
@@ -339,6 +347,7 @@ impl Client {
             Medium::UnixStream => {
                 let io = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))
                     .map_err(|e| Error::Tls(format!("{addr}: {e}")))?;
+                let io = tokio::io::BufReader::with_capacity(READ_AHEAD, io);
                 let s = tokio::time::timeout(
                     HANDSHAKE_TIMEOUT,
                     connector.connect(self.name.clone(), io),
@@ -464,6 +473,16 @@ fn server_name(addr: &Address) -> Result<ServerName<'static>> {
             format_args!("'{host}' is not a valid TLS server name"),
         )
     })
+}
+
+/// Reads what the client side of `addr` needs (certificates, the CA store), when it has
+/// `tls`, so a bad file is a usage error before anything is opened; the configuration is
+/// kept for its connections.
+pub fn prepare(addr: &Address) -> Result<()> {
+    if addr.options.tls {
+        Client::new(addr)?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -612,6 +631,10 @@ async fn server_handshake(
         Medium::Tcp => {
             let io = tokio::net::TcpStream::from_std(std::net::TcpStream::from(fd))
                 .map_err(|e| e.to_string())?;
+            // As on the client side: records are written whole; Nagle would delay the first
+            // one after the session tickets by the client's delayed ACK.
+            io.set_nodelay(true).map_err(|e| e.to_string())?;
+            let io = tokio::io::BufReader::with_capacity(READ_AHEAD, io);
             let s = in_time(tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await)?;
             let label = server_label(&label, s.get_ref().1);
             bridge(s, label, framing).map_err(|e| e.to_string())?
@@ -619,6 +642,7 @@ async fn server_handshake(
         Medium::UnixStream => {
             let io = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))
                 .map_err(|e| e.to_string())?;
+            let io = tokio::io::BufReader::with_capacity(READ_AHEAD, io);
             let s = in_time(tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await)?;
             let label = server_label(&label, s.get_ref().1);
             bridge(s, label, framing).map_err(|e| e.to_string())?
