@@ -27,6 +27,9 @@ command -v curl >/dev/null || need+=(curl)
 # Proxies the proxy kinds are tested through: SOCKS 5 and HTTP CONNECT.
 command -v microsocks >/dev/null || need+=(microsocks)
 command -v tinyproxy >/dev/null || need+=(tinyproxy)
+# The package test (tests/install.rs): man -w, and bash-completion's loader for `complete -p`.
+command -v man >/dev/null || need+=(man-db)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

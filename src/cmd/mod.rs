@@ -3,16 +3,19 @@
 pub mod bench;
 pub mod compat;
 mod connect;
+pub mod doctor;
 pub mod fd;
 mod help;
 pub mod http;
 pub mod listen;
 pub mod ls;
+mod man;
 pub mod ping;
 mod recv;
 mod relay;
 pub mod scan;
 mod send;
+mod topic;
 pub mod who;
 
 use std::process::ExitCode;
@@ -108,6 +111,9 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
         Command::Http(a) => http::run(a).await,
         Command::Fd(a) => fd::run(a, shutdown).await,
         Command::Help(a) => help::run(a),
+        Command::Man(a) => man::run(a),
+        Command::Completions(a) => man::completions(a),
+        Command::Doctor(a) => doctor::run(a).await,
         // main hands these to the front ends before clap sees them.
         Command::Socat(_) | Command::Nc(_) => Err(sockbox_net::Error::Usage(
             "socat and nc command lines are translated before anything runs".into(),

@@ -11,6 +11,7 @@
 pub mod addr;
 pub mod bench;
 pub mod compat;
+pub mod doctor;
 pub mod endpoint;
 pub mod error;
 pub mod fdpass;
