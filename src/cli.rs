@@ -31,6 +31,9 @@ pub struct Cli {
     /// Do not report peers connecting and leaving
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Colour: auto (only when stdout is a terminal and NO_COLOR is unset), always, never
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -646,4 +649,15 @@ pub struct CompletionsArgs {
     /// fish/vendor_completions.d/sockbox.fish)
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
+}
+
+/// When to colour output (`--color`); the policy is `output::color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// Only on a terminal, and not when NO_COLOR is set to anything but ""
+    Auto,
+    /// Always, even into a pipe or with NO_COLOR set
+    Always,
+    /// Never
+    Never,
 }

@@ -204,3 +204,23 @@ fn every_check_has_meaning_and_the_documented_fields() {
     let bad = ns.sockbox(&["doctor", "--jsn"]);
     assert_eq!(bad.code, 2);
 }
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let ns = Netns::new("dcol");
+    ns.sysctl("net.ipv6.conf.all.disable_ipv6=1");
+    // Into a pipe: no escape sequences by default, nor with NO_COLOR.
+    let plain = ns.sockbox(&["doctor", "--brief"]);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains('\x1b'));
+    let always = ns.sockbox(&["doctor", "--brief", "--color", "always"]);
+    let text = String::from_utf8(always.stdout).unwrap();
+    assert!(text.contains("\x1b[1;33m[WARN]\x1b[0m ipv6"), "{text:?}");
+    // The flag wins over NO_COLOR; never means never.
+    let mut c = ns.cmd(sockbox_bin(), &["doctor", "--brief", "--color", "always"]);
+    c.env("NO_COLOR", "1");
+    assert!(String::from_utf8_lossy(&c.output().unwrap().stdout).contains('\x1b'));
+    let never = ns.sockbox(&["doctor", "--brief", "--color", "never"]);
+    assert!(!String::from_utf8_lossy(&never.stdout).contains('\x1b'));
+    let bad = ns.sockbox(&["doctor", "--color", "sometimes"]);
+    assert_eq!(bad.code, 2);
+}

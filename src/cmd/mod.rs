@@ -76,6 +76,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    crate::output::color::init(cli.color);
     if let Err(e) = sockbox_net::server::raise_fd_limit() {
         tracing::warn!("cannot raise the open-file limit: {e}");
     }

@@ -134,7 +134,7 @@ TCP (SOCK_STREAM over IP) is a reliable, ordered byte stream between two
 HOST:PORT ends. connect(2) sends a SYN and returns once the three-way
 handshake is done; the time that takes is what tcping measures:
 
-  $ sockbox listen tcp:127.0.0.1:7021 --echo & sockbox ping tcp:127.0.0.1:7021 -c 1 -i 0.2; echo quit | sockbox connect tcp:127.0.0.1:7021; wait
+  $ sockbox listen tcp:127.0.0.1:7021 --echo & sleep 1; sockbox ping tcp:127.0.0.1:7021 -c 1; wait
 
 A stream has no message boundaries: two writes may arrive as one read, one
 write as several. Where messages matter, frame them (frame=line, len32):
@@ -260,9 +260,10 @@ waiting connections (Recv-Q):
 
   $ sockbox ls -l
 
-Which ports answer, by trying to connect to each:
+Which ports answer, by trying to connect to each (the listener takes the
+scan's connection as its one client, and ends with it):
 
-  $ sockbox listen tcp:127.0.0.1:7052 --echo & sleep 1; sockbox scan 127.0.0.1 -p 7050-7055; echo done | sockbox connect tcp:127.0.0.1:7052; wait
+  $ sockbox listen tcp:127.0.0.1:7052 --echo & sleep 1; sockbox scan 127.0.0.1 -p 7050-7055; wait
 
 Two sockets cannot bind the same address and port unless both set
 SO_REUSEPORT (reuseport), which shares incoming connections between them. A

@@ -4,6 +4,8 @@ use std::io::{self, Write};
 
 use sockbox_net::doctor::{Report, Status};
 
+use super::color::{self, Paint};
+
 fn label(s: Status) -> &'static str {
     match s {
         Status::Ok => "ok",
@@ -17,7 +19,16 @@ pub fn text(out: &mut impl Write, report: &Report, brief: bool) -> io::Result<()
     let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &report.checks {
         let tag = format!("[{}]", label(c.status));
-        writeln!(out, "{tag:<6} {:<width$}  {}", c.id, c.summary)?;
+        let pad = " ".repeat(6usize.saturating_sub(tag.len()));
+        let tag = color::paint(
+            &tag,
+            match c.status {
+                Status::Ok => Paint::Green,
+                Status::Info => Paint::Cyan,
+                Status::Warn => Paint::BoldYellow,
+            },
+        );
+        writeln!(out, "{tag}{pad} {:<width$}  {}", c.id, c.summary)?;
         if brief {
             continue;
         }

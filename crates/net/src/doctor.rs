@@ -81,12 +81,13 @@ pub fn examine() -> Report {
     }
 }
 
-/// A sysctl by its dotted name (`net.core.somaxconn`), trimmed; `None` when absent.
+/// A sysctl by its dotted name (`net.core.somaxconn`), blanks (the kernel's tabs) as single
+/// spaces; `None` when absent.
 pub fn sysctl(name: &str) -> Option<String> {
     let path = format!("/proc/sys/{}", name.replace('.', "/"));
     std::fs::read_to_string(path)
         .ok()
-        .map(|s| s.trim().to_string())
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 fn sysctl_u64(name: &str) -> Option<u64> {
