@@ -9,7 +9,8 @@
 //! Completions: clap_complete's static scripts. Where an address goes (the `addr`, `addrs`,
 //! `a`, `b` positionals), the command handed to the generator carries the kind words
 //! (`tcp:`, `unix:`, `pty` ...) as possible values, so bash and zsh offer them; fish's generator
-//! ignores positional values, so its script gets one `complete` line per verb added by hand.
+//! ignores positional values, so its script gets one `complete` line per verb added by hand,
+//! and bash's a wrapper that leaves no space after `unix:` and lists each word once.
 //! Static rather than clap_complete's dynamic engine: the dynamic one runs sockbox on every
 //! TAB and is still behind an unstable feature; these words change only with the binary,
 //! which regenerates them.
@@ -265,6 +266,32 @@ fn completion_command() -> clap::Command {
     mark(Cli::command(), &words)
 }
 
+/// Added to clap's bash script: after a kind word (`unix:`) no space, so the target is typed
+/// (or completed as a file name, `-o default`) right after it; and each word once (relay's A
+/// and B both list the kinds).
+const BASH_ADDRESS_WORDS: &str = r#"
+# Added by sockbox: no space after an address kind (tcp:, unix: ...), each candidate once.
+_sockbox_addresses() {
+    _sockbox "$@"
+    local -A seen=()
+    local w out=()
+    for w in "${COMPREPLY[@]}"; do
+        [[ -n ${seen[$w]} ]] && continue
+        seen[$w]=1
+        out+=("$w")
+    done
+    COMPREPLY=("${out[@]}")
+    if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *: ]]; then
+        compopt -o nospace 2>/dev/null
+    fi
+}
+if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
+    complete -F _sockbox_addresses -o nosort -o bashdefault -o default sockbox
+else
+    complete -F _sockbox_addresses -o bashdefault -o default sockbox
+fi
+"#;
+
 /// The verbs (paths of subcommand names) with an address positional: for fish's extra lines.
 fn addr_verbs(cmd: &clap::Command, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     if cmd
@@ -284,6 +311,9 @@ pub fn completion_script(shell: Shell) -> Vec<u8> {
     let mut cmd = completion_command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "sockbox", &mut out);
+    if shell == Shell::Bash {
+        out.extend_from_slice(BASH_ADDRESS_WORDS.as_bytes());
+    }
     if shell == Shell::Fish {
         let mut verbs = Vec::new();
         addr_verbs(&Cli::command(), &mut Vec::new(), &mut verbs);
