@@ -268,6 +268,12 @@ fn man_prints_each_verb_page_and_the_address_grammar() {
     assert!(text.contains(".TH sockbox-relay 1"), "{text}");
     assert!(text.contains("\\-\\-max\\-conns"), "{text}");
     assert!(text.contains("sockbox\\-addresses\\fR(7)"), "{text}");
+    // The examples keep their layout: each command line is set as written.
+    assert!(text.contains(".SH EXAMPLES\n"), "{text}");
+    assert!(
+        text.contains(".nf\n  sockbox relay tcp:8080 unix:/run/app.sock      expose a Unix socket on TCP\n.fi\n"),
+        "{text}"
+    );
 
     let nested = run_sockbox(&["man", "fd-send"], b"");
     assert_eq!(nested.code, 0, "{}", nested.stderr);

@@ -137,8 +137,9 @@ fn find_page(cmd: &clap::Command, name: &str) -> Option<clap::Command> {
 }
 
 fn render_command(cmd: &clap::Command) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    let mut out = examples_kept(&String::from_utf8_lossy(&page)).into_bytes();
     // Every page points at the grammar and the topics.
     let mut see = String::from(".SH \"SEE ALSO\"\n");
     let refs: Vec<String> = topics()
@@ -149,6 +150,31 @@ fn render_command(cmd: &clap::Command) -> Result<Vec<u8>> {
     see.push('\n');
     out.extend_from_slice(see.as_bytes());
     Ok(out)
+}
+
+/// clap_mangen sets `after_help` as filled text under EXTRA: there it is the examples and
+/// notes, so the section is named EXAMPLES and each indented line (a command) is kept as
+/// written (`.nf`) instead of being joined and re-spaced; prose lines still fill.
+fn examples_kept(page: &str) -> String {
+    let mut out = String::with_capacity(page.len() + 1024);
+    let mut in_extra = false;
+    for line in page.lines() {
+        if line.starts_with(".SH") {
+            in_extra = line == ".SH EXTRA";
+            out.push_str(if in_extra { ".SH EXAMPLES" } else { line });
+            out.push('\n');
+            continue;
+        }
+        if in_extra && line.starts_with("  ") {
+            out.push_str(".nf\n");
+            out.push_str(line);
+            out.push_str("\n.fi\n");
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// A help text as a section 7 page: lines in capitals at the left margin become sections,
