@@ -21,7 +21,7 @@ if [ "${1:-}" = "--uninstall" ]; then
   shift
 fi
 case "${1:-}" in
-  -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 prefix=${1:-/usr/local}
 root="${DESTDIR:-}$prefix"
