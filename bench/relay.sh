@@ -4,6 +4,8 @@
 #
 #   bench/relay.sh                       # everything: throughput, latency, idle memory
 #   ROUNDS=3 BYTES=1073741824 bench/relay.sh --no-memory
+#   SOCKBOX=/tmp/old SOCKBOX_B=target/release/sockbox TOOLS="direct sockbox sockbox-b" \
+#     bench/relay.sh --no-memory     # two builds side by side (docs/benchmarks.md)
 #
 # Throughput: one stream of BYTES (default 4 GiB) from a C sender to a C receiver that checks
 # every byte against a pattern (any lost or reordered byte fails the run), for the pairs
@@ -40,8 +42,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-(cd "$root" && cargo build --release --quiet)
-SB=$root/target/release/sockbox
+# SOCKBOX=path runs that binary instead of building; SOCKBOX_B=path adds it as tool sockbox-b.
+if [ -z "${SOCKBOX:-}" ]; then (cd "$root" && cargo build --release --quiet); fi
+SB=${SOCKBOX:-$root/target/release/sockbox}
+SB_B=${SOCKBOX_B:-}
 tmp=$(mktemp -d)
 declare -a bg=()
 cleanup() {
@@ -81,6 +85,7 @@ start_relay() {
   local tool=$1 front=$2 back=$3
   case $tool in
     sockbox) setsid "$SB" -q relay "$(sb_addr "$front")" "$(sb_addr "$back")" >>"$tmp/relay.log" 2>&1 & ;;
+    sockbox-b) setsid "$SB_B" -q relay "$(sb_addr "$front")" "$(sb_addr "$back")" >>"$tmp/relay.log" 2>&1 & ;;
     socat) setsid socat "$(socat_listen "$front")" "$(socat_connect "$back")" >>"$tmp/relay.log" 2>&1 & ;;
     socat-b256k) setsid socat -b 262144 "$(socat_listen "$front")" "$(socat_connect "$back")" >>"$tmp/relay.log" 2>&1 & ;;
     c-rw) setsid "$tmp/relay_rw" "$front" "$back" >>"$tmp/relay.log" 2>&1 & ;;
@@ -129,7 +134,7 @@ throughput() {
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 spread() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
 
-tools=(direct sockbox socat socat-b256k c-rw c-splice)
+read -r -a tools <<<"${TOOLS:-direct sockbox socat socat-b256k c-rw c-splice}"
 pairs=("tcp tcp" "unix unix" "unix tcp")
 res=$tmp/results
 mkdir -p "$res"
@@ -170,7 +175,8 @@ for pair in "${pairs[@]}"; do
   set -- $pair
   s=$(median <"$res/$1-$2.sockbox")
   line="  $1->$2:"
-  for tool in socat socat-b256k c-rw c-splice; do
+  for tool in "${tools[@]}"; do
+    case $tool in direct|sockbox) continue ;; esac
     line+=" $(awk -v s="$s" -v o="$(median <"$res/$1-$2.$tool")" -v t="$tool" 'BEGIN{printf "%.2fx %s,", s/o, t}')"
   done
   echo "${line%,}"

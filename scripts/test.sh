@@ -31,6 +31,9 @@ command -v tinyproxy >/dev/null || need+=(tinyproxy)
 command -v picocom >/dev/null || need+=(picocom)
 # TLS tests and bench/tls.sh: openssl s_server/s_client/req/x509; haproxy for the bench.
 command -v openssl >/dev/null || need+=(openssl)
+# The package test (tests/install.rs): man -w, and bash-completion's loader for `complete -p`.
+command -v man >/dev/null || need+=(man-db)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

@@ -36,6 +36,10 @@ pub struct Cli {
     /// (socat's -lf)
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<std::path::PathBuf>,
+    /// Colour: auto (only on a terminal and when NO_COLOR is unset), always, never; also for
+    /// the traffic dump (--dump), which goes to stderr or --dump-to
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -252,8 +256,49 @@ pub enum Command {
     /// nc's / ncat's command line, run by sockbox (also as `nc`, `ncat`, `netcat`); --explain
     #[command(after_help = crate::cmd::compat::NC_HELP, disable_help_flag = true)]
     Nc(FrontArgs),
-    /// Help on a topic: `addresses`, `compat`, or a command
+    /// Help on a topic: `addresses`, `compat`, `sockets` (and unix, tcp, udp ...), or a command
+    #[command(after_help = "Examples:\n  \
+        sockbox help addresses        the address grammar (also man sockbox-addresses)\n  \
+        sockbox help sockets          what a socket is, with commands that show it here\n  \
+        sockbox help relay            a command's help\n\n\
+        Topics: addresses, compat, sockets, unix, tcp, udp, seqpacket, pipes, ports, \
+        fd-passing. Each topic is also a man page, sockbox-TOPIC(7); every command in a topic \
+        runs as written.")]
     Help(HelpArgs),
+    /// Print a man page (roff), or write them all for packagers with --out DIR
+    #[command(after_help = "Examples:\n  \
+        sockbox man | man -l -                 sockbox(1)\n  \
+        sockbox man relay | man -l -           sockbox-relay(1)\n  \
+        sockbox man addresses | man -l -       sockbox-addresses(7), as `sockbox help addresses`\n  \
+        sockbox man --out target/man           man1/*.1 and man7/*.7, for a package\n\n\
+        The pages are generated from the same definitions as --help, so they list every verb \
+        and flag of this binary. scripts/install.sh and scripts/deb.sh install them.")]
+    Man(ManArgs),
+    /// Print a shell completion script (bash, zsh, fish), or write all three with --out DIR
+    #[command(after_help = "Examples:\n  \
+        source <(sockbox completions bash)                 this shell, now\n  \
+        sockbox completions bash > ~/.local/share/bash-completion/completions/sockbox\n  \
+        sockbox completions zsh > ~/.zfunc/_sockbox        with fpath+=(~/.zfunc)\n  \
+        sockbox completions fish > ~/.config/fish/completions/sockbox.fish\n  \
+        sockbox completions --out target/completions       all three, /usr/share layout\n\n\
+        Completes verbs, flags, and after a verb the address kinds (tcp:, unix:, pty ...).")]
+    Completions(CompletionsArgs),
+    /// This host's socket facts and the limits that bite (IPv6 on? ping allowed? ...)
+    #[command(after_help = "Examples:\n  \
+        sockbox doctor                       every check, what it means, how to change it\n  \
+        sockbox doctor --brief               one line per check\n  \
+        sockbox doctor --json | jq '.checks[] | select(.id == \"ipv6\") | .facts'\n  \
+        sockbox doctor --strict && deploy    exit 1 when a check warns\n  \
+        sudo ip netns exec blue sockbox doctor   another network namespace\n\n\
+        Checks: netns, ipv6 (per interface disable_ipv6, addresses), ping \
+        (net.ipv4.ping_group_range), somaxconn (against the backlogs of the listeners that \
+        exist), ports (ip_local_port_range against TIME-WAIT), fds (soft/hard and system-wide \
+        limits), unprivileged_port_start, buffers (rmem_max, wmem_max), pipe_max_size, tcp \
+        (congestion control, tcp_available_ulp), sock_diag (which families the kernel \
+        answers), owners (can this process see other users' sockets' processes). Most are \
+        per network namespace. Nothing is changed. Exit code 0; with --strict, 1 when a check \
+        warns.")]
+    Doctor(crate::cmd::doctor::DoctorArgs),
 }
 
 /// Parse the command line. An address may start with `-` (`-,frame=line`), which clap reads as
@@ -687,6 +732,40 @@ pub struct FrontArgs {
 
 #[derive(Args, Debug)]
 pub struct HelpArgs {
-    /// `addresses`, or the name of a command
+    /// `addresses`, `compat`, a topic (sockets, unix, tcp, udp, seqpacket, pipes, ports,
+    /// fd-passing), or the name of a command
     pub topic: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The page: a command (`relay`, `fd-send`) or a topic (`addresses`); none for sockbox(1)
+    #[arg(conflicts_with = "out")]
+    pub verb: Option<String>,
+    /// Write every page into DIR/man1 and DIR/man7 instead of printing one
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum, conflicts_with = "out")]
+    pub shell: Option<clap_complete::Shell>,
+    /// Write bash, zsh and fish scripts under DIR, laid out as /usr/share
+    /// (bash-completion/completions/sockbox, zsh/vendor-completions/_sockbox,
+    /// fish/vendor_completions.d/sockbox.fish)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// When to colour output (`--color`); the policy is `output::color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// Only on a terminal, and not when NO_COLOR is set to anything but ""
+    Auto,
+    /// Always, even into a pipe or with NO_COLOR set
+    Always,
+    /// Never
+    Never,
 }

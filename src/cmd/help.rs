@@ -1,4 +1,5 @@
-//! `sockbox help [TOPIC]`: the address grammar, or a command's help.
+//! `sockbox help [TOPIC]`: the address grammar, a topic (`sockets`, `unix` ... in
+//! `topic.rs`), or a command's help.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use anyhow::Result;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, HelpArgs};
+use crate::cmd::topic::TOPICS;
 
 pub fn run(args: HelpArgs) -> Result<ExitCode> {
     let mut cmd = Cli::command();
@@ -18,15 +20,21 @@ pub fn run(args: HelpArgs) -> Result<ExitCode> {
         Some("compat") => {
             std::io::stdout().write_all(sockbox_net::compat::doc::markdown().as_bytes())?
         }
-        Some(name) => match cmd.find_subcommand_mut(name) {
-            Some(sub) => sub.print_long_help()?,
-            None => {
+        Some(name) => {
+            if let Some(t) = TOPICS.iter().find(|t| t.name == name) {
+                std::io::stdout().write_all(t.text.as_bytes())?;
+            } else if let Some(sub) = cmd.find_subcommand_mut(name) {
+                sub.print_long_help()?;
+            } else {
+                let topics: Vec<&str> = TOPICS.iter().map(|t| t.name).collect();
                 return Err(sockbox_net::Error::Usage(format!(
-                    "no help on '{name}': try `sockbox help addresses`, `sockbox help compat` or a command name"
+                    "no help on '{name}': try `sockbox help addresses`, `sockbox help compat`, \
+                     a topic ({}) or a command name",
+                    topics.join(", ")
                 ))
-                .into())
+                .into());
             }
-        },
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

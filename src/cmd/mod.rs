@@ -3,16 +3,19 @@
 pub mod bench;
 pub mod compat;
 mod connect;
+pub mod doctor;
 pub mod fd;
 mod help;
 pub mod http;
 pub mod listen;
 pub mod ls;
+mod man;
 pub mod ping;
 mod recv;
 mod relay;
 pub mod scan;
 mod send;
+mod topic;
 mod traffic;
 pub mod who;
 
@@ -74,6 +77,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    crate::output::color::init(cli.color);
     if let Err(e) = sockbox_net::server::raise_fd_limit() {
         tracing::warn!("cannot raise the open-file limit: {e}");
     }
@@ -109,6 +113,9 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
         Command::Http(a) => http::run(a).await,
         Command::Fd(a) => fd::run(a, shutdown).await,
         Command::Help(a) => help::run(a),
+        Command::Man(a) => man::run(a),
+        Command::Completions(a) => man::completions(a),
+        Command::Doctor(a) => doctor::run(a).await,
         // main hands these to the front ends before clap sees them.
         Command::Socat(_) | Command::Nc(_) => Err(sockbox_net::Error::Usage(
             "socat and nc command lines are translated before anything runs".into(),

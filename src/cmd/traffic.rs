@@ -49,7 +49,7 @@ pub fn tap(args: &TrafficArgs, cap: &Capture<'_>) -> Result<Option<Arc<Tap>>> {
                 std::io::stderr().is_terminal(),
             ),
         };
-        let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color = crate::output::color::for_stream(terminal);
         let time = match args.time {
             TimeArg::Abs => TimeStyle::Abs,
             TimeArg::Rel => TimeStyle::Rel,

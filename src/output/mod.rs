@@ -1,6 +1,8 @@
 //! The only code that writes results to stdout (and the stats report to stderr).
 
 pub mod bench;
+pub mod color;
+pub mod doctor;
 pub mod fd;
 pub mod http;
 pub mod inspect;

@@ -12,6 +12,7 @@ pub mod addr;
 pub mod bench;
 pub mod broker;
 pub mod compat;
+pub mod doctor;
 pub mod endpoint;
 pub mod error;
 pub mod fdpass;

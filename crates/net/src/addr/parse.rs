@@ -344,6 +344,19 @@ fn kind_words() -> impl Iterator<Item = &'static str> {
     SPELLINGS.iter().map(|s| s.name).chain(socat)
 }
 
+/// The words a shell completion offers where an address goes: each canonical kind, with its
+/// `:` when a target follows (`tcp:`), bare when it takes none (`pty`, `stdio`); `-` is left
+/// out (it reads as a flag to a shell user).
+pub fn completion_words() -> impl Iterator<Item = String> {
+    SPELLINGS.iter().filter(|s| s.name != "-").map(|s| {
+        if target_usage(s.kind) == "nothing" {
+            s.name.to_string()
+        } else {
+            format!("{}:", s.name)
+        }
+    })
+}
+
 /// The canonical name of a kind: its first spelling.
 fn canonical_name(kind: Kind) -> &'static str {
     SPELLINGS
