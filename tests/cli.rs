@@ -10,6 +10,7 @@ mod diag;
 mod fdpass;
 mod http;
 mod inspect;
+mod observe;
 mod proxy;
 mod pty;
 mod relay_options;

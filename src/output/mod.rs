@@ -4,6 +4,7 @@ pub mod bench;
 pub mod fd;
 pub mod http;
 pub mod inspect;
+pub mod observe;
 pub mod ping;
 pub mod scan;
 pub mod table;
