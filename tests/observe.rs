@@ -64,3 +64,70 @@ fn events_refuse_kinds_without_destroy_events() {
     let out = run_sockbox(&["ls", "--events", "--unix"], b"");
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
+
+/// `top --once --json` while a Python sender moves 1 MB/s: its process's send rate within
+/// 10%, a connection opened and closed between the samples counted with its bytes, and a Unix
+/// pair whose reader never reads shown as stalled.
+#[test]
+fn top_once_shows_a_paced_sender_a_short_connection_and_a_stalled_unix_pair() {
+    const RATE: f64 = 1_000_000.0;
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("top_peer.py"))
+        .arg((RATE as u64).to_string());
+    let mut peer = Proc::spawn("top peer", cmd);
+    let line = wait_for("the peer's description", WAIT, || {
+        complete_lines(&peer.stdout()).into_iter().next()
+    });
+    let info: Value = serde_json::from_str(&line).unwrap();
+    let mut top = spawn_sockbox(&["-v", "top", "--once", "--json", "-d", "2"]);
+    top.wait_stderr("first sample");
+    peer.write(b"short\n");
+    let short = peer.wait_stdout_where("the short connection", |l| l.starts_with("short "));
+    let short_port: u16 = short[6..].trim().parse().unwrap();
+    assert_eq!(top.wait_exit(WAIT).code(), Some(0), "{}", top.stderr());
+    let out = top.stdout();
+    let r: Value = serde_json::from_slice(&out)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out)));
+
+    let row = r["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == info["pid"])
+        .unwrap_or_else(|| panic!("no row for the peer: {r:#}"));
+    let tx = row["tx_rate"].as_f64().unwrap();
+    assert!(
+        (tx - RATE).abs() <= RATE * 0.10,
+        "sender's rate {tx} is not within 10% of {RATE}: {row:#}"
+    );
+    assert_eq!(row["comm"], "python3");
+
+    let closed = r["closed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["local"] == format!("127.0.0.1:{short_port}").as_str())
+        .unwrap_or_else(|| panic!("the short connection is not among the closed: {r:#}"));
+    assert_eq!(closed["opened_in_interval"], true, "{closed:#}");
+    assert_eq!(closed["tx_bytes"], 777, "{closed:#}");
+    assert!(r["totals"]["opened_and_closed"].as_u64().unwrap() >= 1);
+    assert_ne!(closed["owner"].as_str().unwrap().to_lowercase(), "unknown");
+
+    let pair = r["unix_pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            let ends = [&p["a"]["inode"], &p["b"]["inode"]];
+            ends.contains(&&info["unix_writer"]) && ends.contains(&&info["unix_reader"])
+        })
+        .unwrap_or_else(|| panic!("the Unix pair is missing: {r:#}"));
+    let reader = if pair["a"]["inode"] == info["unix_reader"] {
+        &pair["a"]
+    } else {
+        &pair["b"]
+    };
+    assert_eq!(pair["stalled"], true, "{pair:#}");
+    assert_eq!(reader["stalled"], true, "{pair:#}");
+    assert_eq!(reader["queued"], info["unix_queued"], "{pair:#}");
+}

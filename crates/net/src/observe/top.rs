@@ -178,6 +178,7 @@ impl Tracker {
         let kinds = kinds.or_all();
         let events = DestroyEvents::subscribe(kinds)?;
         let prev = sample(kinds, &filter)?;
+        crate::narrate!("first sample: {} sockets", prev.shown.len());
         Ok(Tracker {
             kinds,
             filter,
