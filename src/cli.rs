@@ -205,12 +205,24 @@ pub enum Command {
         sockbox ls --summary                    counts by kind and state\n  \
         sockbox ls --json | jq '.sockets[] | select(.state == \"listen\")'\n  \
         sockbox ls --graph dot | dot -Tsvg > sockets.svg\n  \
-        sockbox ls --files /run /tmp            socket files: live, stale, unreadable\n\n\
+        sockbox ls --files /run /tmp            socket files: live, stale, unreadable\n  \
+        sockbox ls --events --json              connections closing (and opening) as they happen\n  \
+        sockbox ls --events --tcp --port 443    closes of port-443 connections, with owners and bytes\n\n\
         Processes come from one walk of /proc/*/fd (-p, --peers, --pid, --process); run as \
         root to see every process's sockets. Families the kernel cannot dump through \
         sock_diag are read from /proc/net (-v says so); a family that cannot be read at all is \
         reported on stderr.")]
     Ls(crate::cmd::ls::LsArgs),
+    /// Who uses the network now: rates per process and connection, Unix pairs, listeners
+    #[command(after_help = "Examples:\n  \
+        sockbox top --once                      two samples one second apart, one report\n  \
+        sockbox top --once --json -d 2          the same over two seconds, as JSON\n  \
+        sockbox top -n 10 --jsonl               ten reports, one JSON object a line\n  \
+        sockbox top --once --rows 5             the five busiest rows of each view\n\n\
+        Rates are tcp_info byte counters compared by socket cookie; connections that opened \
+        and closed between samples are counted from sock_diag destroy events. Owners that \
+        cannot be read are shown by uid.")]
+    Top(crate::cmd::top::TopArgs),
     /// Who owns a port, a socket file, an abstract name or an inode, and who is connected
     #[command(after_help = "Examples:\n  \
         sockbox who :8080                     TCP and UDP port 8080\n  \

@@ -13,6 +13,7 @@ mod help_topics;
 mod http;
 mod inspect;
 mod install;
+mod observe;
 mod proxy;
 mod pty;
 mod relay_options;

@@ -323,6 +323,20 @@ impl Proc {
             .unwrap_or_else(|| panic!("no stderr line with {what} from {}", self.context()))
     }
 
+    /// Wait for a complete stdout line `pred` accepts (`what` says which); returns it.
+    pub fn wait_stdout_where(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.out
+            .wait(WAIT, |b, eof| {
+                match complete_lines(b).into_iter().find(|l| pred(l)) {
+                    Some(l) => Some(Some(l)),
+                    None if eof => Some(None),
+                    None => None,
+                }
+            })
+            .flatten()
+            .unwrap_or_else(|| panic!("no stdout line with {what} from {}", self.context()))
+    }
+
     /// Wait until stdout holds at least `n` bytes; returns them all.
     pub fn wait_stdout_len(&self, n: usize) -> Vec<u8> {
         self.out

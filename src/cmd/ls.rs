@@ -1,13 +1,18 @@
 //! `sockbox ls`: every socket on the host (ss / netstat / lsof's job), filtered, with
 //! processes and peers on request; `--summary`, `--json`, `--graph dot`, `--files`.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use sockbox_net::inspect::{self, files, filter, Filter, Kind, KindSet, Query};
+use sockbox_net::observe::events::{DestroyEvents, OwnerCache};
+
+use crate::output::observe::Change;
 
 use crate::output;
 
@@ -101,6 +106,16 @@ pub struct LsArgs {
     /// One JSON document (docs/json.md)
     #[arg(long, help_heading = "Output", conflicts_with = "graph")]
     pub json: bool,
+    /// Watch instead of listing: one line (or, with --json, one JSON object) per TCP or UDP
+    /// socket as it closes, with its owner and final counters, and per TCP connection a dump
+    /// sees open (every second); `--tcp`, `--udp`, `--port`, `--pid`, `--process`, `--uid`
+    /// narrow it. Runs until interrupted.
+    #[arg(
+        long,
+        help_heading = "Output",
+        conflicts_with_all = ["summary", "graph", "listening", "unix", "raw", "packet", "netlink", "path"]
+    )]
+    pub events: bool,
     /// Who talks to whom, as a graph: processes are nodes, connections edges
     #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Output")]
     pub graph: Option<GraphFormat>,
@@ -167,6 +182,9 @@ pub async fn run(args: LsArgs) -> Result<ExitCode> {
         return run_files(&args, dirs.clone()).await;
     }
     let query = query(&args)?;
+    if args.events {
+        return run_events(query, args.json).await;
+    }
     let snap = tokio::task::spawn_blocking(move || inspect::snapshot(&query))
         .await?
         .context("listing sockets")?;
@@ -195,6 +213,69 @@ pub async fn run(args: LsArgs) -> Result<ExitCode> {
     // Freeing tens of thousands of entries one by one costs more than the process exit does.
     std::mem::forget(snap);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ls --events`: destroy broadcasts as they come, opens as the owner refresh sees them.
+async fn run_events(query: Query, json: bool) -> Result<ExitCode> {
+    // Only TCP and UDP have destroy events; with no kind asked, both.
+    let kinds = if query.kinds.is_empty() {
+        KindSet::default().with(Kind::Tcp).with(Kind::Udp)
+    } else {
+        query.kinds
+    };
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let mut events = DestroyEvents::subscribe(kinds).context("watching socket events")?;
+        let mut cache = OwnerCache::default();
+        cache.refresh(kinds).context("reading socket owners")?;
+        let mut next_refresh = Instant::now() + OWNER_REFRESH;
+        let mut out = std::io::stdout().lock();
+        loop {
+            let wait = next_refresh.saturating_duration_since(Instant::now());
+            let got = events
+                .receive(wait.max(Duration::from_millis(1)))
+                .context("watching socket events")?;
+            let now = SystemTime::now();
+            if got.overflowed {
+                output::observe::lost(&mut out, now, events.overflows, json)?;
+            }
+            for mut e in got.destroyed {
+                if !kinds.contains(e.kind) {
+                    continue;
+                }
+                let owners = cache.owners(e.cookie).to_vec();
+                cache.forget(e.cookie);
+                if show_event(&query.filter, &mut e, &owners) {
+                    output::observe::event(&mut out, now, Change::Close, &e, &owners, json)?;
+                }
+            }
+            if Instant::now() >= next_refresh {
+                let opened = cache.refresh(kinds).context("reading socket owners")?;
+                let now = SystemTime::now();
+                for (mut e, owners) in opened {
+                    if kinds.contains(e.kind) && show_event(&query.filter, &mut e, &owners) {
+                        output::observe::event(&mut out, now, Change::Open, &e, &owners, json)?;
+                    }
+                }
+                next_refresh = Instant::now() + OWNER_REFRESH;
+            }
+            out.flush()?;
+        }
+    })
+    .await??;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How often `ls --events` dumps sockets to learn owners (and see opens).
+const OWNER_REFRESH: Duration = Duration::from_secs(1);
+
+/// Whether an event passes the filters; fills the entry's owners from the cache for them.
+fn show_event(filter: &Filter, e: &mut inspect::SocketEntry, owners: &[inspect::Process]) -> bool {
+    e.owners = owners
+        .iter()
+        .map(|p| inspect::Owner { pid: p.pid, fd: 0 })
+        .collect();
+    let procs: HashMap<u32, inspect::Process> = owners.iter().map(|p| (p.pid, p.clone())).collect();
+    filter.matches_socket(e, None) && filter.matches_owners(e, &procs)
 }
 
 async fn run_files(args: &LsArgs, dirs: Vec<PathBuf>) -> Result<ExitCode> {

@@ -15,6 +15,7 @@ mod recv;
 mod relay;
 pub mod scan;
 mod send;
+pub mod top;
 mod topic;
 mod traffic;
 pub mod who;
@@ -109,6 +110,7 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
         Command::Scan(a) => scan::run(a).await,
         Command::Bench(a) => bench::run(a, shutdown).await,
         Command::Ls(a) => ls::run(a).await,
+        Command::Top(a) => top::run(a).await,
         Command::Who(a) => who::run(a).await,
         Command::Http(a) => http::run(a).await,
         Command::Fd(a) => fd::run(a, shutdown).await,

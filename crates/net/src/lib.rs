@@ -20,6 +20,7 @@ pub mod frame;
 pub mod http;
 pub mod inspect;
 pub mod message;
+pub mod observe;
 pub mod ping;
 pub mod relay;
 pub mod scan;

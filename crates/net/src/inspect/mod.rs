@@ -420,6 +420,10 @@ pub struct SocketEntry {
     /// The socket's inode (`socket:[N]` in `/proc/PID/fd`); 0 for sockets no process holds
     /// (TIME-WAIT, connections not accepted yet).
     pub inode: u64,
+    /// The kernel's socket cookie (`sock_gen_cookie`): unique for the boot and never reused,
+    /// unlike inodes; the key for rates across dumps and for destroy events (0 where the
+    /// family does not report it).
+    pub cookie: u64,
     /// The owner uid the kernel records (`None` where the family does not report it).
     pub uid: Option<u32>,
     /// Bytes waiting to be read; for a listener, connections waiting to be accepted.
@@ -469,6 +473,7 @@ impl SocketEntry {
             family,
             state,
             inode,
+            cookie: 0,
             uid: None,
             recv_q: 0,
             send_q: 0,

@@ -206,6 +206,7 @@ pub fn decode_inet(protocol: u8, payload: &[u8]) -> Option<SocketEntry> {
         u64::from(header.inode),
     );
     e.uid = Some(header.uid);
+    e.cookie = read_cookie(payload, 44).unwrap_or(0);
     e.recv_q = u64::from(header.recv_queue);
     e.send_q = u64::from(header.send_queue);
     e.local = SockAddr::Inet(SocketAddr::new(id.source_address, id.source_port));
@@ -228,6 +229,17 @@ pub fn decode_inet(protocol: u8, payload: &[u8]) -> Option<SocketEntry> {
         }
     }
     Some(e)
+}
+
+/// A sock_diag destroy broadcast (`SKNLGRP_INET*_DESTROY`): an `inet_diag_msg` like a dump's,
+/// whose protocol is in its `INET_DIAG_PROTOCOL` attribute (the kernel adds it, and
+/// `INET_DIAG_INFO` with the final `tcp_info`, to every destroy message).
+pub fn decode_destroyed(payload: &[u8]) -> Option<SocketEntry> {
+    const HEADER: usize = 72;
+    let protocol = attributes(payload.get(HEADER..)?)
+        .find(|(kind, _)| *kind == INET_DIAG_PROTOCOL)
+        .and_then(|(_, v)| v.first().copied())?;
+    decode_inet(protocol, payload)
 }
 
 /// `struct tcp_info` as the kernel wrote it: every field read only if the struct is long
@@ -260,6 +272,7 @@ pub fn decode_unix(payload: &[u8]) -> Option<SocketEntry> {
     let state = State::from_kernel(*payload.get(2)?);
     let inode = read_u32(payload, 4)?;
     let mut e = SocketEntry::new(kind, Family::Unix, state, u64::from(inode));
+    e.cookie = read_cookie(payload, 8).unwrap_or(0);
     e.remote = SockAddr::Unix(None);
     for (kind, value) in attributes(payload.get(HEADER..)?) {
         match kind {
@@ -388,6 +401,11 @@ fn read_u32(b: &[u8], at: usize) -> Option<u32> {
 
 fn read_i32(b: &[u8], at: usize) -> Option<i32> {
     Some(i32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// A socket cookie as the kernel writes it: two native-endian `u32`s, low half first.
+fn read_cookie(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from(read_u32(b, at)?) | u64::from(read_u32(b, at + 4)?) << 32)
 }
 
 fn read_u64(b: &[u8], at: usize) -> Option<u64> {

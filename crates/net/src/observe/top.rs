@@ -1,0 +1,548 @@
+//! Two dumps one interval apart, compared: what `sockbox top` shows.
+//!
+//! A [`Tracker`] joins the destroy groups first, then takes a dump of every socket with
+//! `tcp_info` and owners. Each [`Tracker::refresh`] takes the next dump and compares it with
+//! the previous one by socket cookie: a TCP socket's bytes received and sent in the interval
+//! are the difference of its `tcp_info` counters (its whole count when it is new); a socket
+//! that closed in the interval counts up to the final counters its destroy event carried; a
+//! connection that opened and closed between the dumps is counted from its destroy event
+//! alone (its owner could not be seen, so it is shown under its uid). No packet is captured.
+//!
+//! Cost per refresh: one sock_diag dump per family and one walk of `/proc/*/fd`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::events::DestroyEvents;
+use crate::inspect::{
+    self, Filter, Kind, KindSet, PeerLink, Query, Snapshot, SockAddr, SocketEntry, State,
+};
+use crate::Result;
+
+/// Who a row is about: a process, or (when the owner could not be read) a uid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Group {
+    Pid(u32),
+    Uid(u32),
+}
+
+/// One process (or uid) and its sockets over the interval.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ProcessRow {
+    /// `None` for a row of sockets whose owner could not be read.
+    pub pid: Option<u32>,
+    pub comm: Option<String>,
+    pub uid: Option<u32>,
+    /// `comm (pid)`, or `uid N`.
+    pub owner: String,
+    /// Sockets held at the end of the interval, by kind (`tcp`, `unix`, ...).
+    pub sockets: BTreeMap<&'static str, u64>,
+    /// TCP payload bytes received and sent in the interval.
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    /// The same per second.
+    pub rx_rate: f64,
+    pub tx_rate: f64,
+    /// TCP segments retransmitted in the interval.
+    pub retrans: u64,
+    /// Bytes waiting in its sockets' receive and send queues at the end.
+    pub recv_q: u64,
+    pub send_q: u64,
+    /// TCP connections opened and closed in the interval.
+    pub opened: u64,
+    pub closed: u64,
+}
+
+/// One TCP connection at the end of the interval.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ConnectionRow {
+    pub cookie: u64,
+    pub local: String,
+    pub remote: String,
+    pub state: &'static str,
+    pub owner: String,
+    pub pid: Option<u32>,
+    pub rx_rate: f64,
+    pub tx_rate: f64,
+    pub rx_bytes: Option<u64>,
+    pub tx_bytes: Option<u64>,
+    pub rtt_ms: Option<f64>,
+    pub cwnd: Option<u32>,
+    pub retrans: u64,
+    pub recv_q: u64,
+    pub send_q: u64,
+}
+
+/// One end of a Unix pair.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct UnixEnd {
+    pub inode: u64,
+    pub owner: String,
+    pub pid: Option<u32>,
+    pub name: Option<String>,
+    /// Bytes waiting for this end to read.
+    pub queued: u64,
+    /// Data waited at both dumps and did not shrink: this end's reader is not keeping up.
+    pub stalled: bool,
+    /// Since when, in seconds, as far as the tracker has watched.
+    pub stalled_for_s: Option<f64>,
+}
+
+/// A connected Unix stream or seqpacket pair.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct UnixPair {
+    pub kind: &'static str,
+    pub a: UnixEnd,
+    pub b: UnixEnd,
+    /// Either end stalled.
+    pub stalled: bool,
+}
+
+/// A listener and its accept queue.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ListenerRow {
+    pub kind: &'static str,
+    pub local: String,
+    pub owner: String,
+    pub pid: Option<u32>,
+    /// Connections waiting to be accepted.
+    pub accept_queue: u64,
+    /// The listen backlog (the most that can wait).
+    pub backlog: u64,
+}
+
+/// A TCP connection that closed in the interval, from its destroy event.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ClosedRow {
+    pub cookie: u64,
+    pub local: String,
+    pub remote: String,
+    pub owner: String,
+    pub pid: Option<u32>,
+    pub uid: Option<u32>,
+    pub rx_bytes: Option<u64>,
+    pub tx_bytes: Option<u64>,
+    pub rtt_ms: Option<f64>,
+    pub retrans: Option<u32>,
+    /// Opened after the previous dump too: no dump ever saw it.
+    pub opened_in_interval: bool,
+}
+
+/// Totals of the interval.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Totals {
+    pub sockets: u64,
+    pub rx_rate: f64,
+    pub tx_rate: f64,
+    pub opened: u64,
+    pub closed: u64,
+    /// Connections that opened and closed between the two dumps.
+    pub opened_and_closed: u64,
+}
+
+/// The comparison of two dumps.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Report {
+    /// Seconds between the two dumps.
+    pub interval_s: f64,
+    pub totals: Totals,
+    pub processes: Vec<ProcessRow>,
+    pub connections: Vec<ConnectionRow>,
+    pub unix_pairs: Vec<UnixPair>,
+    pub listeners: Vec<ListenerRow>,
+    pub closed: Vec<ClosedRow>,
+    /// Times the kernel dropped destroy events (ENOBUFS) in the interval: closes may be
+    /// missing from `closed` and their last bytes from the rates.
+    pub lost_events: u64,
+    /// Processes whose descriptors could not be read (another user's): their sockets are in
+    /// rows by uid.
+    pub unreadable_processes: usize,
+}
+
+/// Successive dumps, compared.
+pub struct Tracker {
+    kinds: KindSet,
+    filter: Filter,
+    events: DestroyEvents,
+    prev: Snapshot,
+    prev_at: Instant,
+    /// Unix reader inode -> when its queue was first seen not shrinking.
+    stall_since: HashMap<u64, Instant>,
+}
+
+impl Tracker {
+    /// Join the destroy groups, then take the first dump.
+    pub fn start(kinds: KindSet, filter: Filter) -> Result<Self> {
+        let kinds = kinds.or_all();
+        let events = DestroyEvents::subscribe(kinds)?;
+        let prev = sample(kinds, &filter)?;
+        crate::narrate!("first sample: {} sockets", prev.shown.len());
+        Ok(Tracker {
+            kinds,
+            filter,
+            events,
+            prev,
+            prev_at: Instant::now(),
+            stall_since: HashMap::new(),
+        })
+    }
+
+    /// Take the next dump and compare it with the previous one.
+    pub fn refresh(&mut self) -> Result<Report> {
+        let next = sample(self.kinds, &self.filter)?;
+        let now = Instant::now();
+        let before_overflows = self.events.overflows;
+        let destroyed = self.events.drain()?.destroyed;
+        let lost = self.events.overflows - before_overflows;
+        let report = compare(
+            &self.prev,
+            &next,
+            &destroyed,
+            now.duration_since(self.prev_at),
+            now,
+            &mut self.stall_since,
+            lost,
+        );
+        self.prev = next;
+        self.prev_at = now;
+        Ok(report)
+    }
+}
+
+/// One dump of every socket, with tcp_info and owners.
+fn sample(kinds: KindSet, filter: &Filter) -> Result<Snapshot> {
+    inspect::snapshot(&Query {
+        kinds,
+        filter: filter.clone(),
+        processes: true,
+        peers: false,
+        extended: true,
+    })
+}
+
+fn owner_group(e: &SocketEntry) -> Option<Group> {
+    match e.owners.first() {
+        Some(o) => Some(Group::Pid(o.pid)),
+        None if e.inode != 0 => e.uid.map(Group::Uid),
+        None => None,
+    }
+}
+
+fn owner_name(snap: &Snapshot, g: Option<Group>) -> (String, Option<u32>) {
+    match g {
+        Some(Group::Pid(pid)) => {
+            let comm = snap
+                .processes
+                .get(&pid)
+                .map(|p| p.name.as_str())
+                .unwrap_or("?");
+            (format!("{comm} ({pid})"), Some(pid))
+        }
+        Some(Group::Uid(uid)) => (format!("uid {uid}"), None),
+        None => ("-".to_string(), None),
+    }
+}
+
+fn addr(a: &SockAddr) -> String {
+    match a {
+        SockAddr::Inet(s) => s.to_string(),
+        SockAddr::Unix(Some(n)) => n.to_string(),
+        SockAddr::Unix(None) => String::new(),
+        SockAddr::Packet { protocol, ifindex } => format!("0x{protocol:04x}@{ifindex}"),
+        SockAddr::Netlink { portid, .. } => portid.to_string(),
+    }
+}
+
+fn rx(e: &SocketEntry) -> Option<u64> {
+    e.tcp_info.as_ref()?.bytes_received
+}
+
+fn tx(e: &SocketEntry) -> Option<u64> {
+    let i = e.tcp_info.as_ref()?;
+    i.bytes_sent.or(i.bytes_acked)
+}
+
+fn retrans(e: &SocketEntry) -> Option<u64> {
+    Some(u64::from(e.tcp_info.as_ref()?.total_retrans))
+}
+
+/// A TCP connection a process holds (not a listener, not TIME-WAIT).
+fn is_connection(e: &SocketEntry) -> bool {
+    e.kind == Kind::Tcp && e.inode != 0 && !matches!(e.state, State::Listen | State::TimeWait)
+}
+
+/// Compare two dumps `elapsed` apart, with the destroy events received in between.
+pub fn compare(
+    before: &Snapshot,
+    after: &Snapshot,
+    destroyed: &[SocketEntry],
+    elapsed: Duration,
+    now: Instant,
+    stall_since: &mut HashMap<u64, Instant>,
+    lost_events: u64,
+) -> Report {
+    let secs = elapsed.as_secs_f64().max(1e-6);
+    let by_cookie_before: HashMap<u64, &SocketEntry> = before
+        .shown()
+        .filter(|e| e.cookie != 0)
+        .map(|e| (e.cookie, e))
+        .collect();
+    let by_cookie_after: HashMap<u64, &SocketEntry> = after
+        .shown()
+        .filter(|e| e.cookie != 0 && e.tcp_info.is_some())
+        .map(|e| (e.cookie, e))
+        .collect();
+    let destroyed_by_cookie: HashMap<u64, &SocketEntry> =
+        destroyed.iter().map(|e| (e.cookie, e)).collect();
+
+    let mut rows: HashMap<Group, ProcessRow> = HashMap::new();
+    let mut totals = Totals::default();
+
+    // Sockets held at the end, and TCP counters since the previous dump.
+    let mut connections = Vec::new();
+    let mut listeners = Vec::new();
+    for e in after.shown() {
+        let g = owner_group(e);
+        let (owner, pid) = owner_name(after, g);
+        if e.is_listening() && matches!(e.kind, Kind::Tcp | Kind::Unix | Kind::Seqpacket) {
+            listeners.push(ListenerRow {
+                kind: e.kind.name(),
+                local: addr(&e.local),
+                owner: owner.clone(),
+                pid,
+                accept_queue: e.recv_q,
+                backlog: e.send_q,
+            });
+        }
+        let Some(g) = g else { continue };
+        totals.sockets += 1;
+        let r = row(&mut rows, g, after);
+        *r.sockets.entry(e.kind.name()).or_default() += 1;
+        if r.uid.is_none() {
+            r.uid = e.uid;
+        }
+        r.recv_q += e.recv_q;
+        r.send_q += e.send_q;
+        if !is_connection(e) {
+            continue;
+        }
+        let prev = by_cookie_before.get(&e.cookie).copied();
+        let delta = |f: fn(&SocketEntry) -> Option<u64>| -> u64 {
+            let now = f(e).unwrap_or(0);
+            match prev.and_then(f) {
+                Some(then) => now.saturating_sub(then),
+                None if prev.is_some() => 0,
+                None => now,
+            }
+        };
+        let (drx, dtx, dre) = (delta(rx), delta(tx), delta(retrans));
+        r.rx_bytes += drx;
+        r.tx_bytes += dtx;
+        r.retrans += dre;
+        if prev.is_none() {
+            r.opened += 1;
+            totals.opened += 1;
+        }
+        let info = e.tcp_info.as_deref();
+        connections.push(ConnectionRow {
+            cookie: e.cookie,
+            local: addr(&e.local),
+            remote: addr(&e.remote),
+            state: e.state.name(),
+            owner,
+            pid,
+            rx_rate: drx as f64 / secs,
+            tx_rate: dtx as f64 / secs,
+            rx_bytes: rx(e),
+            tx_bytes: tx(e),
+            rtt_ms: info.map(|i| f64::from(i.rtt_us) / 1000.0),
+            cwnd: info.map(|i| i.cwnd),
+            retrans: dre,
+            recv_q: e.recv_q,
+            send_q: e.send_q,
+        });
+    }
+
+    // Connections of the previous dump that are gone (or only TIME-WAIT) now: their last
+    // bytes come from the destroy event, when one came.
+    for e in before.shown().filter(|e| is_connection(e)) {
+        if by_cookie_after.contains_key(&e.cookie) {
+            continue;
+        }
+        let Some(g) = owner_group(e) else { continue };
+        let r = row(&mut rows, g, before);
+        r.closed += 1;
+        totals.closed += 1;
+        if let Some(end) = destroyed_by_cookie.get(&e.cookie) {
+            r.rx_bytes += rx(end).unwrap_or(0).saturating_sub(rx(e).unwrap_or(0));
+            r.tx_bytes += tx(end).unwrap_or(0).saturating_sub(tx(e).unwrap_or(0));
+            r.retrans += retrans(end)
+                .unwrap_or(0)
+                .saturating_sub(retrans(e).unwrap_or(0));
+        }
+    }
+
+    // Every TCP close of the interval; those no dump saw opened in it too.
+    let mut closed = Vec::new();
+    for end in destroyed.iter().filter(|e| e.kind == Kind::Tcp) {
+        let seen = by_cookie_before.get(&end.cookie).copied();
+        let opened_in_interval = seen.is_none() && !by_cookie_after.contains_key(&end.cookie);
+        let g = match seen {
+            Some(e) => owner_group(e),
+            None => end.uid.map(Group::Uid),
+        };
+        let (owner, pid) = match seen {
+            Some(_) => owner_name(before, g),
+            None => owner_name(after, g),
+        };
+        if opened_in_interval {
+            totals.opened += 1;
+            totals.closed += 1;
+            totals.opened_and_closed += 1;
+            if let Some(g) = g {
+                let r = row(&mut rows, g, after);
+                r.opened += 1;
+                r.closed += 1;
+                r.rx_bytes += rx(end).unwrap_or(0);
+                r.tx_bytes += tx(end).unwrap_or(0);
+                r.retrans += retrans(end).unwrap_or(0);
+            }
+        }
+        let info = end.tcp_info.as_deref();
+        closed.push(ClosedRow {
+            cookie: end.cookie,
+            local: addr(&end.local),
+            remote: addr(&end.remote),
+            owner,
+            pid,
+            uid: end.uid,
+            rx_bytes: rx(end),
+            tx_bytes: tx(end),
+            rtt_ms: info.map(|i| f64::from(i.rtt_us) / 1000.0),
+            retrans: info.map(|i| i.total_retrans),
+            opened_in_interval,
+        });
+    }
+
+    // Unix pairs, once each, with the queue each end has to read.
+    let unix_before: HashMap<u64, &SocketEntry> = before
+        .shown()
+        .filter(|e| e.kind.is_unix())
+        .map(|e| (e.inode, e))
+        .collect();
+    let mut still_stalled = HashMap::new();
+    let mut unix_pairs = Vec::new();
+    for (i, e) in after.shown.iter().map(|&i| (i, &after.sockets[i])) {
+        if !matches!(e.kind, Kind::Unix | Kind::Seqpacket) {
+            continue;
+        }
+        let Some(PeerLink::Socket(j)) = e.peer else {
+            continue;
+        };
+        let Some(p) = after.sockets.get(j) else {
+            continue;
+        };
+        if p.inode < e.inode || (p.inode == e.inode && j < i) {
+            continue;
+        }
+        let mut end = |s: &SocketEntry| {
+            let g = owner_group(s);
+            let (owner, pid) = owner_name(after, g);
+            let was = unix_before.get(&s.inode).map(|b| b.recv_q);
+            let stalled = s.recv_q > 0 && was.is_some_and(|w| w > 0 && s.recv_q >= w);
+            let since = stalled.then(|| {
+                *stall_since
+                    .get(&s.inode)
+                    .unwrap_or(&(now.checked_sub(elapsed).unwrap_or(now)))
+            });
+            if let Some(t) = since {
+                still_stalled.insert(s.inode, t);
+            }
+            UnixEnd {
+                inode: s.inode,
+                owner,
+                pid,
+                name: s.local.unix_name().map(|n| n.to_string()),
+                queued: s.recv_q,
+                stalled,
+                stalled_for_s: since.map(|t| now.duration_since(t).as_secs_f64()),
+            }
+        };
+        let (a, b) = (end(e), end(p));
+        unix_pairs.push(UnixPair {
+            kind: e.kind.name(),
+            stalled: a.stalled || b.stalled,
+            a,
+            b,
+        });
+    }
+    *stall_since = still_stalled;
+
+    let mut processes: Vec<ProcessRow> = rows.into_values().collect();
+    for r in &mut processes {
+        r.rx_rate = r.rx_bytes as f64 / secs;
+        r.tx_rate = r.tx_bytes as f64 / secs;
+        totals.rx_rate += r.rx_rate;
+        totals.tx_rate += r.tx_rate;
+    }
+    processes.sort_by(|a, b| {
+        (b.rx_bytes + b.tx_bytes)
+            .cmp(&(a.rx_bytes + a.tx_bytes))
+            .then_with(|| {
+                b.sockets
+                    .values()
+                    .sum::<u64>()
+                    .cmp(&a.sockets.values().sum())
+            })
+            .then_with(|| a.owner.cmp(&b.owner))
+    });
+    connections.sort_by(|a, b| {
+        (b.rx_rate + b.tx_rate)
+            .total_cmp(&(a.rx_rate + a.tx_rate))
+            .then_with(|| a.local.cmp(&b.local))
+    });
+    unix_pairs.sort_by(|a, b| {
+        b.stalled
+            .cmp(&a.stalled)
+            .then_with(|| (b.a.queued + b.b.queued).cmp(&(a.a.queued + a.b.queued)))
+    });
+    listeners.sort_by(|a, b| {
+        b.accept_queue
+            .cmp(&a.accept_queue)
+            .then_with(|| a.local.cmp(&b.local))
+    });
+    Report {
+        interval_s: secs,
+        totals,
+        processes,
+        connections,
+        unix_pairs,
+        listeners,
+        closed,
+        lost_events,
+        unreadable_processes: after.unreadable_processes,
+    }
+}
+
+/// The row of `g`, created (named from `snap`) the first time.
+fn row<'a>(
+    rows: &'a mut HashMap<Group, ProcessRow>,
+    g: Group,
+    snap: &Snapshot,
+) -> &'a mut ProcessRow {
+    rows.entry(g).or_insert_with(|| {
+        let (owner, pid) = owner_name(snap, Some(g));
+        ProcessRow {
+            pid,
+            comm: pid.and_then(|p| snap.processes.get(&p).map(|p| p.name.clone())),
+            uid: match g {
+                Group::Uid(u) => Some(u),
+                Group::Pid(_) => None,
+            },
+            owner,
+            ..ProcessRow::default()
+        }
+    })
+}
