@@ -34,6 +34,8 @@ command -v openssl >/dev/null || need+=(openssl)
 # The package test (tests/install.rs): man -w, and bash-completion's loader for `complete -p`.
 command -v man >/dev/null || need+=(man-db)
 [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+# The pcapng the traffic dump writes is read back by Wireshark's dissectors (tests/traffic.rs).
+command -v tshark >/dev/null || need+=(tshark)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then
@@ -41,8 +43,11 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
   echo "test.sh: installing ${need[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  # Another apt-get running (a CI image's unattended upgrade, a parallel job) is waited for,
+  # at most 10 minutes, rather than failing at once on its lock.
+  lock=(-o DPkg::Lock::Timeout=600)
+  apt-get "${lock[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq "${need[@]}" >/dev/null
 fi
 
 echo "== cargo fmt --check"

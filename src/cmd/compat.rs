@@ -73,7 +73,17 @@ pub fn intercept() -> Option<Result<Cli, ExitCode>> {
 }
 
 fn fail(front: Front, e: impl std::fmt::Display) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "sockbox {}: {e}", front.name());
+    // The front ends' own messages start with the tool's name ("nc -z: ...", "socat: ...");
+    // said after "sockbox " they read as the command typed, not "sockbox nc: nc -z: ...".
+    let (name, e) = (front.name(), e.to_string());
+    let named = e
+        .strip_prefix(name)
+        .is_some_and(|r| r.starts_with([' ', ':']));
+    let _ = if named {
+        writeln!(std::io::stderr(), "sockbox {e}")
+    } else {
+        writeln!(std::io::stderr(), "sockbox {name}: {e}")
+    };
     ExitCode::from(2)
 }
 

@@ -2,14 +2,14 @@
 //!
 //! TLS is a layer on a [`Conn`], not a kind of its own: `tls:HOST:PORT` is `tcp:HOST:PORT,tls`,
 //! and `unix:/path,tls` runs it over a Unix socket. [`super::connect`] opens the stream as
-//! usual and then runs the client handshake ([`Client::handshake`]); [`super::Listener`]
-//! accepts as usual and runs the server handshake for each client ([`Acceptor`]) while it
+//! usual and then runs the client handshake (`Client::handshake`); [`super::Listener`]
+//! accepts as usual and runs the server handshake for each client (`Acceptor`) while it
 //! goes on accepting others. Any kind that opens a stream socket gets TLS this way, proxies
 //! included.
 //!
 //! The relay engine moves bytes between fds (`splice(2)`, `read`/`write`), and TLS needs
 //! user-space record processing, so a TLS connection is bridged: the [`Conn`] handed out is
-//! one end of a `socketpair(AF_UNIX, SOCK_STREAM)`, and a task ([`pump`]) runs rustls between
+//! one end of a `socketpair(AF_UNIX, SOCK_STREAM)`, and a task (`pump`) runs rustls between
 //! the real socket and the other end, both ways, half-close included (end of stream sends
 //! `close_notify` and shuts the socket's write side; `close_notify` from the peer is end of
 //! stream). This costs one copy through the socket pair per byte; `bench/tls.sh` measures it.

@@ -503,8 +503,11 @@ mod tests {
         }
     }
 
-    /// Each packet of a capture: its bytes, its flags option and its comment.
-    fn packets(file: &[u8]) -> (Vec<String>, Vec<(Vec<u8>, u32, Option<String>)>) {
+    /// A packet read back: its bytes, its flags option and its comment.
+    type Packet = (Vec<u8>, u32, Option<String>);
+
+    /// The interfaces' names and each packet of a capture.
+    fn packets(file: &[u8]) -> (Vec<String>, Vec<Packet>) {
         let mut r = PcapNGReader::new(1 << 20, file).unwrap();
         let (mut ifaces, mut pkts) = (Vec::new(), Vec::new());
         loop {
