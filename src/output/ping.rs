@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use serde::Serialize;
-use sockbox_net::endpoint::Cred;
+use sockbox_net::peer::Cred;
 use sockbox_net::ping::{Event, Header, Method, Outcome, Probe, Summary};
 
 /// A round-trip time in milliseconds with ping's precision: three decimals under 1 ms, two

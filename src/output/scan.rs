@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use sockbox_net::endpoint::Cred;
+use sockbox_net::peer::Cred;
 use sockbox_net::scan::unix::{UnixScanReport, UnixState};
 use sockbox_net::scan::{PortResult, PortSource, PortState, ScanReport};
 

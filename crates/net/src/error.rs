@@ -39,10 +39,7 @@ pub enum Error {
     /// Descriptor passing broke a bound the kernel does not report as an errno: control data
     /// truncated (`MSG_CTRUNC`), too many descriptors, a message cut short (`MSG_TRUNC`).
     #[error("{target}: {err}")]
-    FdPass {
-        target: String,
-        err: crate::fdpass::PassError,
-    },
+    FdPass { target: String, err: PassError },
     /// An HTTP exchange failed: the peer is not HTTP, closed early, or did not answer in time.
     #[error("{0}")]
     Http(String),
@@ -165,4 +162,26 @@ mod tests {
         let e = io_err("read", "x")(io::Error::from_raw_os_error(libc::EIO));
         assert_eq!(e.to_string(), "read x: input/output error");
     }
+}
+
+/// A bound a message broke that the kernel does not report as an errno.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PassError {
+    /// `MSG_CTRUNC`: the message carried more descriptors than the control buffer (sized for
+    /// `max`) had room for; the kernel closed those that did not fit, and the `received` ones
+    /// that did were closed too.
+    #[error(
+        "control data truncated (MSG_CTRUNC): the message carried more descriptors than the \
+         {max} allowed; the kernel closed those that did not fit and sockbox closed the \
+         {received} that did"
+    )]
+    ControlTruncated { received: usize, max: usize },
+    /// More descriptors than the receiver allows in one message (they were closed).
+    #[error(
+        "a message carried {received} descriptors, more than the {max} allowed; all were closed"
+    )]
+    TooMany { received: usize, max: usize },
+    /// `MSG_TRUNC`: a seqpacket or datagram message longer than the receive buffer.
+    #[error("a {len}-byte message did not fit the {room}-byte buffer (MSG_TRUNC); its descriptors were closed")]
+    Truncated { len: usize, room: usize },
 }

@@ -21,6 +21,7 @@ pub mod http;
 pub mod inspect;
 pub mod message;
 pub mod observe;
+pub mod peer;
 pub mod ping;
 pub mod relay;
 pub mod scan;

@@ -34,14 +34,11 @@ pub mod tls;
 mod tty;
 mod unix;
 
-use std::fmt;
-use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::socket::SockaddrStorage;
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::addr::{Address, Endpoint, Framing, Role, Transfer};
@@ -53,6 +50,8 @@ pub use bound::Bound;
 pub use fdio::Fd;
 pub use file::check_not_socket;
 pub use unix::peer_cred;
+// Peers are plain data (crate::peer); kept reachable here, where connections hand them out.
+pub use crate::peer::{Cred, Peer};
 pub(crate) use unix::{sockaddr as unix_sockaddr, FileGuard};
 
 /// What is behind an fd, as far as copying is concerned: decides whether `splice(2)` can be
@@ -75,54 +74,6 @@ impl Medium {
     /// True when `splice(2)` can move bytes in or out of this fd.
     pub fn splices(self) -> bool {
         matches!(self, Medium::Tcp | Medium::UnixStream | Medium::Pipe)
-    }
-}
-
-/// The process on the other end of a Unix socket (`SO_PEERCRED`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Cred {
-    pub pid: i32,
-    pub uid: u32,
-    pub gid: u32,
-    /// `/proc/PID/comm`, when readable.
-    pub process: Option<String>,
-}
-
-/// Who is on the other end of a connection.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Peer {
-    Inet {
-        addr: SocketAddr,
-    },
-    Unix {
-        /// The peer's bound name, if any (`@name` for abstract).
-        name: Option<String>,
-        cred: Option<Cred>,
-    },
-}
-
-impl fmt::Display for Cred {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "pid {}", self.pid)?;
-        if let Some(p) = &self.process {
-            write!(f, " ({p})")?;
-        }
-        write!(f, " uid {} gid {}", self.uid, self.gid)
-    }
-}
-
-impl fmt::Display for Peer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Peer::Inet { addr } => write!(f, "{addr}"),
-            Peer::Unix { name, cred } => match (name, cred) {
-                (Some(n), Some(c)) => write!(f, "{n} {c}"),
-                (None, Some(c)) => write!(f, "{c}"),
-                (Some(n), None) => write!(f, "{n}"),
-                (None, None) => f.write_str("unnamed unix socket"),
-            },
-        }
     }
 }
 

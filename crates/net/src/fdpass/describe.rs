@@ -12,7 +12,8 @@ use nix::sys::stat::{fstat, major, minor, SFlag};
 use serde::Serialize;
 use socket2::{Domain, SockAddr, SockRef, Type};
 
-use crate::endpoint::{peer_cred, Cred};
+use crate::endpoint::peer_cred;
+use crate::peer::Cred;
 
 impl std::fmt::Display for FdInfo {
     /// One descriptor in words, as `fd recv` and the traffic dump show it: kind, what it points

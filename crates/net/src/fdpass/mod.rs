@@ -36,6 +36,9 @@ pub use open::{inherited, open_file, OpenMode};
 pub use receiver::{FdReceiver, Received};
 pub use socket::{accept_one, bind_datagram, connect, unix_type, PassSocket};
 
+// PassError is an error type like the others, kept in crate::error (which imports nothing
+// from here); named here too, where descriptors are passed.
+pub use crate::error::PassError;
 use crate::error::{Error, Result};
 
 /// The most descriptors one message may carry (`SCM_MAX_FD` in the kernel's
@@ -55,28 +58,6 @@ pub enum SocketKind {
     Seqpacket,
     /// `SOCK_DGRAM`: messages; no end of stream, an empty message is a message.
     Datagram,
-}
-
-/// A bound a message broke that the kernel does not report as an errno.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PassError {
-    /// `MSG_CTRUNC`: the message carried more descriptors than the control buffer (sized for
-    /// `max`) had room for; the kernel closed those that did not fit, and the `received` ones
-    /// that did were closed too.
-    #[error(
-        "control data truncated (MSG_CTRUNC): the message carried more descriptors than the \
-         {max} allowed; the kernel closed those that did not fit and sockbox closed the \
-         {received} that did"
-    )]
-    ControlTruncated { received: usize, max: usize },
-    /// More descriptors than the receiver allows in one message (they were closed).
-    #[error(
-        "a message carried {received} descriptors, more than the {max} allowed; all were closed"
-    )]
-    TooMany { received: usize, max: usize },
-    /// `MSG_TRUNC`: a seqpacket or datagram message longer than the receive buffer.
-    #[error("a {len}-byte message did not fit the {room}-byte buffer (MSG_TRUNC); its descriptors were closed")]
-    Truncated { len: usize, room: usize },
 }
 
 /// What [`send`] did.

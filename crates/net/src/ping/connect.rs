@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::addr::{UnixName, UnixType};
-use crate::endpoint::{unix_sockaddr as sockaddr, Cred};
+use crate::endpoint::unix_sockaddr as sockaddr;
 use crate::narrate;
+use crate::peer::Cred;
 
 /// Where a connect ping connects.
 #[derive(Clone, Debug)]

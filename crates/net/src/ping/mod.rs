@@ -25,9 +25,9 @@ use std::time::{Duration, Instant, SystemTime};
 use socket2::SockAddr;
 
 use crate::addr::{Address, Endpoint, IpVersion, Options, UnixType};
-use crate::endpoint::Cred;
 use crate::error::{Error, Result};
 use crate::narrate;
+use crate::peer::Cred;
 use connect::ConnectTarget;
 pub use socket::IcmpSocketKind;
 use track::{Match, SentAt, Tracker};

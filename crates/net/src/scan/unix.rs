@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use crate::endpoint::Cred;
 use crate::error::{io_err, Result};
 use crate::narrate;
+use crate::peer::Cred;
 
 /// Directories below this depth are not entered (a bound for loops of bind mounts).
 const MAX_DEPTH: usize = 32;
