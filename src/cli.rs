@@ -61,6 +61,7 @@ pub enum Command {
         sockbox connect tty:/dev/ttyUSB0,b115200,raw,echo=0   a serial console\n  \
         sockbox connect unix:/run/app.sock --dump=hex --dump-to /tmp/app.dump   what moves, in hex\n  \
         sockbox connect unix:/run/app.sock --record /tmp/rec < /tmp/old/1-a2b.bin   replay, record\n  \
+        sockbox connect tcp:127.0.0.1:9000 --echo   a client that answers back what it gets\n  \
         sockbox -v connect tls:example.org:443 < /dev/null   the TLS handshake, as s_client shows it\n  \
         sockbox connect tls:localhost:8443,cafile=ca.pem,cert=me.pem,key=me.key   mTLS\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
@@ -439,6 +440,10 @@ pub struct ConnectArgs {
     /// The prompt of --readline
     #[arg(long, value_name = "TEXT", requires = "readline")]
     pub prompt: Option<String>,
+    /// Send the peer back what it sends, instead of using stdin/stdout (socat's ECHO as the
+    /// other address: `socat TCP:host:7 PIPE`)
+    #[arg(long, conflicts_with_all = ["readline", "send_only", "recv_only"])]
+    pub echo: bool,
     #[command(flatten)]
     pub traffic: TrafficArgs,
 }

@@ -854,3 +854,52 @@ fn socat_oneway_stdio_to_stdio_is_cat() {
         assert_eq!(sha256(&p.stdout()), sha256(&data), "{tool:?}");
     }
 }
+
+/// socat's ECHO and unnamed PIPE: `TCP-LISTEN:P,fork PIPE` is an echo server (sockbox: `listen
+/// --echo --keep`), `- PIPE` and `echo STDIN!!STDOUT` copy stdin to stdout, and `TCP:H:P ECHO`
+/// answers a server back (`connect --echo`); the same bytes from socat and from sockbox.
+#[test]
+fn socat_echo_and_unnamed_pipe() {
+    let data = random_bytes(200_000);
+    for tool in Tool::both("socat") {
+        let port = free_port();
+        let _server = tool.spawn(&strings(&[
+            &format!("TCP-LISTEN:{port},fork,reuseaddr"),
+            "PIPE",
+        ]));
+        for _ in 0..3 {
+            let got = tcp_exchange(tcp_when_up(port), &data);
+            assert_eq!(
+                sha256(&got),
+                sha256(&data),
+                "{tool:?}: PIPE as an echo server"
+            );
+        }
+        for line in [
+            &["-", "PIPE"][..],
+            &["echo", "STDIN!!STDOUT"],
+            &["ECHO", "-"],
+        ] {
+            let mut p = tool.spawn(&strings(line));
+            p.feed(data.clone());
+            assert_eq!(p.wait_code(WAIT), 0, "{tool:?} {line:?}: {}", p.stderr());
+            assert_eq!(sha256(&p.stdout()), sha256(&data), "{tool:?} {line:?}");
+        }
+        // A server that sends first and reads back what the client echoed.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sent = data.clone();
+        let server = thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            tcp_exchange(s, &sent)
+        });
+        let mut client = tool.spawn(&strings(&[&format!("TCP:127.0.0.1:{port}"), "ECHO"]));
+        assert_eq!(
+            sha256(&server.join().unwrap()),
+            sha256(&data),
+            "{tool:?}: TCP ECHO"
+        );
+        assert_eq!(client.wait_code(WAIT), 0, "{tool:?}: {}", client.stderr());
+    }
+}

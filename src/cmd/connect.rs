@@ -28,14 +28,21 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
     } else {
         Address::new(Endpoint::Stdio)
     };
-    relay::check_pair(&stdio, &addr)?;
+    if !args.echo {
+        relay::check_pair(&stdio, &addr)?;
+    }
     let iface = addr.to_string();
+    let description = if args.echo {
+        format!("sockbox connect {addr} --echo: A is {addr}, B sends its bytes back")
+    } else {
+        format!("sockbox connect {addr}: A is stdin/stdout, B {addr}")
+    };
     let tap = super::traffic::tap(
         &args.traffic,
         &super::traffic::Capture {
             iface: &iface,
-            description: &format!("sockbox connect {addr}: A is stdin/stdout, B {addr}"),
-            stdout_busy: true,
+            description: &description,
+            stdout_busy: !args.echo,
         },
     )?;
     let opts = RelayOptions {
@@ -51,6 +58,14 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
         ..RelayOptions::default()
     };
     let mut conn = endpoint::connect(&addr, args.timeout).await?;
+    if args.echo {
+        // The peer's bytes go back to it; stdin and stdout are not used.
+        let stats = relay::echo(&mut conn, &opts).await;
+        conn.close(server::CLOSE_GRACE).await;
+        super::traffic::sync(&tap).await;
+        stats?;
+        return Ok(ExitCode::SUCCESS);
+    }
     // A TLS session that failed after its handshake (an alert) said why on stderr.
     let tls_failed = endpoint::tls::failed(&conn);
     let mut io = endpoint::connect(&stdio, None).await?;

@@ -76,7 +76,7 @@ and netstat read the same kernel tables, through sock_diag netlink):
 The same program can speak over any kind: only the address changes. The
 relay copies between any two (here, TCP in front of a Unix socket):
 
-  $ sockbox listen unix:./app.sock --echo & sockbox relay tcp:127.0.0.1:7011 unix:./app.sock --once & echo via-tcp | sockbox connect tcp:127.0.0.1:7011 --retry 50 --retry-interval 100ms; wait
+  $ sockbox listen unix:./app.sock --echo & sockbox relay tcp:127.0.0.1:7011 unix:./app.sock --once --retry 50 --retry-interval 100ms & echo via-tcp | sockbox connect tcp:127.0.0.1:7011 --retry 50 --retry-interval 100ms; wait
 
 Which kind is fastest on this machine, and by how much (throughput and
 round-trip latency, each end a thread):
@@ -208,7 +208,7 @@ stream to wait for, so the client stops after a second of quiet (--linger):
 A stream relayed to seqpacket needs a frame= on the stream side to say where
 messages end:
 
-  $ sockbox listen seqpacket:./f.sock --echo & sockbox relay tcp:127.0.0.1:7041,frame=line seqpacket:./f.sock --once --linger 1s & echo framed | sockbox connect tcp:127.0.0.1:7041 --retry 50 --retry-interval 100ms; wait
+  $ sockbox listen seqpacket:./f.sock --echo & sockbox relay tcp:127.0.0.1:7041,frame=line seqpacket:./f.sock --once --linger 1s --retry 50 --retry-interval 100ms & echo framed | sockbox connect tcp:127.0.0.1:7041 --retry 50 --retry-interval 100ms; wait
 
 Seqpacket sockets show as their own type in listings:
 

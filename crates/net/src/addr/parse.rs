@@ -331,6 +331,10 @@ fn find_spelling(word: &str) -> Option<Result<Spelling, &'static str>> {
             role: None,
             form: Form::Plain,
         }),
+        Opens::Echo => Err(
+            "socat's ECHO is not an address in sockbox: `listen ADDR --echo` serves echo, \
+             `connect ADDR --echo` answers a server back; `sockbox socat` maps it",
+        ),
         Opens::Refused(why) => Err(why),
     })
 }
@@ -3460,7 +3464,8 @@ mod tests {
         let tcp = ["tcp", "tcp4", "tcp6"];
         let sockets = [&inet[..], &["unix", "unix-dgram", "seqpacket"]].concat();
         let connecting = [&tcp[..], &["unix", "seqpacket"]].concat();
-        let owned = ["unix", "unix-dgram", "seqpacket", "fifo"];
+        // file: sets the mode and owner of the file it creates (socat's CREATE,perm=...).
+        let owned = ["unix", "unix-dgram", "seqpacket", "fifo", "file"];
         let streams = [&tcp[..], &["unix", "fifo", "file", "exec", "stdio"]].concat();
         let table: [(&str, &[&str]); 15] = [
             ("reuseaddr", &inet),
@@ -3503,7 +3508,7 @@ mod tests {
         assert_eq!(
             e,
             "option 'mode' does not apply to tcp in 'tcp:h:1,mode=0660'; \
-             it applies to unix, unix-dgram, seqpacket, fifo, pty"
+             it applies to unix, unix-dgram, seqpacket, fifo, file, pty"
         );
     }
 

@@ -42,6 +42,12 @@ fn opens_cells(o: Opens) -> (&'static str, String) {
             "`file:` (with `creat`, `trunc` or `append`: written)".to_owned(),
         ),
         Opens::File { create: true } => ("mapped", "`file:PATH,trunc`".to_owned()),
+        Opens::Echo => (
+            "mapped",
+            "`--echo` on the other side's verb (`listen ADDR --echo`, `connect ADDR --echo`); \
+             against stdio, stdin to stdout"
+                .to_owned(),
+        ),
         Opens::Refused(why) => ("refused", why.to_owned()),
     }
 }

@@ -39,6 +39,8 @@ struct Side {
     fork: bool,
     allow: Vec<String>,
     max_children: Option<String>,
+    /// `ECHO` or an unnamed `PIPE`: what is written comes back (`addr` is a placeholder).
+    echo: bool,
     /// socat's own spelling, for messages.
     raw: String,
 }
@@ -51,7 +53,9 @@ impl Side {
     /// Plain stdio, which the connect and listen verbs give; `-,raw,echo=0` (termios settings
     /// on the user's terminal) is an address of its own, relayed.
     fn is_stdio(&self) -> bool {
-        self.addr.endpoint == Endpoint::Stdio && !self.addr.options.terminal.sets_termios()
+        !self.echo
+            && self.addr.endpoint == Endpoint::Stdio
+            && !self.addr.options.terminal.sets_termios()
     }
 
     /// READLINE with nothing `connect --readline [--prompt P]` cannot say.
@@ -230,7 +234,13 @@ fn split_options(s: &str, quotes: bool) -> (&str, Vec<&str>) {
 
 /// Reads one socat address into a native one plus what the front end must do for it.
 fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Result<Side, Error> {
-    if raw.contains("!!") {
+    if let Some((read, write)) = raw.split_once("!!") {
+        // Reading stdin and writing stdout, however spelt, is stdio.
+        if is_std_in(read) && is_std_out(write) {
+            let mut s = side("-", set, probe)?;
+            s.raw = raw.to_owned();
+            return Ok(s);
+        }
         return Err(usage(format!(
             "'{raw}': socat's dual address (read from one, write to the other) is not supported \
              by sockbox yet; nearest: `sockbox socat -u` for one direction"
@@ -240,6 +250,27 @@ fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Res
     let word = &raw[..word_end];
     let rest = raw[word_end..].strip_prefix(':');
     let entry = table::socat_address(word);
+    // ECHO, and PIPE without a name (socat's unnamed pipe reads back what was written).
+    let echo = rest.is_none()
+        && (matches!(entry.map(|e| e.opens), Some(Opens::Echo))
+            || word.eq_ignore_ascii_case("pipe"));
+    if echo || matches!(entry.map(|e| e.opens), Some(Opens::Echo)) {
+        if !echo || word_end < raw.len() {
+            return Err(usage(format!(
+                "'{raw}': socat's {} takes no name and no options here",
+                word.to_ascii_uppercase()
+            )));
+        }
+        return Ok(Side {
+            addr: Address::new(Endpoint::Stdio),
+            flow: Flow::Both,
+            fork: false,
+            allow: Vec::new(),
+            max_children: None,
+            echo: true,
+            raw: raw.to_owned(),
+        });
+    }
     // A bare path (socat: anything with a '/' that is no keyword) opens like GOPEN.
     let (opens, word, body) = match (entry, rest) {
         (Some(e), Some(body)) => (e.opens, word, Some(body)),
@@ -288,6 +319,7 @@ fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Res
         fork: false,
         allow: Vec::new(),
         max_children: None,
+        echo: false,
         raw: raw.to_owned(),
     };
     let mut native_opts = Vec::new();
@@ -333,6 +365,12 @@ fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Res
             ..
         } if target.is_empty() => (kind.to_owned(), flow),
         Opens::Kind { flow, .. } => (format!("{word}:{target}"), flow),
+        // Taken above: ECHO and PIPE have no target or options here.
+        Opens::Echo => {
+            return Err(usage(format!(
+                "'{raw}': socat's ECHO takes no name and no options here"
+            )))
+        }
         Opens::Refused(why) => {
             return Err(usage(format!(
                 "socat's address type '{}' is not supported: {why}",
@@ -383,6 +421,20 @@ fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Res
     side.addr = addr;
     side.flow = flow;
     Ok(side)
+}
+
+/// socat's spellings of standard input as the read half of a dual address `R!!W`.
+fn is_std_in(s: &str) -> bool {
+    ["-", "stdio", "stdin", "fd:0", "0", "/dev/stdin"]
+        .iter()
+        .any(|w| s.eq_ignore_ascii_case(w))
+}
+
+/// ... and of standard output as its write half.
+fn is_std_out(s: &str) -> bool {
+    ["-", "stdio", "stdout", "fd:1", "1", "/dev/stdout"]
+        .iter()
+        .any(|w| s.eq_ignore_ascii_case(w))
 }
 
 /// Paths socat users open as terminals: `/dev/ttyS0`, `/dev/ttyUSB0`, `/dev/pts/3`.
@@ -483,6 +535,9 @@ fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
             "socat {} {}: no direction left for data to flow",
             a.raw, b.raw
         )));
+    }
+    if a.echo || b.echo {
+        return echo_plan(a, b, set, argv, forward_only || backward_only);
     }
     let listeners = [&a, &b]
         .iter()
@@ -608,6 +663,61 @@ fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
         addr.role = Some(s.role().unwrap_or(Role::Connect));
         argv.push(addr.to_string());
     }
+    Ok(Plan {
+        argv,
+        notes: std::mem::take(&mut set.notes),
+    })
+}
+
+/// One side is `ECHO`: the other side's verb sends back what it reads.
+fn echo_plan(
+    a: Side,
+    b: Side,
+    set: &mut Settings,
+    mut argv: Vec<String>,
+    one_way: bool,
+) -> Result<Plan, Error> {
+    if a.echo && b.echo {
+        return Err(usage(format!(
+            "socat {} {}: both addresses are echoes; no data would enter",
+            a.raw, b.raw
+        )));
+    }
+    let echo_first = a.echo;
+    let (echo, other) = if echo_first { (a, b) } else { (b, a) };
+    if other.is_stdio() {
+        // stdin into the echo, the echo out to stdout: cat, one way or both.
+        argv.extend(["relay", "--oneway", "connect:stdio", "connect:stdio"].map(String::from));
+        timing_flags(set, &mut argv, true);
+        return Ok(Plan {
+            argv,
+            notes: std::mem::take(&mut set.notes),
+        });
+    }
+    if one_way {
+        return Err(usage(format!(
+            "socat -u/-U with {}: the echo would send nothing back; sockbox's recv or \
+             `connect --recv-only` reads without answering",
+            echo.raw
+        )));
+    }
+    let listens = other.role() == Some(Role::Listen);
+    argv.push(if listens { "listen" } else { "connect" }.to_owned());
+    // The native A is the other side, B the echo: swapped when socat wrote ECHO first.
+    dump_flags(set, &mut argv, echo_first);
+    let mut addr = other.addr.clone();
+    addr.role = None;
+    argv.push(addr.to_string());
+    argv.push("--echo".into());
+    if listens {
+        if other.fork {
+            argv.push("--keep".into());
+        }
+        access_flags(&other, &mut argv);
+    } else {
+        refuse_server_options(&other)?;
+    }
+    timing_flags(set, &mut argv, false);
     Ok(Plan {
         argv,
         notes: std::mem::take(&mut set.notes),

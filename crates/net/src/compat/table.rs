@@ -56,6 +56,10 @@ pub enum Opens {
     Generic,
     /// `OPEN:` / `FILE:` / `CREATE:`: a file (a Unix socket there is an error, as in socat).
     File { create: bool },
+    /// `ECHO` (and `PIPE` with no name): what is written to it is read back. Not an
+    /// endpoint of its own in sockbox: the other side's verb gets `--echo` (`listen`,
+    /// `connect`), and stdio against it is cat.
+    Echo,
     /// Not done by sockbox: why, and the nearest thing it does.
     Refused(&'static str),
 }
@@ -312,8 +316,12 @@ pub const SOCAT_ADDRESSES: &[SocatAddress] = &[
         &["vsock-connect", "vsock-listen"],
         "sockbox has no AF_VSOCK endpoints yet; nearest: socat for VM sockets",
     ),
+    SocatAddress {
+        names: &["echo"],
+        opens: Opens::Echo,
+    },
     refused(
-        &["echo", "nop", "test", "testrev", "testuni"],
+        &["nop", "test", "testrev", "testuni"],
         "a socat-internal address; nearest: `sockbox listen ADDR --echo` for an echo server",
     ),
 ];
