@@ -194,9 +194,13 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             if !allow.is_empty() {
                 listener.allow_only(allow)?;
             }
+            if !tracing::enabled!(target: PEER, tracing::Level::INFO) {
+                listener.unnamed_processes();
+            }
             tracing::info!(target: PEER, "relaying {} -> {connect_to}", listener.label);
             let connect_to = Arc::new(connect_to);
-            let handle = |mut client: Conn| {
+            let opts = opts.clone();
+            let handle = move |mut client: Conn| {
                 let (to, opts) = (connect_to.clone(), opts.clone());
                 async move {
                     let mut upstream = endpoint::connect_for(&to, timeout, &client).await?;
@@ -205,14 +209,17 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
                     stats
                 }
             };
-            let stop = async {
-                shutdown.wait().await;
+            let stop = || {
+                let s = shutdown.clone();
+                async move {
+                    s.wait().await;
+                }
             };
             // One client only: its failure is the relay's (exit 1), not a line in a log.
             let served = if args.once || listener.yields_one() {
-                server::serve_one(&mut listener, handle, stop).await
+                server::serve_one(&mut listener, handle, stop()).await
             } else {
-                server::serve(&mut listener, max_conns, handle, stop).await
+                server::serve(&mut listener, max_conns, handle, stop()).await
             };
             super::traffic::sync(&tap).await;
             served?

@@ -20,6 +20,8 @@ pub(crate) struct StreamListener {
     pub(crate) nodelay: bool,
     /// SO_KEEPALIVE for each accepted connection.
     pub(crate) keepalive: bool,
+    /// Read each Unix client's process name for its label (see `Listener::unnamed_processes`).
+    pub(crate) process_names: bool,
 }
 
 impl StreamListener {
@@ -37,20 +39,23 @@ impl StreamListener {
             framing: None,
             nodelay: false,
             keepalive: false,
+            process_names: true,
         })
     }
 
-    /// `accept4(2)`, close-on-exec; the new socket is made non-blocking and described by its
-    /// peer: the address for inet, `SO_PEERCRED` for Unix.
+    /// `accept4(2)`, close-on-exec and non-blocking in that one call (no `fcntl` after); the
+    /// new socket is described by its peer: the address for inet, `SO_PEERCRED` for Unix.
     pub(crate) async fn accept(&self) -> Result<Conn> {
-        let (sock, from) = fdio::on_readable(&self.fd, |fd| SockRef::from(fd).accept())
-            .await
-            .map_err(io_err("accept on", &self.label))?;
+        let (sock, from) = fdio::on_readable(&self.fd, |fd| {
+            SockRef::from(fd).accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+        })
+        .await
+        .map_err(io_err("accept on", &self.label))?;
         let peer = match from.as_socket() {
             Some(addr) => Peer::Inet { addr },
             None => Peer::Unix {
                 name: unix::display_name(&from),
-                cred: unix::peer_cred(&sock),
+                cred: unix::cred(&sock, self.process_names),
             },
         };
         narrate!(
@@ -68,7 +73,8 @@ impl StreamListener {
                     .map_err(io_err("setsockopt SO_KEEPALIVE on", &peer))?;
             }
         }
-        let fd = fdio::register(OwnedFd::from(sock)).map_err(io_err("register", &peer))?;
+        let fd =
+            fdio::register_nonblocking(OwnedFd::from(sock)).map_err(io_err("register", &peer))?;
         let mut conn = Conn::socket(
             peer.to_string(),
             fd,

@@ -113,7 +113,10 @@ impl Writer {
         if let (true, Sink::Fd(fd)) = (self.shutdown, &self.dst) {
             // An error here means the peer is gone already; the other direction will say so.
             let _ = sock::shutdown_write(fd.get_ref());
-            if self.medium == Medium::Tcp {
+            // getsockopt(TCP_INFO) only for the narration (`-v`), not on every connection.
+            if self.medium == Medium::Tcp
+                && tracing::enabled!(target: crate::CALL, tracing::Level::INFO)
+            {
                 if let Ok(i) = sockbox_sys::tcp_info(fd.get_ref()) {
                     crate::narrate!(
                         "tcp_info: rtt {:.3} ms, cwnd {} segments, {} retransmits, {} bytes acked",
@@ -310,14 +313,28 @@ impl Conn {
 /// With `retry=`, a connect that failed for a reason that may pass is tried again (see
 /// [`retry`]).
 pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
+    connect_with(addr, timeout, Described::Fully).await
+}
+
+/// How much a connection learns about the process at its other end (Unix sockets).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Described {
+    /// `SO_PEERCRED` and the process name: for what `connect`, `recv` and `fd` show.
+    Fully,
+    /// Nothing: the relay's side connected to is never described to anyone, and asking
+    /// (a `getsockopt` and a read of /proc) was five system calls per connection.
+    Not,
+}
+
+async fn connect_with(addr: &Address, timeout: Option<Duration>, d: Described) -> Result<Conn> {
     // TLS files are read before anything opens: a bad one is a usage error.
     let tls = match addr.options.tls {
         true => Some(tls::Client::new(addr)?),
         false => None,
     };
     let conn = match addr.options.retry {
-        Some(r) => Box::pin(retry::retrying(addr, r, || connect_once(addr, timeout))).await,
-        None => connect_once(addr, timeout).await,
+        Some(r) => Box::pin(retry::retrying(addr, r, || connect_once(addr, timeout, d))).await,
+        None => connect_once(addr, timeout, d).await,
     };
     match tls {
         Some(tls) => Box::pin(tls.handshake(conn?, addr)).await,
@@ -325,22 +342,22 @@ pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> 
     }
 }
 
-async fn connect_once(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
-    let conn = Box::pin(open_kind(addr, timeout)).await?;
+async fn connect_once(addr: &Address, timeout: Option<Duration>, d: Described) -> Result<Conn> {
+    let conn = Box::pin(open_kind(addr, timeout, d)).await?;
     if let Some(ways) = addr.options.crlf {
         return crlf::wrap(conn, ways);
     }
     Ok(conn)
 }
 
-async fn open_kind(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
+async fn open_kind(addr: &Address, timeout: Option<Duration>, d: Described) -> Result<Conn> {
     let timeout = addr.options.timeout.or(timeout);
     // The per-kind futures are boxed: they live only while connecting, and inline they would
     // make every connection's task as large as the largest of them for its whole life.
     match &addr.endpoint {
         Endpoint::Tcp(t) => Box::pin(inet::connect_tcp(addr, t, timeout)).await,
         Endpoint::Udp(t) => Box::pin(inet::connect_udp(addr, t)).await,
-        Endpoint::Unix(ty, name) => Box::pin(unix::connect(addr, *ty, name, timeout)).await,
+        Endpoint::Unix(ty, name) => Box::pin(unix::connect(addr, *ty, name, timeout, d)).await,
         Endpoint::Fifo(path) => Box::pin(fifo::open_for_writing(addr, path)).await,
         Endpoint::File(path) => file::open(addr, path),
         Endpoint::Exec(argv) => exec::spawn(addr, argv, &[]),
@@ -357,12 +374,14 @@ async fn open_kind(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
 }
 
 /// Open `addr` for `client`, a connection a server accepted (the B side of `relay`): as
-/// [`connect`] does, and a program (`exec:`, `sh:`) knows the client by [`peer_env`].
+/// [`connect`] does, and a program (`exec:`, `sh:`) knows the client by [`peer_env`]. The
+/// process behind a Unix socket connected to is not asked for (`SO_PEERCRED`): nobody reads
+/// it on this side.
 pub async fn connect_for(addr: &Address, timeout: Option<Duration>, client: &Conn) -> Result<Conn> {
     match &addr.endpoint {
         Endpoint::Exec(argv) => exec::spawn(addr, argv, &peer_env(client)),
         Endpoint::Sh(line) => exec::spawn(addr, &sh_argv(line), &peer_env(client)),
-        _ => connect(addr, timeout).await,
+        _ => connect_with(addr, timeout, Described::Not).await,
     }
 }
 
@@ -482,6 +501,15 @@ impl Listener {
                 "{addr}: a proxy kind connects through its proxy; it cannot listen (put it on \
                  the connecting side, e.g. `relay tcp:8080 {addr}`)"
             ))),
+        }
+    }
+
+    /// Label Unix clients by pid, uid and gid only, without reading each one's process name
+    /// from /proc (open, read, close per connection): for a server whose peer lines are not
+    /// shown (`relay -q`).
+    pub fn unnamed_processes(&mut self) {
+        if let Accepting::Stream(l) = &mut self.accepting {
+            l.process_names = false;
         }
     }
 

@@ -3,7 +3,8 @@
 //! Every endpoint opens its sockets through these few functions, so `sockbox -v` shows the
 //! client-server model as it happens (`socket`, `bind`, `listen`, `accept`, `connect`,
 //! `shutdown`) without any verb having to say anything. Sockets are created close-on-exec and
-//! non-blocking (socket2 does both atomically with `SOCK_CLOEXEC`; non-blocking is set right after).
+//! non-blocking in the one `socket(2)` call (`SOCK_CLOEXEC | SOCK_NONBLOCK`), not by `fcntl`
+//! afterwards.
 
 use std::fmt;
 use std::io;
@@ -36,10 +37,10 @@ pub fn type_name(t: Type) -> &'static str {
     }
 }
 
-/// `socket(2)`, close-on-exec and non-blocking.
+/// `socket(2)`, close-on-exec and non-blocking (`SOCK_CLOEXEC | SOCK_NONBLOCK`).
 pub fn socket(domain: Domain, ty: Type) -> io::Result<Socket> {
-    let s = Socket::new(domain, ty, None)?;
-    s.set_nonblocking(true)?;
+    // socket2 adds SOCK_CLOEXEC itself.
+    let s = Socket::new(domain, ty.nonblocking(), None)?;
     narrate!(
         "socket({}, {}) = fd {}",
         domain_name(domain),
@@ -84,7 +85,7 @@ pub fn setsockopt(
     r
 }
 
-/// `connect(2)` on a non-blocking socket: waits for the handshake (`EINPROGRESS`, then
+/// `connect(2)` on a non-blocking socket (one made by [`socket`]): waits for the handshake (`EINPROGRESS`, then
 /// `SO_ERROR`), and retries a full Unix listen queue (`EAGAIN`) until `timeout`.
 pub async fn connect(
     s: Socket,
@@ -98,9 +99,9 @@ pub async fn connect(
     let result = async {
         loop {
             match s.connect(addr) {
-                Ok(()) => return fdio::register(OwnedFd::from(s)),
+                Ok(()) => return fdio::register_nonblocking(OwnedFd::from(s)),
                 Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                    let afd = fdio::register(OwnedFd::from(s))?;
+                    let afd = fdio::register_nonblocking(OwnedFd::from(s))?;
                     let wait = afd.writable();
                     let mut guard = match deadline {
                         Some(d) => tokio::time::timeout_at(d.into(), wait)

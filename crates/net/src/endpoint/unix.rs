@@ -24,7 +24,7 @@ use nix::sys::socket::{getsockopt, sockopt, SockaddrStorage};
 use nix::sys::stat::Mode;
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::{sock, Bound, Conn, Cred, Medium, Peer};
+use super::{sock, Bound, Conn, Cred, Described, Medium, Peer};
 use crate::addr::{Address, Options, Transfer, UnixName, UnixType};
 use crate::error::{io_err, Error, Result};
 use crate::narrate;
@@ -92,12 +92,19 @@ pub(crate) fn is_unnamed(a: &SockaddrStorage) -> bool {
 
 /// `getsockopt(SO_PEERCRED)`: the process that created the other end, with its name.
 pub fn peer_cred(fd: &impl AsFd) -> Option<Cred> {
+    cred(fd, true)
+}
+
+/// [`peer_cred`] without the process name when `with_name` is false: a server whose peer lines
+/// are not shown (`relay -q`) skips reading /proc (open, read, close) on every connection.
+pub(crate) fn cred(fd: &impl AsFd, with_name: bool) -> Option<Cred> {
     let c = getsockopt(fd, sockopt::PeerCredentials).ok()?;
     if c.pid() <= 0 {
         return None;
     }
-    let process = fs::read_to_string(format!("/proc/{}/comm", c.pid()))
-        .ok()
+    let process = with_name
+        .then(|| fs::read_to_string(format!("/proc/{}/comm", c.pid())).ok())
+        .flatten()
         .map(|s| s.trim_end().to_string());
     Some(Cred {
         pid: c.pid(),
@@ -112,6 +119,7 @@ pub(crate) async fn connect(
     ty: UnixType,
     name: &UnixName,
     timeout: Option<Duration>,
+    described: Described,
 ) -> Result<Conn> {
     let target = addr.to_string();
     let to = sockaddr(name).map_err(io_err("connect", &target))?;
@@ -131,7 +139,10 @@ pub(crate) async fn connect(
         Ok(fd) => fd,
         Err(e) => return Err(explain_connect_error(&target, name, e)),
     };
-    let cred = peer_cred(fd.get_ref());
+    let cred = match described {
+        Described::Fully => peer_cred(fd.get_ref()),
+        Described::Not => None,
+    };
     if let Some(c) = &cred {
         narrate!("getsockopt(SO_PEERCRED) = {c}");
     }
