@@ -306,3 +306,42 @@ fn bad_fault_values_exit_2_with_one_line_naming_the_flag() {
         out.stderr
     );
 }
+
+#[test]
+fn curl_through_latency_and_rate_takes_the_time_asked_and_gets_the_body_intact() {
+    require_tool("curl");
+    let dir = tempdir();
+    let body = random_bytes(512 * 1024);
+    std::fs::write(dir.path().join("blob"), &body).unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(python());
+    cmd.args([
+        "-m",
+        "http.server",
+        "--bind",
+        "127.0.0.1",
+        &port.to_string(),
+    ])
+    .current_dir(dir.path());
+    let _srv = Proc::spawn("http.server", cmd);
+    wait_for("http.server listening", WAIT, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let to = format!("tcp:127.0.0.1:{port}");
+    let (r, front) = relay(
+        &to,
+        &["--latency", "100ms", "--rate", "down:256k/s", "--seed", "1"],
+    );
+    let out = dir.path().join("got");
+    let start = std::time::Instant::now();
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "20", "-o", out.to_str().unwrap()])
+        .arg(format!("http://127.0.0.1:{front}/blob"));
+    let mut c = Proc::spawn("curl", cmd);
+    assert_eq!(c.wait_code(WAIT), 0, "{}", c.stderr());
+    let secs = start.elapsed().as_secs_f64();
+    // 512 KiB at 256 KiB/s after a 12.8 KiB burst, plus two 100 ms delays: about 2.15 s.
+    assert!((1.9..8.0).contains(&secs), "took {secs}s");
+    assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&body));
+    stop(r);
+}
