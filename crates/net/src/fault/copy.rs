@@ -596,8 +596,8 @@ pub(crate) async fn copy_messages(
             }
             let dup = active && s.rng.chance(spec.dup);
             let hold = active && held.is_none() && s.rng.chance(spec.reorder);
-            s.bytes += v.len() as u64;
             let due = s.due(active);
+            let len = v.len() as u64;
             if dup {
                 s.fired("dup", i);
                 q.reserve(v.len()).await;
@@ -606,9 +606,11 @@ pub(crate) async fn copy_messages(
             if hold {
                 // Sent after the next message.
                 s.fired("reorder", i);
+                s.bytes += len;
                 held = Some(v);
                 continue;
             }
+            s.bytes += len;
             push(v, due);
             if let Some(h) = held.take() {
                 push(h, due);
