@@ -146,7 +146,7 @@ pub enum Command {
         connection and direction ([3 >] A to B, [3 <] B to A); --pcap writes a capture \
         Wireshark dissects (byte streams as TCP, messages as UDP); --record keeps each \
         direction as a file (docs/traffic.md).")]
-    Relay(RelayArgs),
+    Relay(Box<RelayArgs>),
     /// Send one message (datagram, seqpacket message, or frame) to ADDR
     #[command(after_help = "Examples:\n  \
         sockbox send udp:127.0.0.1:5353 'hello'\n  \
@@ -638,6 +638,103 @@ pub struct RelayArgs {
     pub once: bool,
     #[command(flatten)]
     pub traffic: TrafficArgs,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// The help heading of the fault flags.
+const FAULTS: &str = "Faults (up: A to B, down: B to A, no prefix both ways; docs/faults.md)";
+
+/// Faults injected into relayed connections: see docs/faults.md. Each value may start with
+/// `up:` (A to B, client to server) or `down:` (B to A); without one it applies both ways.
+/// A flag may be given once per direction.
+#[derive(Args, Debug, Default)]
+pub struct FaultArgs {
+    /// Delay each chunk (or message) by DUR, with jitter +-DUR drawn uniform, normal or pareto;
+    /// order is kept (e.g. --latency 50ms, --latency down:100ms+-20ms,dist=normal)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]DUR[+-DUR][,dist=D]")]
+    pub latency: Vec<String>,
+    /// Pace each connection to RATE bytes per second (k/M/G binary, kB/MB decimal, kbit/mbit),
+    /// letting a burst go at once after a quiet spell (e.g. --rate 1MiB/s, --rate
+    /// up:64k/s,burst=4k)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]RATE[,burst=SIZE]")]
+    pub rate: Vec<String>,
+    /// Pace all connections together to RATE per direction (e.g. --rate-total 10MiB/s)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]RATE[,burst=SIZE]")]
+    pub rate_total: Vec<String>,
+    /// Write byte streams in slices of MIN to MAX bytes, GAP apart, so the reader sees short
+    /// reads (e.g. --slice 1..16,gap=5ms)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]MIN..MAX[,gap=DUR]")]
+    pub slice: Vec<String>,
+    /// After SIZE bytes (or DUR after the connection opened) pass on end of stream (FIN) and
+    /// drop what the sender still sends (e.g. --close-after up:1k, --close-after 2s)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]SIZE|DUR")]
+    pub close_after: Vec<String>,
+    /// After SIZE bytes (or DUR) reset the connection: RST on TCP; on Unix sockets a close that
+    /// makes the peer read ECONNRESET where it left data unread (e.g. --reset-after down:64k)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]SIZE|DUR")]
+    pub reset_after: Vec<String>,
+    /// After SIZE bytes (or DUR) move nothing more, keeping the connection open (e.g.
+    /// --stall-after 10k)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]SIZE|DUR")]
+    pub stall_after: Vec<String>,
+    /// At the first end of stream, close the whole connection DUR later (toxiproxy's
+    /// slow_close; e.g. --slow-close 2s)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]DUR")]
+    pub slow_close: Vec<String>,
+    /// At end of stream: swallow (never pass the half-close on), delay=DUR (pass it on late),
+    /// full (close the whole connection at once, as toxiproxy does) (e.g. --half-close
+    /// up:swallow)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]swallow|delay=DUR|full")]
+    pub half_close: Vec<String>,
+    /// Drop each message with probability P (datagram, seqpacket or frame= sides; e.g. --drop
+    /// 0.1)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]P")]
+    pub drop: Vec<String>,
+    /// Send each message twice with probability P (e.g. --dup 0.05)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]P")]
+    pub dup: Vec<String>,
+    /// Hold a message back and send it after the next one, with probability P (e.g. --reorder
+    /// 0.1)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]P")]
+    pub reorder: Vec<String>,
+    /// Flip one bit of a message with probability P (e.g. --corrupt 0.01)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]P")]
+    pub corrupt: Vec<String>,
+    /// What clients of the listening side meet: refuse (nothing listens), reject (accepted,
+    /// then closed at once), stall (never accepted, backlog full: connect() times out) (e.g.
+    /// --accept stall)
+    #[arg(long, help_heading = FAULTS, value_enum, value_name = "MODE")]
+    pub accept: Option<AcceptMode>,
+    /// Give faults to each connection with probability P (e.g. --faulty 0.25)
+    #[arg(long, help_heading = FAULTS, value_name = "P", conflicts_with = "faulty_conns")]
+    pub faulty: Option<String>,
+    /// Give faults to these connections only, numbered from 1 as they start (e.g.
+    /// --faulty-conns 1,4-6)
+    #[arg(long, help_heading = FAULTS, value_name = "LIST")]
+    pub faulty_conns: Option<String>,
+    /// Faults act only from DUR after the relay started (e.g. --faults-after 10s)
+    #[arg(long, help_heading = FAULTS, value_name = "DUR", value_parser = duration)]
+    pub faults_after: Option<Duration>,
+    /// Faults act only for DUR (after --faults-after; e.g. --faults-for 30s). SIGUSR1 switches
+    /// faults off and on at any time
+    #[arg(long, help_heading = FAULTS, value_name = "DUR", value_parser = duration)]
+    pub faults_for: Option<Duration>,
+    /// The seed of every random choice, per (seed, connection, direction): the same seed
+    /// replays a run. Printed at start when not given (e.g. --seed 42)
+    #[arg(long, help_heading = FAULTS, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+/// `--accept`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AcceptMode {
+    /// nothing listens: connect() is refused
+    Refuse,
+    /// each client is accepted and closed at once
+    Reject,
+    /// nothing is accepted and the backlog is full: connect() times out
+    Stall,
 }
 
 /// The help heading of the traffic flags.

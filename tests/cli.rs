@@ -8,6 +8,7 @@ mod bench;
 mod compat;
 mod diag;
 mod doctor;
+mod faults;
 mod fdpass;
 mod help_topics;
 mod http;

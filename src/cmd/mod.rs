@@ -4,6 +4,7 @@ pub mod bench;
 pub mod compat;
 mod connect;
 pub mod doctor;
+mod fault;
 pub mod fd;
 mod help;
 pub mod http;
@@ -103,7 +104,7 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
     match command {
         Command::Connect(a) => connect::run(a).await,
         Command::Listen(a) => listen::run(a, shutdown).await,
-        Command::Relay(a) => relay::run(a, shutdown).await,
+        Command::Relay(a) => relay::run(*a, shutdown).await,
         Command::Send(a) => send::run(a).await,
         Command::Recv(a) => recv::run(a, shutdown).await,
         Command::Ping(a) => ping::run(a, shutdown).await,

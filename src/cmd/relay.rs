@@ -12,8 +12,9 @@ use sockbox_net::server::{self, Totals};
 use sockbox_net::{Error, PEER};
 
 use super::Shutdown;
-use crate::cli::{Copy, RelayArgs};
+use crate::cli::{AcceptMode, Copy, RelayArgs};
 use crate::output;
+use sockbox_net::fault::{self, Faults};
 
 /// Datagram clients never say goodbye: forget one after this long without traffic.
 const DATAGRAM_IDLE: Duration = Duration::from_secs(60);
@@ -133,6 +134,21 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             stdout_busy: false,
         },
     )?;
+    let plan = super::fault::plan(
+        &args.faults,
+        [
+            listen_on.as_ref().unwrap_or(&connect_to),
+            second.as_ref().unwrap_or(&connect_to),
+        ],
+        args.pass_fds,
+    )?;
+    let accept = args.faults.accept;
+    if accept.is_some() && listen_on.is_none() {
+        return Err(Error::Usage(
+            "--accept: needs a side that is listened on; both sides here connect".into(),
+        )
+        .into());
+    }
     let live = Arc::new(LiveTotals::default());
     let opts = Arc::new(RelayOptions {
         copy: match args.copy {
@@ -153,8 +169,10 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             Directions::Both
         },
         tap: tap.clone(),
+        faults: plan.faults.clone().filter(|_| plan.on_connections),
         ..RelayOptions::default()
     });
+    let faults = plan.faults;
     let timeout = args.timeout;
 
     let totals = match (listen_on, second) {
@@ -170,7 +188,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
                 _ = shutdown.clone().wait() => None,
             };
             let Some((mut x, mut y)) = connected else {
-                return finish(&args, Totals::default(), &live, &tap).await;
+                return finish(&args, Totals::default(), &live, &tap, &faults).await;
             };
             let stats = tokio::select! {
                 s = relay::relay(&mut x, &mut y, &opts) => Some(s),
@@ -186,11 +204,30 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
                 ..Totals::default()
             }
         }
+        (Some(listen_on), _) if accept == Some(AcceptMode::Refuse) => {
+            eprintln!("sockbox: --accept refuse: nothing listens on {listen_on}");
+            shutdown.wait().await;
+            Totals::default()
+        }
         (Some(listen_on), _) => {
             let mut listener = match inherited {
                 Some(socket) => socket.into_listener()?,
                 None => Listener::bind(&listen_on).await?,
             };
+            if accept == Some(AcceptMode::Stall) {
+                let Some(socket) = listener.stream_socket() else {
+                    return Err(Error::Usage(format!(
+                        "--accept stall: {listen_on} has no backlog; it needs a tcp, unix or \
+                         seqpacket listening side"
+                    ))
+                    .into());
+                };
+                let _fillers = fault::accept::fill_backlog(socket)
+                    .map_err(|e| anyhow::anyhow!("--accept stall: {e}"))?;
+                tracing::info!(target: PEER, "--accept stall: {} accepts nothing", listener.label);
+                shutdown.wait().await;
+                return finish(&args, Totals::default(), &live, &tap, &faults).await;
+            }
             if !allow.is_empty() {
                 listener.allow_only(allow)?;
             }
@@ -200,9 +237,18 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             tracing::info!(target: PEER, "relaying {} -> {connect_to}", listener.label);
             let connect_to = Arc::new(connect_to);
             let opts = opts.clone();
+            let reject = (accept == Some(AcceptMode::Reject))
+                .then(|| faults.clone())
+                .flatten();
             let handle = move |mut client: Conn| {
-                let (to, opts) = (connect_to.clone(), opts.clone());
+                let (to, opts, reject) = (connect_to.clone(), opts.clone(), reject.clone());
                 async move {
+                    if let Some(f) = reject {
+                        // Accepted, then closed at once: B is never connected to.
+                        f.rejected();
+                        drop(client);
+                        return Ok(relay::Stats::default());
+                    }
                     let mut upstream = endpoint::connect_for(&to, timeout, &client).await?;
                     let stats = relay::relay(&mut client, &mut upstream, &opts).await;
                     server::close_pair(client, upstream).await;
@@ -226,7 +272,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
         }
         (None, None) => unreachable!("roles() gives a listener or a second side"),
     };
-    finish(&args, totals, &live, &tap).await
+    finish(&args, totals, &live, &tap, &faults).await
 }
 
 /// Report the totals (`--stats`) and give the exit code of a relay that ran to its end.
@@ -235,11 +281,14 @@ async fn finish(
     mut totals: Totals,
     live: &LiveTotals,
     tap: &Option<Arc<sockbox_net::tap::Tap>>,
+    faults: &Option<Arc<Faults>>,
 ) -> Result<ExitCode> {
     super::traffic::sync(tap).await;
     totals.count_live(live);
-    if args.stats {
-        output::totals(&totals, args.json)?;
+    match (args.stats, faults) {
+        (true, Some(f)) => super::fault::report(&totals, f, args.json)?,
+        (true, None) => output::totals(&totals, args.json)?,
+        (false, _) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ pub mod compat;
 pub mod doctor;
 pub mod endpoint;
 pub mod error;
+pub mod fault;
 pub mod fdpass;
 pub mod frame;
 pub mod http;

@@ -40,6 +40,7 @@ fn fault(label: &str, f: Fault) -> Error {
             target: label.into(),
             err,
         },
+        Fault::Ended(_) => unreachable!("no faults outside the relay"),
     }
 }
 

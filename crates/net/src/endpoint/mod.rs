@@ -513,6 +513,15 @@ impl Listener {
         }
     }
 
+    /// The listening socket of a stream or seqpacket listener (`relay --accept stall` fills
+    /// its backlog).
+    pub fn stream_socket(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        match &self.accepting {
+            Accepting::Stream(l) => Some(std::os::fd::AsFd::as_fd(l.fd.get_ref())),
+            _ => None,
+        }
+    }
+
     /// Stream clients closed on arrival by the access rules so far.
     pub fn refused(&self) -> u64 {
         self.refused

@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use crate::addr::{Address, Framing, Transfer};
 use crate::endpoint::{Conn, Medium, Reader, Sink, Source, Writer};
 use crate::error::Error;
+use crate::fault::{self, DirFaults, Faults};
 use crate::frame::{FrameError, DEFAULT_MAX_FRAME};
 use crate::tap::{self, ConnTap, Dir, Hook, SideId, Tap};
 use datagram::{MsgIn, MsgOut};
@@ -77,6 +78,9 @@ pub struct RelayOptions {
     /// Where each connection's traffic is shown or recorded (`--dump`, `--pcap`, `--record`).
     /// A tapped stream direction takes the buffered copy; untapped ones keep their path.
     pub tap: Option<Arc<Tap>>,
+    /// Faults to inject (`--latency`, `--reset-after` ...). A direction with none keeps its
+    /// path; one with some takes `fault::copy_*` (see [`crate::fault`]).
+    pub faults: Option<Arc<Faults>>,
 }
 
 /// The directions a relay runs. A direction that does not run is never read, its sink is
@@ -103,6 +107,7 @@ impl Default for RelayOptions {
             linger: None,
             directions: Directions::Both,
             tap: None,
+            faults: None,
         }
     }
 }
@@ -171,6 +176,8 @@ pub enum Ending {
     IdleTimeout,
     /// A reader went away (`EPIPE`): e.g. stdout closed by `| head`.
     OutputClosed,
+    /// A fault ended it: a reset, `--half-close full`, `--slow-close`.
+    Faulted,
 }
 
 /// What a relayed connection did.
@@ -189,11 +196,15 @@ pub(crate) enum Fault {
     Read(io::Error),
     Write(io::Error),
     Frame(FrameError),
+    /// A fault ended the direction on purpose.
+    Ended(fault::End),
 }
 
 enum DirEnd {
     Eof,
     OutputClosed,
+    /// A fault ends the whole connection now.
+    Cut,
 }
 
 /// One end as seen by a direction.
@@ -227,7 +238,8 @@ fn use_splice(mode: CopyMode, from: Medium, to: Medium) -> bool {
 }
 
 /// Copy one direction to its end; shuts the sink's write side down at end of stream. `hook`
-/// (a tap) sees each chunk moved, the end of stream and a reset.
+/// (a tap) sees each chunk moved, the end of stream and a reset; `faults` shape the copy.
+#[allow(clippy::too_many_arguments)]
 async fn direction(
     reader: Option<Reader>,
     from: Side,
@@ -236,6 +248,7 @@ async fn direction(
     opts: &RelayOptions,
     meter: &Meter,
     mut hook: Option<Hook>,
+    mut faults: Option<DirFaults>,
 ) -> Result<DirEnd, Error> {
     let (reader, writer) = match (reader, writer) {
         (Some(r), Some(w)) => (r, w),
@@ -247,9 +260,23 @@ async fn direction(
         // Nowhere to write: do not read.
         (_, None) => return Ok(DirEnd::Eof),
     };
+    if let Some(f) = faults.as_mut() {
+        f.set_ends(fault::Ends {
+            src: match &reader.src {
+                Source::Fd(fd) => Some((fd.clone(), reader.medium)),
+                Source::Chan(_) => None,
+            },
+            dst: match &writer.dst {
+                Sink::Fd(fd) | Sink::SendTo(fd, _) => Some((fd.clone(), writer.medium)),
+            },
+        });
+    }
     let result = match (&reader.src, &writer.dst) {
         (Source::Fd(src), Sink::Fd(dst)) if from.bytes() && to.bytes() => {
-            if hook.is_none() && use_splice(opts.copy, reader.medium, writer.medium) {
+            if let Some(f) = faults.as_mut() {
+                crate::narrate!("copy {} -> {}: with faults", from.label, to.label);
+                fault::copy_stream(f, src, dst, opts.buffer, meter, hook.as_mut()).await
+            } else if hook.is_none() && use_splice(opts.copy, reader.medium, writer.medium) {
                 crate::narrate!(
                     "copy {} -> {}: splice(2) through a pipe",
                     from.label,
@@ -269,7 +296,13 @@ async fn direction(
         _ => {
             let mut out = MsgOut::new(&writer, to.transfer, to.framing);
             let mut input = MsgIn::new(reader, from.transfer, from.framing, opts.max_frame);
-            messages(&mut input, &mut out, meter, hook.as_mut()).await
+            match faults.as_mut() {
+                Some(f) => {
+                    let (i, o) = (&mut input, &mut out);
+                    fault::copy_messages(f, i, o, opts.buffer, meter, hook.as_mut()).await
+                }
+                None => messages(&mut input, &mut out, meter, hook.as_mut()).await,
+            }
         }
     };
     if let (Some(h), Err(Fault::Read(e) | Fault::Write(e))) = (hook.as_mut(), &result) {
@@ -293,6 +326,9 @@ async fn direction(
             Ok(DirEnd::Eof)
         }
         Err(Fault::Write(e)) if e.raw_os_error() == Some(libc::EPIPE) => Ok(DirEnd::OutputClosed),
+        // --half-close swallow: over, but the receiver is not told.
+        Err(Fault::Ended(fault::End::KeepSink)) => Ok(DirEnd::Eof),
+        Err(Fault::Ended(fault::End::Cut)) => Ok(DirEnd::Cut),
         Err(Fault::Read(err)) => Err(Error::Io {
             op: "read from",
             target: from.label.to_string(),
@@ -379,6 +415,8 @@ pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<St
         None => None,
     };
     let hook = |d: Dir| conn_tap.as_ref().map(|t| t.hook(d));
+    let conn_faults = opts.faults.as_ref().and_then(|f| f.connection());
+    let hook = |d: Dir| (hook(d), conn_faults.as_ref().and_then(|f| f.dir(d)));
     let ending = match opts.directions {
         Directions::Both => {
             let d1 = one_way(a, b, opts, &fwd, hook(Dir::AtoB));
@@ -422,7 +460,7 @@ fn one_way<'o>(
     to: &mut Conn,
     opts: &'o RelayOptions,
     meter: &'o Meter,
-    hook: Option<Hook>,
+    (hook, faults): (Option<Hook>, Option<DirFaults>),
 ) -> std::pin::Pin<Box<impl std::future::Future<Output = Result<DirEnd, Error>> + 'o>> {
     Box::pin(direction(
         from.reader.take(),
@@ -432,6 +470,7 @@ fn one_way<'o>(
         opts,
         meter,
         hook,
+        faults,
     ))
 }
 
@@ -469,6 +508,7 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
         opts,
         &m,
         conn_tap.as_ref().map(|t| t.hook(Dir::AtoB)),
+        None,
     ));
     // The way back is the same socket: an empty second direction that has ended, so a datagram
     // peer lingers as after any other end (`--linger` is for two directions, not applied).
@@ -554,10 +594,12 @@ where
             r = &mut d1, if !done1 => match r? {
                 DirEnd::Eof => done1 = true,
                 DirEnd::OutputClosed => return Ok(Ending::OutputClosed),
+                DirEnd::Cut => return Ok(Ending::Faulted),
             },
             r = second, if !done2 => match r? {
                 DirEnd::Eof => done2 = true,
                 DirEnd::OutputClosed => return Ok(Ending::OutputClosed),
+                DirEnd::Cut => return Ok(Ending::Faulted),
             },
             _ = sleep_until(deadline), if deadline.is_some() => {
                 if moved() == last_seen {

@@ -1,0 +1,347 @@
+//! Fault injection (`relay --latency`, `--rate`, `--reset-after` ...): Python peers
+//! (`tests/peers/fault_peer.py`) on both sides measure what they observe.
+
+use std::process::Command;
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+use crate::util::*;
+use crate::{assert_no_panic, one_line};
+
+/// Start `fault_peer.py ARGS` (a server) and wait for its `ready` line.
+fn server(args: &[&str]) -> Proc {
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("fault_peer.py")).args(args);
+    let p = Proc::spawn(&format!("fault_peer {}", args.join(" ")), cmd);
+    wait_for("fault_peer ready", WAIT, || {
+        complete_lines(&p.stdout())
+            .into_iter()
+            .find(|l| l.starts_with("ready"))
+    });
+    p
+}
+
+/// The JSON line a peer printed last, once it has exited.
+fn result(mut p: Proc) -> Value {
+    let code = p.wait_code(WAIT);
+    assert_eq!(code, 0, "fault_peer failed: {}", p.stderr());
+    let line = complete_lines(&p.stdout()).pop().expect("a result line");
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+/// Run `fault_peer.py ARGS` (a client) to its end.
+fn client(args: &[&str]) -> Value {
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("fault_peer.py")).args(args);
+    let mut p = Proc::spawn(&format!("fault_peer {}", args.join(" ")), cmd);
+    p.close_stdin();
+    result(p)
+}
+
+/// A relay from a fresh port to `to` with `flags`; its port.
+fn relay(to: &str, flags: &[&str]) -> (Proc, u16) {
+    let mut args = vec!["relay", "tcp:127.0.0.1:0", to];
+    args.extend_from_slice(flags);
+    let p = spawn_sockbox(&args);
+    let port = announced_port(&p);
+    (p, port)
+}
+
+/// Stop a relay with SIGTERM: exit 0; its stdout (the --stats --json document).
+fn stop(mut p: Proc) -> String {
+    p.signal(Signal::SIGTERM);
+    let code = p.wait_code(WAIT);
+    let err = p.stderr();
+    assert_no_panic(&err);
+    assert_eq!(code, 0, "{err}");
+    String::from_utf8_lossy(&p.stdout()).into_owned()
+}
+
+fn median(v: &Value) -> f64 {
+    let mut xs: Vec<f64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+#[test]
+fn latency_delays_only_the_direction_asked() {
+    let port = free_port();
+    let srv = server(&["oneway-server", &format!("tcp:{port}")]);
+    let to = format!("tcp:127.0.0.1:{port}");
+    let (r, front) = relay(&to, &["--latency", "up:150ms", "--seed", "1"]);
+    let got = client(&["oneway-client", &format!("tcp:{front}"), "5"]);
+    let (up, down) = (median(&got["up"]), median(&got["down"]));
+    // Generous upper bounds: two other engineers compile on this machine's two cores.
+    assert!((0.145..0.6).contains(&up), "up {up}: {got}");
+    assert!(down < 0.1, "down {down}: {got}");
+    drop(srv);
+    stop(r);
+}
+
+#[test]
+fn rate_paces_a_tcp_transfer_within_ten_percent() {
+    let port = free_port();
+    let sink = server(&["sink", &format!("tcp:{port}")]);
+    let to = format!("tcp:127.0.0.1:{port}");
+    let (r, front) = relay(&to, &["--rate", "up:2MiB/s", "--seed", "1"]);
+    let sent = client(&["send", &format!("tcp:{front}"), "6000000", "20"]);
+    assert_eq!(sent["sent"], 6000000, "{sent}");
+    let got = result(sink);
+    assert_eq!(got["bytes"], 6000000, "{got}");
+    // The first read holds the burst; the rest came at the rate.
+    let first_read = got["reads"][0].as_f64().unwrap();
+    let secs = got["last"].as_f64().unwrap() - got["first"].as_f64().unwrap();
+    let rate = (6000000.0 - first_read) / secs;
+    let want = 2.0 * 1024.0 * 1024.0;
+    assert!((rate - want).abs() / want < 0.10, "rate {rate} B/s: {got}");
+    stop(r);
+}
+
+#[test]
+fn reset_after_lands_at_the_byte_asked_and_python_sees_econnreset() {
+    let port = free_port();
+    let sink = server(&["sink", &format!("tcp:{port}")]);
+    let to = format!("tcp:127.0.0.1:{port}");
+    let flags = [
+        "--reset-after",
+        "up:5000",
+        "--seed",
+        "3",
+        "--stats",
+        "--json",
+    ];
+    let (r, front) = relay(&to, &flags);
+    let sent = client(&["send", &format!("tcp:{front}"), "1000000", "10"]);
+    let got = result(sink);
+    assert_eq!(got["bytes"], 5000, "{got}");
+    assert_eq!(got["end"], "ECONNRESET", "{got}");
+    // The client sees the reset on a write or on the read after it.
+    assert!(
+        sent["error"] == "ECONNRESET" || sent["end"] == "ECONNRESET" || sent["error"] == "EPIPE",
+        "{sent}"
+    );
+    let stats: Value = serde_json::from_str(stop(r).trim()).unwrap();
+    assert_eq!(stats["seed"], 3);
+    let f = &stats["faults"][0];
+    assert_eq!(
+        (&f["fault"], &f["dir"], &f["offset"], &f["conn"]),
+        (&"reset".into(), &"a2b".into(), &5000.into(), &1.into()),
+        "{stats}"
+    );
+}
+
+#[test]
+fn close_after_passes_end_of_stream_at_the_byte_asked_on_unix() {
+    let dir = tempdir();
+    let path = dir.path().join("srv.sock");
+    let path = path.to_str().unwrap();
+    let sink = server(&["sink", &format!("unix:{path}")]);
+    let (r, front) = relay(
+        &format!("unix:{path}"),
+        &["--close-after", "up:1000", "--seed", "1"],
+    );
+    let sent = client(&["send", &format!("tcp:{front}"), "300000", "10"]);
+    let got = result(sink);
+    assert_eq!(
+        (&got["bytes"], &got["end"]),
+        (&1000.into(), &"eof".into()),
+        "{got}"
+    );
+    // What the client sent after the offset was read and dropped: no reset for it.
+    assert_eq!(sent["error"], Value::Null, "{sent}");
+    stop(r);
+}
+
+#[test]
+fn stall_after_keeps_the_connection_open_and_moves_nothing() {
+    let port = free_port();
+    let sink = server(&["sink", &format!("tcp:{port}"), "1.5"]);
+    let to = format!("tcp:127.0.0.1:{port}");
+    let (r, front) = relay(&to, &["--stall-after", "up:2000", "--seed", "1"]);
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("fault_peer.py"))
+        .args(["send", &format!("tcp:{front}"), "10000", "3"]);
+    let c = Proc::spawn("fault_peer send", cmd);
+    let got = result(sink);
+    assert_eq!(
+        (&got["bytes"], &got["end"]),
+        (&2000.into(), &"timeout".into()),
+        "{got}"
+    );
+    drop(c);
+    stop(r);
+}
+
+#[test]
+fn half_close_swallow_delay_and_full() {
+    for (mode, want) in [
+        ("", "eof after"),
+        ("up:swallow", "no eof"),
+        ("up:delay=600ms", "eof after"),
+        ("up:full", ""),
+    ] {
+        let port = free_port();
+        let srv = server(&["eof-server", &format!("tcp:{port}"), "1.5"]);
+        let to = format!("tcp:127.0.0.1:{port}");
+        let mut flags = vec!["--seed", "1"];
+        if !mode.is_empty() {
+            flags.extend(["--half-close", mode]);
+        }
+        let (r, front) = relay(&to, &flags);
+        let got = client(&["ask", &format!("tcp:{front}")]);
+        let answer = got["answer"].as_str().unwrap();
+        if want.is_empty() {
+            // Closed at the first end of stream: the answer never comes.
+            assert_eq!(answer, "", "{mode}: {got}");
+        } else {
+            assert!(answer.starts_with(want), "{mode}: {got}");
+        }
+        if mode.contains("delay") {
+            let secs: f64 = answer.rsplit(' ').next().unwrap().parse().unwrap();
+            assert!(secs >= 0.59, "{mode}: {got}");
+        }
+        drop(srv);
+        stop(r);
+    }
+}
+
+#[test]
+fn accept_stall_makes_a_tcp_connect_time_out() {
+    let port = free_port();
+    let p = spawn_sockbox(&[
+        "relay",
+        &format!("tcp:127.0.0.1:{port}"),
+        "tcp:127.0.0.1:9",
+        "--accept",
+        "stall",
+        "--seed",
+        "1",
+    ]);
+    p.wait_stderr("accepts nothing");
+    let got = client(&["connect", &format!("tcp:{port}"), "1"]);
+    assert_eq!(got["result"], "timeout", "{got}");
+    stop(p);
+}
+
+#[test]
+fn the_same_seed_drops_the_same_messages() {
+    let run = || {
+        let port = free_port();
+        let sink = server(&["msg-sink", &format!("udp:{port}"), "1"]);
+        let front = free_port();
+        let r = spawn_sockbox(&[
+            "relay",
+            &format!("udp:127.0.0.1:{front}"),
+            &format!("udp:127.0.0.1:{port}"),
+            "--drop",
+            "0.3",
+            "--dup",
+            "0.1",
+            "--seed",
+            "77",
+            "--stats",
+            "--json",
+        ]);
+        announced_port(&r);
+        let mut cmd = Command::new(python());
+        cmd.arg(peer_script("fault_peer.py"))
+            .args(["msg-send", &format!("udp:{front}"), "40"]);
+        let mut c = Proc::spawn("msg-send", cmd);
+        c.wait_code(WAIT);
+        let got = result(sink);
+        let stats: Value = serde_json::from_str(stop(r).trim()).unwrap();
+        let log: Vec<(String, u64)> = stats["faults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["fault"].as_str().unwrap().to_string(),
+                    f["message"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        (got["messages"].clone(), log)
+    };
+    let (first, log1) = run();
+    let (second, log2) = run();
+    assert!(log1.iter().any(|(f, _)| f == "drop"), "{log1:?}");
+    assert_eq!(log1, log2);
+    assert_eq!(first, second);
+}
+
+#[test]
+fn bad_fault_values_exit_2_with_one_line_naming_the_flag() {
+    for (args, needle) in [
+        (vec!["--rate", "0/s"], "--rate 0/s: expected"),
+        (vec!["--latency", "5xs"], "--latency 5xs: expected"),
+        (vec!["--drop", "0.1"], "--drop:"),
+    ] {
+        let mut all = vec!["relay", "tcp:127.0.0.1:1", "tcp:127.0.0.1:2"];
+        all.extend(args);
+        let out = run_sockbox(&all, b"");
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(one_line(&out).contains(needle), "{}", out.stderr);
+    }
+    let out = run_sockbox(
+        &[
+            "relay",
+            "udp:127.0.0.1:1",
+            "udp:127.0.0.1:2",
+            "--reset-after",
+            "1k",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        one_line(&out).contains("--reset-after: udp"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn curl_through_latency_and_rate_takes_the_time_asked_and_gets_the_body_intact() {
+    require_tool("curl");
+    let dir = tempdir();
+    let body = random_bytes(512 * 1024);
+    std::fs::write(dir.path().join("blob"), &body).unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(python());
+    cmd.args([
+        "-m",
+        "http.server",
+        "--bind",
+        "127.0.0.1",
+        &port.to_string(),
+    ])
+    .current_dir(dir.path());
+    let _srv = Proc::spawn("http.server", cmd);
+    wait_for("http.server listening", WAIT, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let to = format!("tcp:127.0.0.1:{port}");
+    let (r, front) = relay(
+        &to,
+        &["--latency", "100ms", "--rate", "down:256k/s", "--seed", "1"],
+    );
+    let out = dir.path().join("got");
+    let start = std::time::Instant::now();
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "20", "-o", out.to_str().unwrap()])
+        .arg(format!("http://127.0.0.1:{front}/blob"));
+    let mut c = Proc::spawn("curl", cmd);
+    assert_eq!(c.wait_code(WAIT), 0, "{}", c.stderr());
+    let secs = start.elapsed().as_secs_f64();
+    // 512 KiB at 256 KiB/s after a 12.8 KiB burst, plus two 100 ms delays: about 2.15 s.
+    assert!((1.9..8.0).contains(&secs), "took {secs}s");
+    assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&body));
+    stop(r);
+}
