@@ -34,6 +34,11 @@ command -v openssl >/dev/null || need+=(openssl)
 # The package test (tests/install.rs): man -w, and bash-completion's loader for `complete -p`.
 command -v man >/dev/null || need+=(man-db)
 [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+# The exporter's test (tests/observe.rs): a real Prometheus server scrapes it, and promtool
+# checks the exposition text; full-screen top is driven under tmux.
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v tmux >/dev/null || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then
