@@ -36,6 +36,11 @@ command -v man >/dev/null || need+=(man-db)
 [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 # The pcapng the traffic dump writes is read back by Wireshark's dissectors (tests/traffic.rs).
 command -v tshark >/dev/null || need+=(tshark)
+# The exporter's test (tests/observe.rs): a real Prometheus server scrapes it, and promtool
+# checks the exposition text; full-screen top is driven under tmux.
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v tmux >/dev/null || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

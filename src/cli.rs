@@ -219,11 +219,30 @@ pub enum Command {
         sockbox top --once                      two samples one second apart, one report\n  \
         sockbox top --once --json -d 2          the same over two seconds, as JSON\n  \
         sockbox top -n 10 --jsonl               ten reports, one JSON object a line\n  \
-        sockbox top --once --rows 5             the five busiest rows of each view\n\n\
+        sockbox top --once --rows 5             the five busiest rows of each view\n  \
+        sockbox top --once --prometheus         the exporter's metrics once, for node_exporter's \
+        textfile collector\n\n\
         Rates are tcp_info byte counters compared by socket cookie; connections that opened \
         and closed between samples are counted from sock_diag destroy events. Owners that \
         cannot be read are shown by uid.")]
     Top(crate::cmd::top::TopArgs),
+    /// Prometheus metrics of this host's sockets over HTTP: counts, queues, bytes per process
+    #[command(after_help = "Examples:\n  \
+        sockbox exporter                                 serve http://127.0.0.1:9977/metrics\n  \
+        sockbox exporter --listen tcp:0.0.0.0:9977       to the network (owners are visible!)\n  \
+        sockbox exporter --listen unix:/run/sockbox.sock,mode=0660\n  \
+        sockbox exporter --group-by uid                  per-user series instead of per-comm\n  \
+        sockbox exporter --group-by cgroup --top-k 20    per-service series (systemd units)\n  \
+        sockbox exporter --port 443,5432                 listener queues of these ports apart\n  \
+        sockbox top --once --prometheus > /var/lib/node_exporter/sockbox.prom   (textfile)\n\n\
+        Bytes, retransmits and closes per group are counters that never go backwards: each \
+        TCP socket's growth between scrapes is added by socket cookie, and a closed \
+        connection's final counters come from its sock_diag destroy event. No label names a \
+        connection: the top K groups by bytes (--top-k) plus group=\"other\", listener ports \
+        only from --port. The most series a host can produce is 104 + 3*(ports+3) + 5*(K+1) + \
+        29 (197 with the defaults); docs/observe.md lists every metric with example PromQL. \
+        Exit code 1 when the address cannot be listened on (port in use).")]
+    Exporter(crate::cmd::exporter::ExporterArgs),
     /// Who owns a port, a socket file, an abstract name or an inode, and who is connected
     #[command(after_help = "Examples:\n  \
         sockbox who :8080                     TCP and UDP port 8080\n  \

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod compat;
 mod connect;
 pub mod doctor;
+pub mod exporter;
 mod fault;
 pub mod fd;
 mod help;
@@ -86,7 +87,11 @@ pub async fn run(cli: Cli) -> ExitCode {
     // Servers handle the signal themselves (stop, clean up, report); others are dropped.
     let handles_signals = matches!(
         &cli.command,
-        Command::Relay(_) | Command::Recv(_) | Command::Bench(_) | Command::Ping(_)
+        Command::Relay(_)
+            | Command::Recv(_)
+            | Command::Bench(_)
+            | Command::Ping(_)
+            | Command::Exporter(_)
     ) || matches!(&cli.command, Command::Listen(a) if a.keep)
         || matches!(&cli.command, Command::Fd(a) if a.stops_on_signal());
     let verb = dispatch(cli.command, shutdown.clone());
@@ -112,6 +117,7 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
         Command::Bench(a) => bench::run(a, shutdown).await,
         Command::Ls(a) => ls::run(a).await,
         Command::Top(a) => top::run(a).await,
+        Command::Exporter(a) => exporter::run(a, shutdown).await,
         Command::Who(a) => who::run(a).await,
         Command::Http(a) => http::run(a).await,
         Command::Fd(a) => fd::run(a, shutdown).await,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use sockbox_net::inspect::{Filter, KindSet};
+use sockbox_net::observe::metrics::{Config, Format, GroupBy, Metrics};
 use sockbox_net::observe::top::Tracker;
 
 use crate::output;
@@ -32,6 +33,21 @@ pub struct TopArgs {
     /// Each report as one JSON object on one line
     #[arg(long)]
     pub jsonl: bool,
+    /// With --once: the exporter's metrics (text format 0.0.4) for node_exporter's textfile
+    /// collector; counters cover the open sockets' lives and the closes of the interval
+    #[arg(long, requires = "once", conflicts_with_all = ["json", "jsonl"])]
+    pub prometheus: bool,
+    /// With --prometheus: what per-group series are keyed by (comm, uid, cgroup)
+    #[arg(
+        long,
+        value_name = "KEY",
+        default_value = "comm",
+        requires = "prometheus"
+    )]
+    pub group_by: GroupBy,
+    /// With --prometheus: groups with their own series; the rest are summed as "other"
+    #[arg(long, value_name = "K", default_value_t = 10, requires = "prometheus")]
+    pub top_k: usize,
 }
 
 pub async fn run(args: TopArgs) -> Result<ExitCode> {
@@ -47,6 +63,9 @@ pub async fn run(args: TopArgs) -> Result<ExitCode> {
     }
     let count = if args.once { 1 } else { args.count };
     let interval = Duration::from_secs_f64(args.delay);
+    if args.prometheus {
+        return prometheus(&args, interval).await;
+    }
     tokio::task::spawn_blocking(move || -> Result<()> {
         let mut tracker =
             Tracker::start(KindSet::default(), Filter::default()).context("sampling sockets")?;
@@ -64,5 +83,29 @@ pub async fn run(args: TopArgs) -> Result<ExitCode> {
         Ok(())
     })
     .await??;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--once --prometheus`: one scrape at the start, one after the interval (so closes in
+/// between are counted from their destroy events), the second printed.
+async fn prometheus(args: &TopArgs, interval: Duration) -> Result<ExitCode> {
+    if args.top_k == 0 {
+        return Err(sockbox_net::Error::Usage("--top-k 0: at least one group".into()).into());
+    }
+    let config = Config {
+        group_by: args.group_by,
+        top_k: args.top_k,
+        ports: Vec::new(),
+    };
+    let text = tokio::task::spawn_blocking(move || -> Result<String> {
+        let mut metrics = Metrics::start(config).context("sampling sockets")?;
+        metrics.scrape(Format::Text).context("sampling sockets")?;
+        std::thread::sleep(interval);
+        metrics.scrape(Format::Text).context("sampling sockets")
+    })
+    .await??;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

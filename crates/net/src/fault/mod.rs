@@ -4,7 +4,7 @@
 //!
 //! Like the tap, faults are chosen once, when a direction starts: a connection or direction
 //! with none keeps the relay's own path (zero-copy `splice(2)` where it applies). A faulty
-//! direction runs [`copy`]: a reader that stamps each chunk (or message) with the time it is
+//! direction runs `copy`: a reader that stamps each chunk (or message) with the time it is
 //! due, a bounded queue (at most the relay's `--buffer` bytes, so a slow reader still slows
 //! the writer), and a writer that waits for that time, paces, slices and fires the one-time
 //! faults at the byte offset or time asked.

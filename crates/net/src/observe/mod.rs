@@ -6,4 +6,6 @@
 //! with their queues, and listeners with their accept queues. Nothing here prints.
 
 pub mod events;
+pub mod exporter;
+pub mod metrics;
 pub mod top;
