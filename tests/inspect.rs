@@ -273,6 +273,53 @@ fn peers_in_the_table_read_as_process_to_process() {
     );
 }
 
+/// On a terminal 72 columns wide the table fits: no line is wider, only the long columns
+/// (addresses, processes) wrap, and the zoo's sockets are still there with whole state words.
+/// Into a pipe nothing is wrapped (the line of a long path is one line).
+#[test]
+fn tables_fit_the_terminal_and_only_long_columns_wrap() {
+    let zoo = Zoo::start();
+    let pids = zoo.pids();
+    let argv = [sockbox_bin(), "ls", "--unix", "-p", "--pid", &pids];
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("pty_peer.py"))
+        .args(["columns", "72"])
+        .args(argv);
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.ends_with("exit 0\n"), "{text}");
+    let table: Vec<&str> = text.lines().filter(|l| !l.starts_with("exit ")).collect();
+    assert!(table.len() > 2, "{text}");
+    for line in &table {
+        assert!(
+            line.chars().count() <= 72,
+            "wider than the terminal: {line:?}\n{text}"
+        );
+    }
+    let states = table.iter().filter(|l| l.starts_with("unix ")).count();
+    let whole = table
+        .iter()
+        .filter(|l| {
+            l.starts_with("unix ") && (l.contains(" listen ") || l.contains(" established "))
+        })
+        .count();
+    assert!(states >= 2 && whole == states, "state words cut:\n{text}");
+
+    let piped = sockbox_ok(&["ls", "--unix", "-p", "--pid", &pids]);
+    let path = zoo.s("stream_path");
+    assert!(
+        piped
+            .lines()
+            .any(|l| l.contains(&path) && l.starts_with("unix ")),
+        "into a pipe, a path stays on its socket's line:\n{piped}"
+    );
+}
+
 #[test]
 fn extended_shows_tcp_info_and_unix_pending_connections() {
     let zoo = Zoo::start();

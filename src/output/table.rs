@@ -10,7 +10,7 @@ use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table};
 use sockbox_net::inspect::files::FilesReport;
 use sockbox_net::inspect::services::Services;
 use sockbox_net::inspect::target::WhoReport;
@@ -360,10 +360,20 @@ fn align_right(t: &mut Table, columns: &[usize]) {
     }
 }
 
+/// Columns at most this wide keep their width on a narrow terminal.
+const SHORT_COLUMN: u16 = 12;
+
 /// Write a table line by line without trailing blanks: columns two spaces apart, no margin.
+/// On a narrow terminal only the wide columns (addresses, processes) wrap: a column whose
+/// widest cell is short (kind, state, queues, counts) is never cut, so `established` does not
+/// become `establi`/`shed`.
 fn write_table(out: &mut impl Write, t: &mut Table) -> io::Result<()> {
-    for col in t.column_iter_mut() {
+    let widths = t.column_max_content_widths();
+    for (col, width) in t.column_iter_mut().zip(widths) {
         col.set_padding((0, 2));
+        if width <= SHORT_COLUMN {
+            col.set_constraint(ColumnConstraint::ContentWidth);
+        }
     }
     for line in t.lines() {
         writeln!(out, "{}", line.trim_end())?;

@@ -11,6 +11,8 @@
   readline_closed SOCKBOX DIR
                            as readline, but the server says bye and closes at once: sockbox
                            must exit by itself and leave the terminal as it was
+  columns COLS ARGV...     run ARGV on a new pty COLS columns wide; print what it wrote (CR
+                           removed), then its exit status on a last line "exit N"
   rawstdio DIR ARGV...     run ARGV (with DIR/srv.sock listened on) on a new pty; print the
                            terminal's echo/icanon while it runs and after it exits
 
@@ -259,6 +261,37 @@ def rawstdio(d, argv):
     print("status", os.waitstatus_to_exitcode(status), flush=True)
 
 
+def columns(cols, argv):
+    """What a program prints on a terminal of a given width (tables fit it)."""
+    import fcntl
+    import struct
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        # The size is set on the slave before the program starts, so it never sees another.
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, int(cols), 0, 0))
+        os.execvp(argv[0], argv)
+    out = b""
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if not r:
+            continue
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the program exited and the slave is closed
+            break
+        if not data:
+            break
+        out += data
+    else:
+        os.kill(pid, 9)
+        sys.exit("the program did not end within 10 s")
+    _, status = os.waitpid(pid, 0)
+    sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
+    print(f"exit {os.waitstatus_to_exitcode(status)}", flush=True)
+
+
 def hold(path, seconds):
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
     os.write(fd, b"hi\n")
@@ -280,6 +313,8 @@ def main():
         readline_closed(sys.argv[2], sys.argv[3])
     elif cmd == "rawstdio":
         rawstdio(sys.argv[2], sys.argv[3:])
+    elif cmd == "columns":
+        columns(sys.argv[2], sys.argv[3:])
     elif cmd == "hold":
         hold(sys.argv[2], sys.argv[3])
     else:
