@@ -108,7 +108,7 @@ pub enum Command {
         N is peers in conversation: datagrams from more are dropped, one warning per peer. \
         --activate binds, then replaces sockbox with PROG: the socket files stay for PROG to \
         serve.")]
-    Listen(ListenArgs),
+    Listen(Box<ListenArgs>),
     /// Accept on A, connect each client to B, copy both ways (socat's job)
     #[command(after_help = "Examples:\n  \
         sockbox relay tcp:8080 unix:/run/app.sock      expose a Unix socket on TCP\n  \
@@ -526,6 +526,13 @@ pub struct AllowArgs {
     /// --deny-ip for each range in FILE (same format as --allow-ip-file)
     #[arg(long, help_heading = ACCESS, value_name = "FILE")]
     pub deny_ip_file: Vec<std::path::PathBuf>,
+    /// Let in only TLS clients whose certificate (verified against the listener's cafile=)
+    /// has this subject: `CN=alice`, `O=Example,OU=ops` (every attribute must hold), or a
+    /// bare common name (repeatable: any one matches). Others are closed after the handshake,
+    /// before a byte of the service, and logged. E.g. `listen
+    /// tcp:8443,tls,cert=s.pem,key=s.key,cafile=ca.pem --allow-subject CN=alice`
+    #[arg(long, help_heading = ACCESS, value_name = "SUBJECT")]
+    pub allow_subject: Vec<String>,
     /// Serve at most N clients at once (relay; listen --keep with --echo or --exec). Further
     /// clients wait in the kernel's accept queue until one closes: none is refused or loses a
     /// byte while the server catches up (haproxy's maxconn). On a UDP or unix-dgram listener,

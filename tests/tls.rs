@@ -405,6 +405,96 @@ fn listen_echo_for_s_client_and_ncat() {
     assert_eq!(sha256(&got), sha256(hexed.as_bytes()));
 }
 
+/// `--allow-subject` on a listener with cafile=: openssl s_client with an allowed certificate
+/// gets its echo; one with another subject (same CA, so the handshake itself succeeds) is
+/// closed before a byte of the service and logged; without cafile= the flag is refused.
+#[test]
+fn allow_subject_lets_in_only_the_named_certificates() {
+    let pki = pki();
+    issue(
+        pki.dir.path(),
+        "bob",
+        "bob/O=Example Org",
+        Some("ca"),
+        "2",
+        None,
+    );
+    let port = free_port();
+    let listen = format!(
+        "tls:127.0.0.1:{port},cert={},key={},cafile={}",
+        pki.p("server.pem"),
+        pki.p("server.key"),
+        pki.p("ca.pem")
+    );
+    let server = spawn_sockbox(&[
+        "listen",
+        &listen,
+        "--echo",
+        "--keep",
+        "--allow-subject",
+        "CN=sockbox test client",
+        "--allow-subject",
+        "O=Other Org",
+    ]);
+    announced_addr(&server);
+    let s_client = |who: &str| {
+        let mut s = Command::new("openssl");
+        s.args(["s_client", "-quiet", "-verify_return_error"])
+            .args(["-CAfile", &pki.p("ca.pem")])
+            .args(["-cert", &pki.p(&format!("{who}.pem"))])
+            .args(["-key", &pki.p(&format!("{who}.key"))])
+            .args(["-connect", &format!("localhost:{port}")]);
+        Proc::spawn(&format!("openssl s_client as {who}"), s)
+    };
+    let mut allowed = s_client("client");
+    allowed.write(b"let me in\n");
+    assert_eq!(allowed.wait_stdout_len(10), b"let me in\n");
+    allowed.close_stdin();
+
+    let mut bob = s_client("bob");
+    bob.write(b"me too\n");
+    // The server closes bob's connection: s_client ends, having printed nothing.
+    let code = bob.wait_code(WAIT);
+    assert!(bob.stdout().is_empty(), "bob got {:?}", bob.stdout());
+    assert_ne!(code, -1);
+    let line = server.wait_stderr("not in --allow-subject");
+    assert!(line.contains("CN=bob"), "{line}");
+
+    let out = run_sockbox(
+        &[
+            "listen",
+            &format!(
+                "tls:127.0.0.1:{},cert={},key={}",
+                free_port(),
+                pki.p("server.pem"),
+                pki.p("server.key")
+            ),
+            "--echo",
+            "--allow-subject",
+            "alice",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--allow-subject needs a tls listener with cafile="),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    let out = run_sockbox(
+        &["listen", &listen, "--echo", "--allow-subject", "XX=1"],
+        b"",
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown subject attribute 'XX'"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// No cert=: a self-signed certificate, its fingerprint on stderr, which is the one served.
 #[test]
 fn self_signed_fingerprint_is_the_one_served() {

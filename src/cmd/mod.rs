@@ -108,7 +108,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
     match command {
         Command::Connect(a) => connect::run(a).await,
-        Command::Listen(a) => listen::run(a, shutdown).await,
+        Command::Listen(a) => listen::run(*a, shutdown).await,
         Command::Relay(a) => relay::run(*a, shutdown).await,
         Command::Send(a) => send::run(a).await,
         Command::Recv(a) => recv::run(a, shutdown).await,
@@ -177,6 +177,12 @@ pub fn allow_peers(a: &crate::cli::AllowArgs) -> Result<AllowPeers, sockbox_net:
         allow
             .allow_ip
             .extend(endpoint::read_ip_ranges(f, "--allow-ip-file")?);
+    }
+    for s in &a.allow_subject {
+        allow.subjects.push(
+            endpoint::SubjectRule::parse(s)
+                .map_err(|why| Error::Usage(format!("--allow-subject: {why}")))?,
+        );
     }
     for f in &a.deny_ip_file {
         allow

@@ -1,6 +1,7 @@
 //! Who may connect to a listener: Unix clients by their credentials (`--allow-uid`,
 //! `--allow-gid`, `--allow-user`), IP clients by their address (`--allow-ip`, `--deny-ip` and
-//! the `-file` forms of both).
+//! the `-file` forms of both), TLS clients by the subject of their verified certificate
+//! (`--allow-subject`, on a `tls` listener with `cafile=`).
 //!
 //! A stream client is judged in one place, [`Listener::accept`](super::Listener::accept),
 //! right after `accept(2)` and before a byte is read or written:
@@ -14,7 +15,8 @@
 //! A refused client's connection is closed at once (it reads end-of-stream, or a reset when
 //! it had sent bytes nobody will read) and the refusal is logged. A datagram listener has no
 //! connection to refuse: its demultiplexer (`demux.rs`) judges each new source address by the
-//! same rules and drops what a refused one sends. The verdict is data ([`Refusal`]); the line
+//! same rules and drops what a refused one sends. A TLS client's certificate is known only
+//! after its handshake, so `--allow-subject` is judged there (`tls.rs`), by [`SubjectRule`]. The verdict is data ([`Refusal`]); the line
 //! a person reads is made where it is logged.
 
 use std::fmt;
@@ -41,6 +43,91 @@ pub struct AllowPeers {
     pub allow_ip: Vec<IpNet>,
     /// An IP client in one of these ranges is refused, whatever `allow_ip` says.
     pub deny_ip: Vec<IpNet>,
+    /// When not empty, a TLS client's verified certificate must match one of these.
+    pub subjects: Vec<SubjectRule>,
+}
+
+/// One `--allow-subject`: attribute values a certificate's subject must all hold, e.g.
+/// `CN=alice` or `O=Example,OU=ops`; a value without `=` is a common name (`alice`).
+/// Attributes are matched one by one rather than the subject as a string, so the order and
+/// spacing different tools print a distinguished name with do not matter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectRule(Vec<(&'static str, String)>);
+
+/// The subject attributes `--allow-subject` names, as openssl prints their short names.
+pub const SUBJECT_ATTRIBUTES: [&str; 7] = ["CN", "O", "OU", "C", "ST", "L", "emailAddress"];
+
+impl SubjectRule {
+    /// `CN=alice`, `O=Example,OU=ops`, `alice` (a common name). A `,` inside a value is
+    /// written `\,`.
+    pub fn parse(s: &str) -> std::result::Result<SubjectRule, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("an empty subject".into());
+        }
+        if !s.contains('=') {
+            return Ok(SubjectRule(vec![("CN", s.to_owned())]));
+        }
+        let mut pairs = Vec::new();
+        for part in split_unescaped(s) {
+            let (key, value) = part.split_once('=').ok_or_else(|| {
+                format!("'{part}' in '{s}' is not ATTRIBUTE=VALUE (CN=alice,O=Example)")
+            })?;
+            let key = key.trim();
+            let name = SUBJECT_ATTRIBUTES
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(key))
+                .ok_or_else(|| {
+                    format!(
+                        "unknown subject attribute '{key}' in '{s}' (known: {})",
+                        SUBJECT_ATTRIBUTES.join(", ")
+                    )
+                })?;
+            let value = value.trim();
+            if value.is_empty() {
+                return Err(format!("{name}= has no value in '{s}'"));
+            }
+            pairs.push((*name, value.to_owned()));
+        }
+        Ok(SubjectRule(pairs))
+    }
+
+    /// True when every attribute of the rule is among the subject's `(name, value)` pairs
+    /// (names as in `SUBJECT_ATTRIBUTES`; values compared exactly).
+    pub fn matches(&self, subject: &[(&str, String)]) -> bool {
+        self.0
+            .iter()
+            .all(|(k, v)| subject.iter().any(|(sk, sv)| sk == k && sv == v))
+    }
+}
+
+impl fmt::Display for SubjectRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            let sep = if i > 0 { "," } else { "" };
+            write!(f, "{sep}{k}={}", v.replace(',', "\\,"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `s` split at each `,` not preceded by `\`, with `\,` read as `,`.
+fn split_unescaped(s: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut part = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&',') => {
+                chars.next();
+                part.push(',');
+            }
+            ',' => parts.push(std::mem::take(&mut part)),
+            c => part.push(c),
+        }
+    }
+    parts.push(part);
+    parts
 }
 
 /// Why a client was refused.
@@ -82,10 +169,22 @@ impl Knows {
     }
 }
 
+/// True when a listener on `addr` verifies its clients' certificates: TLS with `cafile=`
+/// (and not `verify=0`).
+pub(crate) fn verifies_clients(addr: &Address) -> bool {
+    let o = &addr.options;
+    o.tls && o.cafile.is_some() && !o.no_verify
+}
+
 impl AllowPeers {
     /// True when nothing is restricted.
     pub fn is_empty(&self) -> bool {
-        !self.by_credentials() && !self.by_address()
+        !self.by_credentials() && !self.by_address() && !self.by_subject()
+    }
+
+    /// True when TLS clients are restricted by their certificate (`--allow-subject`).
+    pub fn by_subject(&self) -> bool {
+        !self.subjects.is_empty()
     }
 
     /// True when Unix clients are restricted (`--allow-uid/--allow-gid/--allow-user`).
@@ -101,7 +200,20 @@ impl AllowPeers {
     /// Whether a listener on `addr` can apply these rules, so that a rule that could never be
     /// checked is a usage error before anything is bound.
     pub fn check_address(&self, addr: &Address) -> Result<()> {
-        self.check_listener(&addr.to_string(), Knows::of(addr))
+        self.check_listener(&addr.to_string(), Knows::of(addr))?;
+        self.check_subjects(&addr.to_string(), verifies_clients(addr))
+    }
+
+    /// `--allow-subject` needs a listener that verifies client certificates.
+    pub(crate) fn check_subjects(&self, what: &str, verifies: bool) -> Result<()> {
+        if self.by_subject() && !verifies {
+            return Err(Error::Usage(format!(
+                "{what}: --allow-subject needs a tls listener with cafile= (only a client \
+                 certificate verified against it says who the client is), e.g. \
+                 tcp:8443,tls,cert=srv.pem,key=srv.key,cafile=clients.pem"
+            )));
+        }
+        Ok(())
     }
 
     /// The same check for a listener `what` that knows `knows` of its clients.
@@ -309,6 +421,56 @@ pub fn group_id(name: &str) -> Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn subject(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+        pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn subject_rules_match_attribute_by_attribute() {
+        let alice = subject(&[("C", "FR"), ("O", "Example, Inc"), ("CN", "alice")]);
+        let rule = |s: &str| SubjectRule::parse(s).unwrap();
+        assert!(rule("alice").matches(&alice));
+        assert!(rule("CN=alice").matches(&alice));
+        assert!(
+            rule("cn=alice").matches(&alice),
+            "attribute names in any case"
+        );
+        assert!(rule(r"O=Example\, Inc,CN=alice").matches(&alice));
+        assert!(rule(" CN = alice , C=FR").matches(&alice));
+        assert!(
+            !rule("CN=alic").matches(&alice),
+            "values whole, not prefixes"
+        );
+        assert!(
+            !rule("CN=alice,OU=ops").matches(&alice),
+            "every attribute must hold"
+        );
+        assert!(!rule("bob").matches(&alice));
+        assert_eq!(
+            rule(r"O=Example\, Inc,cn=alice").to_string(),
+            r"O=Example\, Inc,CN=alice"
+        );
+        for bad in ["", "CN=", "XX=1", "CN=a,oops"] {
+            let e = SubjectRule::parse(bad).unwrap_err();
+            assert!(!e.is_empty(), "{bad}");
+        }
+        assert!(SubjectRule::parse("XX=1")
+            .unwrap_err()
+            .contains("known: CN, O"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Any input parses or is refused with a reason, never a panic; what parses prints
+        /// back as a rule that parses to itself.
+        #[test]
+        fn subject_rules_round_trip(s in "[A-Za-z=, \\\\.@-]{0,40}") {
+            if let Ok(r) = SubjectRule::parse(&s) {
+                proptest::prop_assert_eq!(SubjectRule::parse(&r.to_string()).unwrap(), r);
+            }
+        }
+    }
 
     fn cred(uid: u32, gid: u32) -> Cred {
         Cred {

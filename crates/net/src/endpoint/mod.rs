@@ -45,6 +45,7 @@ use crate::addr::{Address, Endpoint, Framing, Role, Transfer};
 use crate::error::{Error, Result};
 pub use access::{
     group_id, parse_ip_range, parse_ip_ranges, read_ip_ranges, user_id, AllowPeers, Refusal,
+    SubjectRule,
 };
 pub use bound::Bound;
 pub use fdio::Fd;
@@ -524,7 +525,7 @@ impl Listener {
 
     /// Stream clients closed on arrival by the access rules so far.
     pub fn refused(&self) -> u64 {
-        self.refused
+        self.refused + self.tls.as_ref().map_or(0, tls::Acceptor::refused)
     }
 
     /// True when this listener yields one connection and no more (stdio, file, exec, sh): its
@@ -549,6 +550,16 @@ impl Listener {
             Accepting::Fifo(_) | Accepting::Once(_) => access::Knows::Nothing { unix: false },
         };
         allow.check_listener(&self.label, knows)?;
+        let verifies = self
+            .tls
+            .as_ref()
+            .is_some_and(tls::Acceptor::verifies_clients);
+        allow.check_subjects(&self.label, verifies)?;
+        let mut allow = allow;
+        // A certificate is known after the handshake: the TLS layer judges it.
+        if let Some(tls) = &mut self.tls {
+            tls.allow_subjects(std::mem::take(&mut allow.subjects));
+        }
         if !allow.is_empty() {
             self.allow = Some(allow);
         }

@@ -42,6 +42,7 @@ use tokio::net::UnixStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
+use super::access::SubjectRule;
 use super::{fdio, Conn, Medium};
 use crate::addr::{Address, Options};
 use crate::error::{Error, Result};
@@ -493,6 +494,11 @@ pub fn prepare(addr: &Address) -> Result<()> {
 pub(crate) struct Acceptor {
     config: Arc<ServerConfig>,
     pending: JoinSet<Option<Conn>>,
+    /// `--allow-subject`: a client certificate must match one (checked after the handshake).
+    subjects: Arc<Vec<SubjectRule>>,
+    /// Clients whose certificate matched no `--allow-subject`.
+    refused: Arc<std::sync::atomic::AtomicU64>,
+    verifies: bool,
 }
 
 impl Acceptor {
@@ -502,18 +508,52 @@ impl Acceptor {
         Ok(Acceptor {
             config: Arc::new(server_config(addr)?),
             pending: JoinSet::new(),
+            subjects: Arc::default(),
+            refused: Arc::default(),
+            verifies: super::access::verifies_clients(addr),
         })
+    }
+
+    /// True when clients must show a certificate verified against `cafile=`.
+    pub(crate) fn verifies_clients(&self) -> bool {
+        self.verifies
+    }
+
+    /// Let in only clients whose verified certificate matches one of `rules` (none: all).
+    pub(crate) fn allow_subjects(&mut self, rules: Vec<SubjectRule>) {
+        self.subjects = Arc::new(rules);
+    }
+
+    /// Clients refused by `--allow-subject` so far.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Starts the handshake of a client just accepted.
     pub(crate) fn start(&mut self, conn: Conn) {
-        let config = self.config.clone();
+        let (config, subjects, refused) = (
+            self.config.clone(),
+            self.subjects.clone(),
+            self.refused.clone(),
+        );
         self.pending.spawn(async move {
             let label = conn.label.clone();
-            match server_handshake(conn, config).await {
+            match server_handshake(conn, config, &subjects).await {
                 Ok(c) => Some(c),
-                Err(why) => {
+                Err(Handshake::Failed(why)) => {
                     tracing::warn!("{label}: tls handshake: {why}");
+                    None
+                }
+                Err(Handshake::Refused(who)) => {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        "refused {who}: certificate subject not in --allow-subject {}",
+                        subjects
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    );
                     None
                 }
             }
@@ -616,15 +656,30 @@ pub fn fingerprint(der: &[u8]) -> String {
     out
 }
 
+/// Why a server handshake handed out no connection.
+enum Handshake {
+    /// The handshake failed (the reason, for the log).
+    Failed(String),
+    /// The client's certificate matched no `--allow-subject` (the client as reported).
+    Refused(String),
+}
+
+impl From<String> for Handshake {
+    fn from(why: String) -> Self {
+        Handshake::Failed(why)
+    }
+}
+
 async fn server_handshake(
     conn: Conn,
     config: Arc<ServerConfig>,
-) -> std::result::Result<Conn, String> {
+    subjects: &[SubjectRule],
+) -> std::result::Result<Conn, Handshake> {
     let label = conn.label.clone();
     let peer = conn.peer.clone();
     let framing = conn.framing;
     let Some((fd, medium)) = conn.into_socket() else {
-        return Err("not a stream socket".into());
+        return Err("not a stream socket".to_owned().into());
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let mut c = match medium {
@@ -637,6 +692,7 @@ async fn server_handshake(
             let io = tokio::io::BufReader::with_capacity(READ_AHEAD, io);
             let s = in_time(tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await)?;
             let label = server_label(&label, s.get_ref().1);
+            judge(s.get_ref().1, subjects, &label)?;
             bridge(s, label, framing).map_err(|e| e.to_string())?
         }
         Medium::UnixStream => {
@@ -645,12 +701,63 @@ async fn server_handshake(
             let io = tokio::io::BufReader::with_capacity(READ_AHEAD, io);
             let s = in_time(tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await)?;
             let label = server_label(&label, s.get_ref().1);
+            judge(s.get_ref().1, subjects, &label)?;
             bridge(s, label, framing).map_err(|e| e.to_string())?
         }
-        _ => return Err("not a stream socket".into()),
+        _ => return Err("not a stream socket".to_owned().into()),
     };
     c.peer = peer;
     Ok(c)
+}
+
+/// `--allow-subject`: the client's certificate (verified against `cafile=` by the handshake)
+/// must match one rule. Refused, the connection is dropped: the client reads end-of-stream
+/// before any byte of the service.
+fn judge(
+    s: &rustls::ServerConnection,
+    rules: &[SubjectRule],
+    label: &str,
+) -> std::result::Result<(), Handshake> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let attributes = s
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|ee| subject_attributes(ee))
+        .unwrap_or_default();
+    if rules.iter().any(|r| r.matches(&attributes)) {
+        Ok(())
+    } else {
+        Err(Handshake::Refused(label.to_owned()))
+    }
+}
+
+/// A certificate's subject as `(attribute, value)` pairs, attributes named as in
+/// [`SUBJECT_ATTRIBUTES`](super::access::SUBJECT_ATTRIBUTES); empty when it does not parse.
+fn subject_attributes(der: &[u8]) -> Vec<(&'static str, String)> {
+    let Ok((_, c)) = x509_parser::parse_x509_certificate(der) else {
+        return Vec::new();
+    };
+    let name = c.subject();
+    let mut out = Vec::new();
+    let mut add =
+        |key: &'static str,
+         values: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
+            for v in values {
+                if let Ok(text) = v.as_str() {
+                    out.push((key, text.to_owned()));
+                }
+            }
+        };
+    add("CN", &mut name.iter_common_name());
+    add("O", &mut name.iter_organization());
+    add("OU", &mut name.iter_organizational_unit());
+    add("C", &mut name.iter_country());
+    add("ST", &mut name.iter_state_or_province());
+    add("L", &mut name.iter_locality());
+    add("emailAddress", &mut name.iter_email());
+    out
 }
 
 fn in_time<T>(
