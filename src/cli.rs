@@ -62,6 +62,7 @@ pub enum Command {
         sockbox connect unix:/run/app.sock --dump=hex --dump-to /tmp/app.dump   what moves, in hex\n  \
         sockbox connect unix:/run/app.sock --record /tmp/rec < /tmp/old/1-a2b.bin   replay, record\n  \
         sockbox connect tcp:127.0.0.1:9000 --echo   a client that answers back what it gets\n  \
+        sockbox connect 'file:/tmp/log,follow!!file:/tmp/log,append'   R!!W: read one, write the other\n  \
         sockbox -v connect tls:example.org:443 < /dev/null   the TLS handshake, as s_client shows it\n  \
         sockbox connect tls:localhost:8443,cafile=ca.pem,cert=me.pem,key=me.key   mTLS\n\n\
         At end of stdin the socket's write side is shut down (half-close) and what the peer \
@@ -134,12 +135,15 @@ pub enum Command {
         sockbox relay seqpacket:/tmp/spy.sock seqpacket:/run/ctl.sock --dump=auto --time delta\n  \
         sockbox relay tcp:8080 tcp:backend:80 --dump=json --dump-to events.jsonl --record /tmp/rec\n  \
         sockbox relay tls:443,cert=site.pem,key=site.key tcp:127.0.0.1:8080   terminate TLS\n  \
-        sockbox relay tcp:5000 tls:db.internal:5433,cafile=ca.pem   add TLS on the way out\n\n\
+        sockbox relay tcp:5000 tls:db.internal:5433,cafile=ca.pem   add TLS on the way out\n  \
+        sockbox relay tcp:9000 'fifo:/tmp/in!!file:/tmp/out,append'   read a FIFO, write a file\n\n\
         A is listened on and B connected to for each client; prefix a side with listen: or \
-        connect: to say otherwise (two connect: sides are joined once). A socket stream to a \
+        connect: to say otherwise (two connect: sides are joined once). A side may be a dual \
+        address READ!!WRITE: both halves are connected to and make one connection (see \
+        `sockbox help addresses`). A socket stream to a \
         datagram or seqpacket side needs frame=len32|len16|line on the stream side. --retry \
         applies to each connect to B (and to A with connect:); a connection that broke is \
-        never reconnected. With A a kind that yields one connection (-, file, exec, sh) or \
+        never reconnected. With A a kind that yields one connection (-, file, exec, sh, R!!W) or \
         --once, the relay exits 1 when that connection failed. Access control (--allow-*, \
         --deny-ip*, --max-conns) works as in `sockbox listen --help`: a refused client is closed \
         before B is connected to. --dump shows each chunk as it moves, every line numbered by \
@@ -333,9 +337,10 @@ pub enum Command {
     Doctor(crate::cmd::doctor::DoctorArgs),
 }
 
-/// Parse the command line. An address may start with `-` (`-,frame=line`), which clap reads as
-/// the unknown flag `-,`: positionals marked `allow_hyphen_values` (the ADDR ones, with the
-/// [`Addr`] parser) take such values, but only when an argument before `--` starts with `-,`.
+/// Parse the command line. An address may start with `-` (`-,frame=line`, `-!!file:/out`), which
+/// clap reads as the unknown flag `-,`: positionals marked `allow_hyphen_values` (the ADDR ones,
+/// with the [`Addr`] parser) take such values, but only when an argument before `--` starts
+/// with `-,` or `-!!`.
 /// Always allowing them would take a mistyped flag for the address and blame the next argument
 /// (`connect --timout 2s tcp:h:1` would say "unexpected argument '2s'").
 pub fn try_parse() -> Result<Cli, clap::Error> {
@@ -355,7 +360,10 @@ where
         .iter()
         .skip(1)
         .take_while(|a| a.as_os_str() != "--")
-        .any(|a| a.as_encoded_bytes().starts_with(b"-,"));
+        .any(|a| {
+            let a = a.as_encoded_bytes();
+            a.starts_with(b"-,") || a.starts_with(b"-!!")
+        });
     let mut cmd = Cli::command();
     if !dash_addr {
         cmd = no_hyphen_values(cmd);
@@ -375,8 +383,8 @@ fn no_hyphen_values(cmd: clap::Command) -> clap::Command {
     .mut_subcommands(no_hyphen_values)
 }
 
-/// An ADDR positional: with `allow_hyphen_values = true` (see [`parse`]) it takes `-` and
-/// `-,OPTION...`; anything else starting with `-` is the unknown flag it looks like, reported
+/// An ADDR positional: with `allow_hyphen_values = true` (see [`parse`]) it takes `-`,
+/// `-,OPTION...` and `-!!WRITE`; anything else starting with `-` is the unknown flag it looks like, reported
 /// as clap reports one. Flags the verb knows are still parsed as flags.
 #[derive(Clone, Copy, Debug)]
 pub struct Addr;
@@ -392,7 +400,7 @@ impl clap::builder::TypedValueParser for Addr {
     ) -> Result<String, clap::Error> {
         use clap::error::{ContextKind, ContextValue, ErrorKind};
         let s = clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)?;
-        if s.starts_with('-') && s != "-" && !s.starts_with("-,") {
+        if s.starts_with('-') && s != "-" && !s.starts_with("-,") && !s.starts_with("-!!") {
             let mut err = clap::Error::new(ErrorKind::UnknownArgument).with_cmd(cmd);
             err.insert(ContextKind::InvalidArg, ContextValue::String(s));
             err.insert(

@@ -273,6 +273,19 @@ fn unsupported_lines_get_one_line_and_exit_2() {
         &["socat", "TCP-L:80,chroot=/x", "EXEC:sh"],
         &["socat", "-ly", "TCP-L:80", "-"],
         &["socat", "TCP-L:80!!STDOUT", "-"],
+        &["socat", "-", "STDOUT!!FILE:/tmp/x"],
+        &["socat", "-", "FILE:/tmp/x!!ECHO"],
+        &["socat", "-", "EXEC:cat!!FILE:/tmp/x"],
+        &[
+            "socat",
+            "--explain",
+            "-",
+            "FILE:/tmp/x,append!!UDP-RECVFROM:53",
+        ],
+        &["connect", "tcp:80!!-"],
+        &["connect", "listen:file:/tmp/x!!-"],
+        &["relay", "tcp:0", "-!!file:/tmp/x,follow"],
+        &["relay", "tcp:0", "udp:127.0.0.1:9!!-"],
         &["socat", "TCP-LSTEN:80", "-"],
         &["nc", "--ssl", "-u", "127.0.0.1", "443"],
         &["nc", "-l", "-x", "127.0.0.1:1080", "8080"],
@@ -902,4 +915,129 @@ fn socat_echo_and_unnamed_pipe() {
         );
         assert_eq!(client.wait_code(WAIT), 0, "{tool:?}: {}", client.stderr());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// socat's dual address READ!!WRITE
+
+/// socat's EXAMPLES with a file read as it grows and written by the other half: `- FILE:X,
+/// ignoreeof!!FILE:X,append` and `- X,trunc,ignoreeof!!X` (bare paths). Lines typed are
+/// appended to the file and come back on stdout; real socat and ours, no `-t` (sockbox takes
+/// socat's default -t 0.5 for a followed file): the same stdout, file and exit status.
+#[test]
+fn socat_dual_file_follow_and_append() {
+    let dir = tempdir();
+    let lines = b"first typed\nsecond typed\n".to_vec();
+    let mut seen = Vec::new();
+    for tool in Tool::both("socat") {
+        let tag = format!("{tool:?}").replace(['(', ')', '"'], "");
+        // FILE:X,ignoreeof!!FILE:X,append: what X held, then what was typed.
+        let x = write_file(dir.path(), &format!("{tag}.log"), b"already there\n");
+        let x = x.display();
+        let mut p = tool.spawn(&strings(&[
+            "-",
+            &format!("FILE:{x},ignoreeof!!FILE:{x},append"),
+        ]));
+        p.feed(lines.clone());
+        let code = p.wait_code(WAIT);
+        let file = std::fs::read(x.to_string()).unwrap();
+        // X,trunc,ignoreeof!!X: emptied first, then only what was typed.
+        let h = write_file(dir.path(), &format!("{tag}.hugo"), b"old content\n");
+        let h = h.display();
+        let mut q = tool.spawn(&strings(&["-", &format!("{h},trunc,ignoreeof!!{h}")]));
+        q.feed(lines.clone());
+        let code2 = q.wait_code(WAIT);
+        let file2 = std::fs::read(h.to_string()).unwrap();
+        seen.push((tag, code, p.stdout(), file, code2, q.stdout(), file2));
+    }
+    let expected = [b"already there\n".as_slice(), &lines].concat();
+    for (tag, code, out, file, code2, out2, file2) in &seen {
+        assert_eq!(*code, 0, "{tag}");
+        assert_eq!(
+            out, &expected,
+            "{tag}: stdout of FILE:X,ignoreeof!!FILE:X,append"
+        );
+        assert_eq!(file, &expected, "{tag}: the file");
+        assert_eq!(*code2, 0, "{tag}");
+        assert_eq!(out2, &lines, "{tag}: stdout of X,trunc,ignoreeof!!X");
+        assert_eq!(file2, &lines, "{tag}: the file, emptied first");
+    }
+    assert_eq!(seen[0].2, seen[1].2);
+    assert_eq!(seen[0].5, seen[1].5);
+}
+
+/// socat's `- PIPE:P,nonblock!!P`: stdin goes into a FIFO that PIPE: makes, and what comes out
+/// of it goes to stdout; the same bytes and exit status from both. sockbox removes the FIFO it
+/// made at the end, as socat does.
+#[test]
+fn socat_dual_pipe_reads_back_what_it_writes() {
+    let dir = tempdir();
+    let data = random_bytes(100_000);
+    for tool in Tool::both("socat") {
+        let tag = format!("{tool:?}").replace(['(', ')', '"'], "");
+        let fifo = dir.path().join(format!("{tag}.pipe"));
+        let f = fifo.display();
+        let mut p = tool.spawn(&strings(&["-", &format!("PIPE:{f},nonblock!!{f}")]));
+        p.feed(data.clone());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(sha256(&p.stdout()), sha256(&data), "{tool:?}");
+        assert!(!fifo.exists(), "{tool:?} left {f}");
+    }
+}
+
+/// A FIFO read half and a file write half against a TCP peer (the Python echo server):
+/// `FIFO!!OUT TCP:127.0.0.1:PORT` reads what the test writes into an existing FIFO, sends it
+/// to the echo server, and appends what comes back to OUT (a bare path: socat's GOPEN
+/// appends). Both tools: OUT holds exactly the bytes written, exit 0.
+#[test]
+fn socat_dual_fifo_in_file_out_through_tcp() {
+    let dir = tempdir();
+    let echo = EchoServer::start("tcp4", "127.0.0.1:0");
+    let data = random_bytes(300_000);
+    for tool in Tool::both("socat") {
+        let tag = format!("{tool:?}").replace(['(', ')', '"'], "");
+        let fifo = dir.path().join(format!("{tag}.in"));
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let out = dir.path().join(format!("{tag}.out"));
+        let dual = format!("{}!!{}", fifo.display(), out.display());
+        // -t 5: the echo's last bytes may take longer than socat's default 0.5 s under load.
+        let mut p = tool.spawn(&strings(&[
+            "-t",
+            "5",
+            &dual,
+            &format!("TCP:127.0.0.1:{}", echo.port),
+        ]));
+        // Opening the FIFO for writing waits for the tool to open it for reading.
+        let (path, sent) = (fifo.clone(), data.clone());
+        let writer = thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            w.write_all(&sent).unwrap();
+        });
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        writer.join().unwrap();
+        let got = std::fs::read(&out).unwrap();
+        assert_eq!(sha256(&got), sha256(&data), "{tool:?}: {}", out.display());
+    }
+}
+
+/// Native: `connect 'file:IN!!sh:cat > OUT'`: the file's bytes go to stdout, stdin's to the
+/// program; end of stdin ends the program's input (W's writer finished), and sockbox waits for
+/// the program it holds, so OUT is whole when it exits. Explain prints the same native line.
+#[test]
+fn native_dual_holds_its_program_to_the_end() {
+    let dir = tempdir();
+    let from_file = random_bytes(150_000);
+    let from_stdin = random_bytes(250_000);
+    let input = write_file(dir.path(), "in", &from_file);
+    let out = dir.path().join("out");
+    let addr = format!("file:{}!!sh:cat > {}", input.display(), out.display());
+    let result = run_sockbox(&["connect", &addr], &from_stdin);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(sha256(&result.stdout), sha256(&from_file));
+    assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&from_stdin));
+    let line = format!("FILE:{}!!SYSTEM:cat > {}", input.display(), out.display());
+    let explained = run_sockbox(&["socat", "--explain", "-", &line], b"");
+    assert_eq!(explained.code, 0, "{}", explained.stderr);
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(text.contains(&format!("connect '{addr}'")), "{text}");
 }

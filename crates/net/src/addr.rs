@@ -137,6 +137,95 @@ pub enum Endpoint {
     Tty(PathBuf),
     /// `readline`: the user's terminal with line editing and history (stdio elsewhere).
     Readline,
+    /// `R!!W`: read from one address, write to another (socat's dual address).
+    Dual(Dual),
+}
+
+/// The two halves of a dual address `R!!W`: what is read comes from `read`, what is written
+/// goes to `write`. Both are opened as clients (connect role); built only through
+/// [`Dual::new`], which refuses halves that cannot be combined.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Dual {
+    read: Box<Address>,
+    write: Box<Address>,
+}
+
+impl Dual {
+    /// Combines `read` and `write`, or says in one line why they cannot be: a half that
+    /// listens (or serves datagrams), a half that is itself dual, a read half that only
+    /// writes (`file:X,append`, or a program, whose command line would run on to the end of
+    /// the address), a write half that only reads (`file:X,follow`), or halves that disagree
+    /// on byte stream or messages. Their roles are dropped: both halves connect.
+    pub fn new(mut read: Address, mut write: Address) -> Result<Dual, String> {
+        for (half, a) in [("read", &read), ("write", &write)] {
+            if a.role == Some(Role::Listen) {
+                return Err(format!(
+                    "its {half} half {a} listens; both halves of R!!W are opened as clients \
+                     (put a listening address on the other side of the relay)"
+                ));
+            }
+            match &a.endpoint {
+                Endpoint::Dual(_) => {
+                    return Err(format!(
+                        "its {half} half {a} is dual itself; an address has one '!!'"
+                    ))
+                }
+                Endpoint::Tcp(t) | Endpoint::Udp(t) if t.host.is_none() => {
+                    return Err(format!(
+                        "its {half} half {a} names no host; each half is connected to \
+                         (HOST:PORT)"
+                    ))
+                }
+                Endpoint::Icmp { .. } => {
+                    return Err(format!(
+                        "its {half} half {a} is for `sockbox ping`, not for connecting"
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if let Endpoint::Exec(_) | Endpoint::Sh(_) = read.endpoint {
+            return Err(format!(
+                "its read half {read} is a program, whose command line runs to the end of the \
+                 address; a program can be the write half (R!!exec:PROG)"
+            ));
+        }
+        if read.options.write.is_some() && !read.options.follow {
+            let w = read.options.write.map_or("", |w| w.option_name());
+            return Err(format!(
+                "its read half {read} only writes ({w}); add follow to read it as it grows"
+            ));
+        }
+        if write.options.follow {
+            return Err(format!(
+                "its write half {write} only reads (follow); give creat, trunc or append"
+            ));
+        }
+        if read.carries_messages() != write.carries_messages()
+            || read.options.frame != write.options.frame
+        {
+            return Err(format!(
+                "its halves {read} and {write} differ: one is a byte stream and the other \
+                 carries messages (or their frame= differs); relay them apart instead"
+            ));
+        }
+        read.role = None;
+        write.role = None;
+        Ok(Dual {
+            read: Box::new(read),
+            write: Box::new(write),
+        })
+    }
+
+    /// The address read from.
+    pub fn read(&self) -> &Address {
+        &self.read
+    }
+
+    /// The address written to.
+    pub fn write(&self) -> &Address {
+        &self.write
+    }
 }
 
 /// Whether an address is listened on or connected to, when the user said so explicitly.
@@ -412,6 +501,7 @@ impl Endpoint {
             Endpoint::Pty => "pty",
             Endpoint::Tty(_) => "tty",
             Endpoint::Readline => "readline",
+            Endpoint::Dual(_) => "dual",
         }
     }
 
@@ -432,6 +522,7 @@ impl Endpoint {
             | Endpoint::Pty
             | Endpoint::Tty(_)
             | Endpoint::Readline => Transfer::Stream,
+            Endpoint::Dual(d) => d.read.endpoint.transfer(),
         }
     }
 
@@ -469,6 +560,9 @@ impl Address {
 
     /// Messages as seen by the relay: a message kind, or a stream kind with `frame=`.
     pub fn carries_messages(&self) -> bool {
+        if let Endpoint::Dual(d) = &self.endpoint {
+            return d.read.carries_messages();
+        }
         self.endpoint.transfer() == Transfer::Message || self.options.frame.is_some()
     }
 

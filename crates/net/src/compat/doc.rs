@@ -105,6 +105,21 @@ pub fn markdown() -> String {
             );
         }
     }
+    out.push_str(
+        "\n**Dual addresses `R!!W`** (read from R, write to W): mapped to sockbox's dual address \
+         `R!!W`, on either address of the line, each half translated as above but opened the \
+         way socat opens it: R for reading, W for writing. So a bare path or `GOPEN:` write \
+         half appends (`file:PATH,append`, socat's `O_APPEND`), an `OPEN:`/`FILE:` write half \
+         writes from the start (`file:PATH,creat`), a `PIPE:` read half makes its FIFO (which a \
+         bare path write half then names) and reads it, and `ignoreeof` with `trunc` or \
+         `create` on the read half empties (makes) the file, then follows it. A line with a \
+         followed file (`ignoreeof`) and no `-t` gets socat's default `-t 0.5` \
+         (`--linger 500ms`), as the followed side never ends. Refused, one line each: a \
+         listening half, a half that only writes (`STDOUT`) as R or only reads (`STDIN`) as W, \
+         `ECHO`/`PIPE` without a name as a half, a program (`EXEC:`, `SYSTEM:`) as the read \
+         half (sockbox's program lines keep `!!`: put it on the write side), a datagram half \
+         with a stream half. `STDIN!!STDOUT` and its spellings are plain stdio.\n",
+    );
     out.push_str("\n## socat address options\n\n");
     out.push_str("| option | what sockbox does | as / why |\n|---|---|---|\n");
     for o in SOCAT_OPTIONS {

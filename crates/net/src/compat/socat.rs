@@ -18,9 +18,9 @@
 
 use std::path::Path;
 
-use super::table::{self, Effect, FileWrite, Flow, Opens, Verdict};
+use super::table::{self, Effect, Flow, Opens, Verdict};
 use super::{nearest, seconds, usage, PathKind, Plan};
-use crate::addr::{Address, Endpoint, IpVersion, Role};
+use crate::addr::{Address, Dual, Endpoint, FileWrite, IpVersion, Role};
 use crate::error::Error;
 
 /// What `sockbox socat` was asked: the plan, or help / version.
@@ -100,8 +100,13 @@ pub fn translate(args: &[String], probe: &dyn Fn(&Path) -> PathKind) -> Result<R
     while i < args.len() {
         let arg = &args[i];
         i += 1;
-        // `-` and `-,OPTIONS` are stdio, not flags.
-        if !addrs.is_empty() || arg == "-" || arg.starts_with("-,") || !arg.starts_with('-') {
+        // `-`, `-,OPTIONS` and `-!!WRITE` are addresses, not flags.
+        if !addrs.is_empty()
+            || arg == "-"
+            || arg.starts_with("-,")
+            || arg.starts_with("-!!")
+            || !arg.starts_with('-')
+        {
             addrs.push(arg.clone());
             continue;
         }
@@ -199,7 +204,7 @@ fn refused_flag(flag: &str) -> Error {
                 )),
                 None => usage(format!(
                     "socat: unknown option '{flag}' (an address that starts with '-' must be \
-                     '-' or '-,OPTIONS')"
+                     '-', '-,OPTIONS' or '-!!WRITE')"
                 )),
             }
         }
@@ -232,20 +237,129 @@ fn split_options(s: &str, quotes: bool) -> (&str, Vec<&str>) {
     (target, parts)
 }
 
+/// Which way socat uses a half of a dual address `R!!W`: it opens R for reading only and W
+/// for writing only, which decides how a file or a path is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Half {
+    Read,
+    Write,
+}
+
+/// Where socat splits `R!!W`: the first "!!" outside quotes and not after a backslash.
+fn split_dual(raw: &str) -> Option<(&str, &str)> {
+    let b = raw.as_bytes();
+    let mut quote = None;
+    let mut i = 0;
+    while i < b.len() {
+        match (quote, b[i]) {
+            (_, b'\\') => i += 1,
+            (Some(q), c) if c == q => quote = None,
+            (None, c @ (b'\'' | b'"')) => quote = Some(c),
+            (None, b'!') if b.get(i + 1) == Some(&b'!') => return Some((&raw[..i], &raw[i + 2..])),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Reads one socat address into a native one plus what the front end must do for it.
 fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Result<Side, Error> {
-    if let Some((read, write)) = raw.split_once("!!") {
+    if let Some((read, write)) = split_dual(raw) {
         // Reading stdin and writing stdout, however spelt, is stdio.
         if is_std_in(read) && is_std_out(write) {
             let mut s = side("-", set, probe)?;
             s.raw = raw.to_owned();
             return Ok(s);
         }
+        return dual_side(raw, read, write, set, probe);
+    }
+    single_side(raw, set, probe, None)
+}
+
+/// `R!!W`: each half translated as socat opens it (R for reading, W for writing), joined into
+/// a native dual address.
+fn dual_side(
+    raw: &str,
+    read: &str,
+    write: &str,
+    set: &mut Settings,
+    probe: &dyn Fn(&Path) -> PathKind,
+) -> Result<Side, Error> {
+    let r = half_side(raw, read, Half::Read, set, probe)?;
+    // socat opens R first: a PIPE: read half has made its FIFO by the time W's path is looked at.
+    let made = match &r.addr.endpoint {
+        Endpoint::Fifo(p) if probe(p) == PathKind::Missing => Some(p.clone()),
+        _ => None,
+    };
+    let probe_w = |p: &Path| match &made {
+        Some(m) if m == p => PathKind::Fifo,
+        _ => probe(p),
+    };
+    let w = half_side(raw, write, Half::Write, set, &probe_w)?;
+    let dual = Dual::new(r.addr, w.addr)
+        .map_err(|why| usage(format!("'{raw}': socat's dual address: {why}")))?;
+    Ok(Side {
+        addr: Address::new(Endpoint::Dual(dual)),
+        flow: Flow::Both,
+        fork: false,
+        allow: Vec::new(),
+        max_children: None,
+        echo: false,
+        raw: raw.to_owned(),
+    })
+}
+
+/// One half of a dual address, refused when socat's use of it has no sockbox meaning.
+fn half_side(
+    raw: &str,
+    text: &str,
+    half: Half,
+    set: &mut Settings,
+    probe: &dyn Fn(&Path) -> PathKind,
+) -> Result<Side, Error> {
+    let (name, unusable) = match half {
+        Half::Read => ("read", Flow::WriteOnly),
+        Half::Write => ("write", Flow::ReadOnly),
+    };
+    if text.is_empty() {
         return Err(usage(format!(
-            "'{raw}': socat's dual address (read from one, write to the other) is not supported \
-             by sockbox yet; nearest: `sockbox socat -u` for one direction"
+            "'{raw}': socat's dual address needs two addresses, READ!!WRITE"
         )));
     }
+    let s = single_side(text, set, probe, Some(half))?;
+    if s.echo {
+        return Err(usage(format!(
+            "'{raw}': {text} as the {name} half of a dual address: an echo has no halves; \
+             nearest: ECHO alone"
+        )));
+    }
+    if s.flow == unusable {
+        return Err(usage(format!(
+            "'{raw}': {text} cannot be the {name} half of a dual address: it only {}",
+            if half == Half::Read {
+                "writes"
+            } else {
+                "reads"
+            }
+        )));
+    }
+    if s.fork || !s.allow.is_empty() || s.max_children.is_some() {
+        return Err(usage(format!(
+            "'{raw}': fork, range= and max-children= apply to a listening address; the halves \
+             of a dual address are connected to"
+        )));
+    }
+    Ok(s)
+}
+
+/// One socat address that is not dual; `half` says how a dual address uses it.
+fn single_side(
+    raw: &str,
+    set: &mut Settings,
+    probe: &dyn Fn(&Path) -> PathKind,
+    half: Option<Half>,
+) -> Result<Side, Error> {
     let word_end = raw.find([':', ',']).unwrap_or(raw.len());
     let word = &raw[..word_end];
     let rest = raw[word_end..].strip_prefix(':');
@@ -377,6 +491,22 @@ fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Res
                 word.to_ascii_uppercase()
             )))
         }
+        // socat opens a write half O_WRONLY: from the start, or as CREATE's creat() does; a
+        // FIFO there is written as one.
+        Opens::File { create } if half == Some(Half::Write) => {
+            match (write, probe(Path::new(target))) {
+                (None, PathKind::Fifo) => (format!("fifo:{target}"), Flow::Both),
+                _ => {
+                    let default = if create {
+                        FileWrite::Truncate
+                    } else {
+                        FileWrite::Create
+                    };
+                    write = Some(write.unwrap_or(default));
+                    (file_address(word, target, probe, write)?, Flow::Both)
+                }
+            }
+        }
         Opens::File { create } => {
             let write = write.or(create.then_some(FileWrite::Truncate));
             (file_address(word, target, probe, write)?, Flow::Both)
@@ -390,6 +520,12 @@ fn side(raw: &str, set: &mut Settings, probe: &dyn Fn(&Path) -> PathKind) -> Res
             let text = match probe(path) {
                 PathKind::Socket if write.is_none() => format!("unix:{target}"),
                 PathKind::Fifo if write.is_none() => format!("fifo:{target}"),
+                // GOPEN opens what is not a socket with O_APPEND, and creates a missing file:
+                // as a write half, that is append.
+                _ if half == Some(Half::Write) => {
+                    write = Some(write.unwrap_or(FileWrite::Append));
+                    file_address(word, target, probe, write)?
+                }
                 _ => file_address(word, target, probe, write)?,
             };
             (text, Flow::Both)
@@ -514,7 +650,14 @@ fn plan(a: Side, b: Side, set: &mut Settings) -> Result<Plan, Error> {
     // once the peer has gone, end after socat's default -t 0.5 instead of waiting for one.
     let raw_stdio =
         |s: &Side| s.addr.endpoint == Endpoint::Stdio && s.addr.options.terminal.sets_termios();
-    if set.linger.is_none() && (raw_stdio(&a) || raw_stdio(&b)) {
+    // Nor does a file read with ignoreeof (follow) ever end: socat's -t 0.5 is what ends such a
+    // line after the other direction has.
+    let follows = |s: &Side| match &s.addr.endpoint {
+        Endpoint::Dual(d) => d.read().options.follow,
+        _ => s.addr.options.follow,
+    };
+    let endless = |s: &Side| raw_stdio(s) || follows(s);
+    if set.linger.is_none() && (endless(&a) || endless(&b)) {
         set.linger = Some("500ms".to_owned());
     }
     match set.debug {
@@ -958,6 +1101,77 @@ mod tests {
         assert!(e.contains("two addresses"), "{e}");
         let e = refused("-Q - -");
         assert!(e.contains("unknown option"), "{e}");
+    }
+
+    #[test]
+    fn dual_addresses() {
+        // socat's EXAMPLES, each half opened the way socat opens it (R read, W written).
+        assert_eq!(
+            native("- FILE:/tmp/outfile1,ignoreeof!!FILE:/tmp/outfile1,append"),
+            "sockbox connect 'file:/tmp/outfile1,follow!!file:/tmp/outfile1,append' \
+             --linger 500ms"
+        );
+        let file = |_: &Path| PathKind::File;
+        assert_eq!(
+            native_with("- /tmp/hugo,trunc,ignoreeof!!/tmp/hugo", &file),
+            "sockbox connect 'file:/tmp/hugo,trunc,follow!!file:/tmp/hugo,append' --linger 500ms"
+        );
+        // PIPE: makes the FIFO the bare path then names (socat opens R first).
+        assert_eq!(
+            native("- PIPE:/tmp/pipi,nonblock!!/tmp/pipi"),
+            "sockbox connect 'fifo:/tmp/pipi!!fifo:/tmp/pipi'"
+        );
+        assert_eq!(
+            native("-,echo=0 open:/tmp/myfile,create,trunc,ignoreeof!!/tmp/myfile"),
+            "sockbox relay --linger 500ms connect:stdio,echo=0 \
+             'connect:file:/tmp/myfile,trunc,follow!!file:/tmp/myfile,append'"
+        );
+        // OPEN: as a write half writes from the start (O_WRONLY); CREATE: truncates.
+        assert_eq!(
+            native_with("- OPEN:/in!!OPEN:/out", &file),
+            "sockbox connect 'file:/in!!file:/out,creat'"
+        );
+        assert_eq!(
+            native("- OPEN:/in,ignoreeof!!CREATE:/out"),
+            "sockbox connect 'file:/in,follow!!file:/out,trunc' --linger 500ms"
+        );
+        // On either address, with a listener on the other; quotes keep a program's "!!".
+        assert_eq!(
+            native("TCP-LISTEN:9000,fork,reuseaddr PIPE:/tmp/in!!SYSTEM:'cat >/dev/null!!'"),
+            "sockbox relay listen:tcp:9000,reuseaddr 'connect:fifo:/tmp/in!!sh:cat >/dev/null!!'"
+        );
+        assert_eq!(
+            native("-!!OPEN:/out,append TCP:h:1"),
+            "sockbox relay 'connect:stdio!!file:/out,append' connect:tcp:h:1"
+        );
+        // Standard I/O however spelt is still stdio.
+        assert_eq!(
+            native("echo FD:0!!FD:1"),
+            "sockbox relay --oneway connect:stdio connect:stdio"
+        );
+    }
+
+    #[test]
+    fn dual_halves_that_cannot_combine() {
+        for (line, why) in [
+            ("TCP-L:80!!STDOUT -", "read half listen:tcp:80 listens"),
+            (
+                "- FILE:/x!!UDP-RECVFROM:53",
+                "write half listen:udp:53 listens",
+            ),
+            ("- STDOUT!!FILE:/x", "only writes"),
+            ("- FILE:/x!!STDIN", "only reads"),
+            ("- ECHO!!FILE:/x", "an echo has no halves"),
+            ("- EXEC:cat!!FILE:/x", "is a program"),
+            ("- FILE:/x,append!!FILE:/y", "only writes (append)"),
+            ("- UDP:h:1!!FILE:/y", "byte stream"),
+            ("- !!FILE:/y", "READ!!WRITE"),
+            ("- FILE:/x,fork!!FILE:/y", "listening address"),
+            ("- FILE:/x,su=nobody!!FILE:/y", "'su'"),
+        ] {
+            let e = refused(line);
+            assert!(e.contains(why), "{line}: {e}");
+        }
     }
 
     #[test]

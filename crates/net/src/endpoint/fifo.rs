@@ -116,6 +116,26 @@ impl FifoListener {
     }
 }
 
+/// Read from the FIFO as a client (the read half of a dual address): waits until some process
+/// opens it for writing. The FIFO exists already ([`create`] made it if it was missing).
+pub(crate) async fn open_for_reading(addr: &Address, path: &Path) -> Result<Conn> {
+    let target = addr.to_string();
+    check_fifo(&target, path)?;
+    let fd = finish_open(
+        &target,
+        path,
+        OFlag::O_RDONLY,
+        &mut start_open(path, OFlag::O_RDONLY),
+    )
+    .await?;
+    Ok(Conn::pipes(
+        target,
+        Some((fd, Medium::Pipe)),
+        None,
+        addr.options.frame,
+    ))
+}
+
 /// Write into the FIFO: blocks until some process opens it for reading.
 pub(crate) async fn open_for_writing(addr: &Address, path: &Path) -> Result<Conn> {
     let target = addr.to_string();

@@ -5,6 +5,9 @@
 //! does not exist yet is created and what arrives is written to it. A terminal is both read
 //! and written. Regular files and terminals cannot be polled, so all go through bridge
 //! threads.
+//!
+//! `creat` or `trunc` with `follow` make the file (empty it, with `trunc`) and then read it as
+//! it grows: the read half of socat's `FILE:X,trunc,ignoreeof!!FILE:X` (`O_RDONLY|O_CREAT|O_TRUNC`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal};
@@ -87,25 +90,41 @@ fn set_owner_and_mode(addr: &Address, path: &Path, f: &File) -> Result<()> {
 
 pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
     let target = addr.to_string();
-    if let Some(mode) = addr.options.write {
-        if addr.options.follow {
+    // With follow, creat and trunc make the file to read; otherwise they write it.
+    let (made, flags) = match (addr.options.write, addr.options.follow) {
+        (Some(mode), false) => return open_for_writing(addr, path, mode),
+        (Some(FileWrite::Append), true) => {
             return Err(Error::Usage(format!(
-                "{target}: follow reads a file and {} writes one; give one",
-                mode.option_name()
-            )));
+                "{target}: follow reads a file and append writes one; give one (creat,follow \
+                 or trunc,follow make the file, then read it as it grows)"
+            )))
         }
-        return open_for_writing(addr, path, mode);
-    }
+        (Some(FileWrite::Truncate), true) => (true, libc::O_CREAT | libc::O_TRUNC),
+        (Some(FileWrite::Create), true) => (true, libc::O_CREAT),
+        (None, _) => (false, 0),
+    };
     // O_NOCTTY: a terminal opened here must not become sockbox's controlling terminal.
     match OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOCTTY)
+        .mode(0o666)
+        .custom_flags(libc::O_NOCTTY | flags)
         .open(path)
     {
         Ok(f) => {
             let meta = f.metadata().map_err(io_err("stat", &target))?;
             let o = &addr.options;
-            if o.mode.is_some() || o.owner.is_some() || o.group.is_some() {
+            if made {
+                crate::narrate!(
+                    "open({}, O_RDONLY|O_CREAT{})",
+                    path.display(),
+                    if flags & libc::O_TRUNC != 0 {
+                        "|O_TRUNC"
+                    } else {
+                        ""
+                    }
+                );
+                set_owner_and_mode(addr, path, &f)?;
+            } else if o.mode.is_some() || o.owner.is_some() || o.group.is_some() {
                 return Err(Error::Usage(format!(
                     "{target}: mode=, owner= and group= set a file sockbox creates or writes; this \
                      one exists and is read (add creat, trunc or append to write it)"

@@ -18,6 +18,7 @@ mod bound;
 mod bridge;
 mod crlf;
 pub(crate) mod demux;
+mod dual;
 mod exec;
 pub mod fdio;
 mod fifo;
@@ -142,6 +143,21 @@ pub(crate) struct Holdings {
     /// Tasks moving the bytes of a layer (TLS, crlf) between the real fd and the one the
     /// relay sees.
     tasks: Vec<Task>,
+}
+
+impl Holdings {
+    /// Takes over what `other` holds: a dual address's two halves become one connection.
+    fn absorb(&mut self, other: Holdings) {
+        self.threads.extend(other.threads);
+        self.guards.extend(other.guards);
+        self.tasks.extend(other.tasks);
+        match (&self.child, other.child) {
+            (None, child) => self.child = child,
+            // Not made by the parser (a read half is never a program); kept, not lost.
+            (Some(_), Some(child)) => self.guards.push(Box::new(child)),
+            (Some(_), None) => {}
+        }
+    }
 }
 
 /// A task serving a connection: waited for at close, after being told the connection is
@@ -371,6 +387,7 @@ async fn open_kind(addr: &Address, timeout: Option<Duration>, d: Described) -> R
         Endpoint::Pty => Box::pin(pty::open(addr)).await,
         Endpoint::Tty(path) => tty::open(addr, path),
         Endpoint::Readline => readline::open(addr),
+        Endpoint::Dual(d) => Box::pin(dual::open(d, timeout, None)).await,
     }
 }
 
@@ -382,6 +399,7 @@ pub async fn connect_for(addr: &Address, timeout: Option<Duration>, client: &Con
     match &addr.endpoint {
         Endpoint::Exec(argv) => exec::spawn(addr, argv, &peer_env(client)),
         Endpoint::Sh(line) => exec::spawn(addr, &sh_argv(line), &peer_env(client)),
+        Endpoint::Dual(d) => Box::pin(dual::open(d, timeout, Some(client))).await,
         _ => connect_with(addr, timeout, Described::Not).await,
     }
 }
@@ -486,7 +504,9 @@ impl Listener {
             | Endpoint::Stdio
             | Endpoint::Pty
             | Endpoint::Tty(_)
-            | Endpoint::Readline => Ok(Listener {
+            | Endpoint::Readline
+            // Both halves connect: opened once, as a file is.
+            | Endpoint::Dual(_) => Ok(Listener {
                 label: addr.to_string(),
                 accepting: Accepting::Once(Some(addr.clone())),
                 allow: None,
