@@ -136,7 +136,8 @@ impl Faults {
 
     /// SIGUSR1: faults off if they were on, on if off. Returns true when they are now on.
     pub fn toggle(&self) -> bool {
-        !self.off.fetch_xor(true, Ordering::Relaxed)
+        // The old value of `off` is the new value of "on".
+        self.off.fetch_xor(true, Ordering::Relaxed)
     }
 
     /// Every fault that fired so far.
