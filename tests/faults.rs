@@ -677,3 +677,137 @@ fn reset_after_on_unix_stream_gives_the_sender_epipe_then_econnreset() {
         [("reset".into(), "a2b".into(), 1, 5000)]
     );
 }
+
+#[test]
+fn drop_fds_loses_descriptors_and_keeps_their_bytes() {
+    let dir = tempdir();
+    let back = dir.path().join("back.sock");
+    let back = back.to_str().unwrap();
+    let front = dir.path().join("front.sock");
+    let front = front.to_str().unwrap();
+    let sink = server(&["fds-sink", &format!("seqpacket:{back}"), "2"]);
+    let r = spawn_sockbox(&[
+        "relay",
+        &format!("seqpacket:{front}"),
+        &format!("seqpacket:{back}"),
+        "--pass-fds",
+        "--drop-fds",
+        "up:0.5",
+        "--seed",
+        "9",
+        "--stats",
+        "--json",
+    ]);
+    wait_path(std::path::Path::new(front));
+    let mut c = client_proc(&["fds-send", &format!("seqpacket:{front}"), "20"]);
+    assert_eq!(c.wait_code(WAIT), 0, "{}", c.stderr());
+    let got = result(sink);
+    let want: Vec<String> = (0..20).map(|i| format!("fd-{i}")).collect();
+    assert_eq!(got["messages"], serde_json::json!(want), "{got}");
+    let lost: Vec<u64> = got["fds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(0..)
+        .filter(|(n, _)| n.as_u64() == Some(0))
+        .map(|(_, i)| i)
+        .collect();
+    let stats: Value = serde_json::from_str(stop(r).trim()).unwrap();
+    let logged: Vec<u64> = stats["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|f| assert_eq!(f["fault"], "drop-fds", "{stats}"))
+        .map(|f| f["message"].as_u64().unwrap())
+        .collect();
+    // The messages that arrived without their descriptor are the ones the log names.
+    assert_eq!(lost, logged, "{got} {stats}");
+    assert!(!lost.is_empty() && lost.len() < 20, "{lost:?}");
+}
+
+#[test]
+fn drop_fds_needs_pass_fds_and_pass_fds_takes_no_byte_faults() {
+    for (args, needle) in [
+        (
+            vec![
+                "unix:/tmp/x-a.sock",
+                "unix:/tmp/x-b.sock",
+                "--drop-fds",
+                "0.1",
+            ],
+            "--drop-fds: loses descriptors",
+        ),
+        (
+            vec![
+                "unix:/tmp/x-a.sock",
+                "unix:/tmp/x-b.sock",
+                "--pass-fds",
+                "--latency",
+                "10ms",
+            ],
+            "--pass-fds: of the faults on bytes only --drop-fds",
+        ),
+        (
+            vec![
+                "unix:/tmp/x-a.sock",
+                "unix:/tmp/x-b.sock",
+                "--pass-fds",
+                "--drop-fds",
+                "2",
+            ],
+            "--drop-fds 2: expected",
+        ),
+    ] {
+        let mut all = vec!["relay"];
+        all.extend(args);
+        let out = run_sockbox(&all, b"");
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(one_line(&out).contains(needle), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn connect_takes_the_faults_too_reset_at_the_byte_asked() {
+    let port = free_port();
+    let sink = server(&["sink", &format!("tcp:{port}")]);
+    let out = run_sockbox(
+        &[
+            "connect",
+            &format!("tcp:127.0.0.1:{port}"),
+            "--reset-after",
+            "up:5000",
+            "--seed",
+            "4",
+        ],
+        &random_bytes(1 << 20),
+    );
+    assert_no_panic(&out.stderr);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = result(sink);
+    assert_eq!(
+        (&got["bytes"], &got["end"]),
+        (&5000.into(), &"ECONNRESET".into()),
+        "{got}"
+    );
+}
+
+#[test]
+fn listen_takes_the_faults_too_close_after_on_a_client() {
+    let mut l = spawn_sockbox(&[
+        "listen",
+        "tcp:127.0.0.1:0",
+        "--close-after",
+        "up:1000",
+        "--seed",
+        "4",
+    ]);
+    // Nothing to send back: the client reads end of stream at once.
+    l.close_stdin();
+    let port = announced_port(&l);
+    let sent = client(&["send", &format!("tcp:{port}"), "5000", "10"]);
+    assert_eq!(sent["sent"], 5000, "{sent}");
+    assert_eq!(l.wait_code(WAIT), 0, "{}", l.stderr());
+    let got = l.stdout();
+    assert_eq!(got.len(), 1000, "{}", l.stderr());
+    assert_eq!(got, (0..1000).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+}

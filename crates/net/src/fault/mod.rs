@@ -14,6 +14,7 @@
 
 pub mod accept;
 mod copy;
+mod fds;
 mod log;
 mod rate;
 mod reset;
