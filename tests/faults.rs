@@ -811,3 +811,100 @@ fn listen_takes_the_faults_too_close_after_on_a_client() {
     assert_eq!(got.len(), 1000, "{}", l.stderr());
     assert_eq!(got, (0..1000).map(|i| (i % 251) as u8).collect::<Vec<_>>());
 }
+
+#[test]
+fn slice_cuts_a_stream_into_short_writes_and_keeps_every_byte() {
+    let port = free_port();
+    let sink = server(&["sink", &format!("tcp:{port}"), "10"]);
+    let to = format!("tcp:127.0.0.1:{port}");
+    let (r, front) = relay(&to, &["--slice", "up:1..16,gap=50ms", "--seed", "1"]);
+    client(&["send", &format!("tcp:{front}"), "120", "10"]);
+    let got = result(sink);
+    assert_eq!(got["bytes"], 120, "{got}");
+    // At least 8 slices, 50 ms apart: even a reader slow enough to merge some sees several
+    // short reads, where without --slice it sees one.
+    let reads = got["reads"].as_array().unwrap();
+    assert!(reads.len() >= 4, "{got}");
+    stop(r);
+}
+
+#[test]
+fn reorder_and_corrupt_change_only_the_messages_the_log_names() {
+    let dir = tempdir();
+    let back = dir.path().join("back.sock");
+    let back = back.to_str().unwrap();
+    let front = dir.path().join("front.sock");
+    let front = front.to_str().unwrap();
+    let sink = server(&["msg-sink", &format!("seqpacket:{back}"), "2"]);
+    let r = spawn_sockbox(&[
+        "relay",
+        &format!("seqpacket:{front}"),
+        &format!("seqpacket:{back}"),
+        "--reorder",
+        "0.3",
+        "--corrupt",
+        "0.3",
+        "--seed",
+        "11",
+        "--stats",
+        "--json",
+    ]);
+    wait_path(std::path::Path::new(front));
+    let mut c = client_proc(&["msg-send", &format!("seqpacket:{front}"), "30"]);
+    assert_eq!(c.wait_code(WAIT), 0, "{}", c.stderr());
+    let got = result(sink);
+    let msgs: Vec<Vec<u8>> = got["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| unhex(m.as_str().unwrap()))
+        .collect();
+    let stats: Value = serde_json::from_str(stop(r).trim()).unwrap();
+    let named = |fault: &str| -> Vec<usize> {
+        stats["faults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["fault"] == fault)
+            .map(|f| f["message"].as_u64().unwrap() as usize)
+            .collect()
+    };
+    let (reordered, corrupted) = (named("reorder"), named("corrupt"));
+    assert!(!reordered.is_empty() && !corrupted.is_empty(), "{stats}");
+    assert_eq!(msgs.len(), 30, "{got}");
+    // Which message each one received is: the one it equals, or differs from by one bit.
+    let sent: Vec<Vec<u8>> = (0..30).map(|i| format!("msg-{i}").into_bytes()).collect();
+    let mut order = Vec::new();
+    for m in &msgs {
+        let bits = |s: &Vec<u8>| -> Option<u32> {
+            (s.len() == m.len()).then(|| s.iter().zip(m).map(|(a, b)| (a ^ b).count_ones()).sum())
+        };
+        let (i, diff) = sent
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| bits(s).filter(|d| *d <= 1).map(|d| (i, d)))
+            .min_by_key(|(_, d)| *d)
+            .unwrap_or_else(|| panic!("{m:?} is no message sent, even with one bit flipped"));
+        assert_eq!(
+            diff == 1,
+            corrupted.contains(&i),
+            "message {i}: {got} {stats}"
+        );
+        order.push(i);
+    }
+    // Every message once; each held back one arrives right after its successor.
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..30).collect::<Vec<_>>(), "{order:?}");
+    for i in 0..30 {
+        let at = order.iter().position(|&x| x == i).unwrap();
+        if reordered.contains(&i) && i + 1 < 30 {
+            assert_eq!(order.get(at.wrapping_sub(1)), Some(&(i + 1)), "{order:?}");
+        }
+    }
+    for (at, &i) in order.iter().enumerate() {
+        if !reordered.contains(&i) && at > 0 && order[at - 1] > i {
+            panic!("message {i} came late without a reorder fault: {order:?}");
+        }
+    }
+}
