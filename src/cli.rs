@@ -473,6 +473,8 @@ pub struct ConnectArgs {
     pub echo: bool,
     #[command(flatten)]
     pub traffic: TrafficArgs,
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 /// Retrying a connect that failed for a reason that may pass (connect, relay).
@@ -606,6 +608,8 @@ pub struct ListenArgs {
     pub one_way: OneWayArgs,
     #[command(flatten)]
     pub traffic: TrafficArgs,
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -735,6 +739,10 @@ pub struct FaultArgs {
     /// Flip one bit of a message with probability P (e.g. --corrupt 0.01)
     #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]P")]
     pub corrupt: Vec<String>,
+    /// With --pass-fds: lose each descriptor passed (SCM_RIGHTS) with probability P, passing
+    /// on the bytes it came with (e.g. --pass-fds --drop-fds up:0.2)
+    #[arg(long, help_heading = FAULTS, value_name = "[up:|down:]P")]
+    pub drop_fds: Vec<String>,
     /// What clients of the listening side meet: refuse (nothing listens), reject (accepted,
     /// then closed at once), stall (never accepted, backlog full: connect() times out) (e.g.
     /// --accept stall)

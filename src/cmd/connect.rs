@@ -31,6 +31,20 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
     if !args.echo {
         relay::check_pair(&stdio, &addr)?;
     }
+    if args.faults.accept.is_some() {
+        return Err(Error::Usage(
+            "--accept: connect has no listening side; --accept is for relay's clients".into(),
+        )
+        .into());
+    }
+    // Faults (docs/faults.md): A is stdin/stdout (the echo: the peer), B the peer; up is
+    // what is sent to the peer.
+    let sides = if args.echo {
+        [&addr, &addr]
+    } else {
+        [&stdio, &addr]
+    };
+    let plan = super::fault::plan(&args.faults, sides, false)?;
     let iface = addr.to_string();
     let description = if args.echo {
         format!("sockbox connect {addr} --echo: A is {addr}, B sends its bytes back")
@@ -55,6 +69,7 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
         // stdin -> the peer is the forward direction.
         directions: super::one_way(&args.one_way, Directions::Forward),
         tap: tap.clone(),
+        faults: plan.faults.filter(|_| plan.on_connections),
         ..RelayOptions::default()
     };
     let mut conn = endpoint::connect(&addr, args.timeout).await?;

@@ -38,6 +38,7 @@ pub fn plan(args: &FaultArgs, sides: [&Address; 2], pass_fds: bool) -> Result<Pl
         ("dup", &args.dup),
         ("reorder", &args.reorder),
         ("corrupt", &args.corrupt),
+        ("drop-fds", &args.drop_fds),
     ] {
         spec.add(flag, values).map_err(usage)?;
     }
@@ -133,10 +134,24 @@ fn check(spec: &Spec, sides: [&Address; 2], pass_fds: bool) -> Result<(), Error>
                 .into(),
         ));
     }
-    if pass_fds && !spec.is_empty() {
+    if any(&|d| d.drop_fds > 0.0) && !pass_fds {
         return Err(Error::Usage(
-            "--pass-fds: faults are not applied to descriptor-passing relays yet".into(),
+            "--drop-fds: loses descriptors passed with SCM_RIGHTS; it needs --pass-fds \
+             (two unix: or two seqpacket: sides)"
+                .into(),
         ));
+    }
+    if pass_fds {
+        let mut others = spec.clone();
+        others.dirs.iter_mut().for_each(|d| d.drop_fds = 0.0);
+        if !others.is_empty() {
+            return Err(Error::Usage(
+                "--pass-fds: of the faults on bytes only --drop-fds applies to a \
+                 descriptor-passing relay (--accept, --faulty, --faults-after/-for and --seed \
+                 do too)"
+                    .into(),
+            ));
+        }
     }
     Ok(())
 }

@@ -61,6 +61,23 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
         )
         .into());
     }
+    let faulty = fault_flags(&args.faults);
+    if args.faults.accept.is_some() {
+        return Err(Error::Usage(
+            "--accept: is for relay's clients (relay LISTEN-ADDR ADDR --accept ...); listen \
+             takes the faults on a connection"
+                .into(),
+        )
+        .into());
+    }
+    if faulty && (brokering || (args.keep && matches!(serve, Serve::Stdio))) {
+        return Err(Error::Usage(
+            "faults need a relayed connection: with --keep, add --echo or --exec; --broker and \
+             --chat take none"
+                .into(),
+        )
+        .into());
+    }
     let t = &args.traffic;
     let tapped = t.dump.is_some() || t.pcap.is_some() || t.record.is_some();
     if tapped && args.keep && matches!(serve, Serve::Stdio) {
@@ -84,10 +101,22 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
             stdout_busy: matches!(serve, Serve::Stdio),
         },
     )?;
-    let mut listener = if args.inherit {
+    // Faults (docs/faults.md): A is the client, B stdin/stdout or the program; up is what
+    // the client sends.
+    let plan = |addr: &Address| {
+        let stdio = Address::new(Endpoint::Stdio);
+        let other = if matches!(serve, Serve::Echo) {
+            addr
+        } else {
+            &stdio
+        };
+        super::fault::plan(&args.faults, [addr, other], false)
+    };
+    let (mut listener, plan) = if args.inherit {
         let (addr, socket) = super::inherit(args.addrs.as_slice(), args.fdname.as_slice())?;
         check(&addr)?;
-        socket.into_listener()?
+        let plan = plan(&addr)?;
+        (socket.into_listener()?, plan)
     } else {
         let [addr] = args.addrs.as_slice() else {
             return Err(Error::Usage(
@@ -102,7 +131,8 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
         }
         check(&addr)?;
         allow.check_address(&addr)?;
-        Listener::bind(&addr).await?
+        let plan = plan(&addr)?;
+        (Listener::bind(&addr).await?, plan)
     };
     if !allow.is_empty() {
         listener.allow_only(allow)?;
@@ -113,6 +143,7 @@ pub async fn run(args: ListenArgs, shutdown: Shutdown) -> Result<ExitCode> {
         // The program or stdin -> the client is the backward direction.
         directions: super::one_way(&args.one_way, Directions::Backward),
         tap: tap.clone(),
+        faults: plan.faults.filter(|_| plan.on_connections),
         ..RelayOptions::default()
     });
     tracing::info!(target: PEER, "listening on {}", listener.label);
@@ -273,4 +304,25 @@ async fn collect(listener: Listener, max: Option<MaxConns>, shutdown: Shutdown) 
             None => return Ok(()),
         }
     }
+}
+
+/// True when any fault flag was given.
+fn fault_flags(f: &crate::cli::FaultArgs) -> bool {
+    let lists = [
+        &f.latency,
+        &f.rate,
+        &f.rate_total,
+        &f.slice,
+        &f.close_after,
+        &f.reset_after,
+        &f.stall_after,
+        &f.slow_close,
+        &f.half_close,
+        &f.drop,
+        &f.dup,
+        &f.reorder,
+        &f.corrupt,
+        &f.drop_fds,
+    ];
+    lists.iter().any(|l| !l.is_empty())
 }

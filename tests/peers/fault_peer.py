@@ -14,12 +14,22 @@ seqpacket:PATH or udp:PORT. Servers print `ready PORT` once listening and serve 
                                               "end"}
     fault_peer.py eof-server ADDR WAIT        reads to end of stream (WAIT s at most), then
                                               writes "eof after X" or "no eof" and closes
+                                              -> {"eof": seconds until end of stream | null}
     fault_peer.py ask ADDR                    sends "ask", shuts down writing, reads the answer
                                               -> {"answer", "end", "secs"}
     fault_peer.py connect ADDR TIMEOUT        -> {"result": "ok"|"timeout"|errno name, "secs"}
     fault_peer.py msg-sink ADDR WAIT          receives messages until WAIT s of quiet or end
                                               -> {"messages": [hex...]}
     fault_peer.py msg-send ADDR N             sends N messages "msg-I" (I from 0), 2 ms apart
+    fault_peer.py sinks ADDR N [WAIT]         serves N clients at once, each as `sink` does
+                                              -> {"clients": [sink results, in accept order]}
+    fault_peer.py knock ADDR                  connects and reads to the end, sending nothing
+                                              -> {"result": "ok"|errno name, "got", "end"}
+    fault_peer.py fds-send ADDR N             sends N messages "fd-I", each carrying one
+                                              descriptor (SCM_RIGHTS), 2 ms apart
+    fault_peer.py fds-sink ADDR WAIT          receives messages and their descriptors until
+                                              end or WAIT s of quiet
+                                              -> {"messages": [text...], "fds": [count...]}
 
 Every wait is bounded.
 """
@@ -123,7 +133,10 @@ def oneway_client(addr, n):
 
 
 def sink(addr, wait=str(TIMEOUT)):
-    c = serve_one(addr)
+    out(count(serve_one(addr), wait))
+
+
+def count(c, wait):
     c.settimeout(float(wait))
     total, reads, first, last, end = 0, [], None, None, "eof"
     while True:
@@ -139,7 +152,84 @@ def sink(addr, wait=str(TIMEOUT)):
         last = now
         total += len(d)
         reads.append(len(d))
-    out({"bytes": total, "end": end, "reads": reads, "first": first, "last": last})
+    c.close()
+    return {"bytes": total, "end": end, "reads": reads, "first": first, "last": last}
+
+
+def sinks(addr, n, wait=str(TIMEOUT)):
+    import threading
+
+    fam, ty, a = parse(addr)
+    s = socket.socket(fam, ty)
+    if fam == socket.AF_INET:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(a)
+    s.listen(16)
+    s.settimeout(TIMEOUT)
+    port = s.getsockname()[1] if fam == socket.AF_INET else 0
+    sys.stdout.write(f"ready {port}\n")
+    sys.stdout.flush()
+    results = [None] * int(n)
+
+    def one(i, c):
+        results[i] = count(c, wait)
+
+    threads = []
+    for i in range(int(n)):
+        c, _ = s.accept()
+        t = threading.Thread(target=one, args=(i, c))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join(TIMEOUT + float(wait))
+    out({"clients": results})
+
+
+def knock(addr):
+    try:
+        c = dial(addr, 5)
+    except OSError as e:
+        out({"result": err_name(e), "got": 0, "end": None})
+        return
+    got, end = 0, "eof"
+    try:
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            got += len(d)
+    except OSError as e:
+        end = err_name(e)
+    out({"result": "ok", "got": got, "end": end})
+
+
+def fds_send(addr, n):
+    c = dial(addr)
+    for i in range(int(n)):
+        fd = os.open("/dev/null", os.O_RDONLY)
+        socket.send_fds(c, [f"fd-{i}".encode()], [fd])
+        os.close(fd)
+        time.sleep(0.002)
+    time.sleep(0.2)
+    c.close()
+
+
+def fds_sink(addr, wait):
+    c = serve_one(addr)
+    c.settimeout(float(wait))
+    msgs, fds = [], []
+    try:
+        while True:
+            data, got, _flags, _addr = socket.recv_fds(c, 65536, 8)
+            if not data:
+                break
+            msgs.append(data.decode())
+            fds.append(len(got))
+            for fd in got:
+                os.close(fd)
+    except socket.timeout:
+        pass
+    out({"messages": msgs, "fds": fds})
 
 
 def send(addr, size, wait=str(TIMEOUT)):
@@ -170,11 +260,12 @@ def eof_server(addr, wait):
     c = serve_one(addr)
     start = time.monotonic()
     c.settimeout(float(wait))
-    answer = "no eof"
+    answer, eof = "no eof", None
     try:
         while c.recv(4096):
             pass
-        answer = f"eof after {time.monotonic() - start:.3f}"
+        eof = time.monotonic() - start
+        answer = f"eof after {eof:.3f}"
     except socket.timeout:
         pass
     try:
@@ -182,6 +273,7 @@ def eof_server(addr, wait):
     except OSError:
         pass
     c.close()
+    out({"eof": eof})
 
 
 def ask(addr):
@@ -248,6 +340,10 @@ def main():
         "connect": connect,
         "msg-sink": msg_sink,
         "msg-send": msg_send,
+        "sinks": sinks,
+        "knock": knock,
+        "fds-send": fds_send,
+        "fds-sink": fds_sink,
     }[cmd](*args)
 
 

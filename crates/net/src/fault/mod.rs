@@ -14,6 +14,7 @@
 
 pub mod accept;
 mod copy;
+mod fds;
 mod log;
 mod rate;
 mod reset;
@@ -136,7 +137,8 @@ impl Faults {
 
     /// SIGUSR1: faults off if they were on, on if off. Returns true when they are now on.
     pub fn toggle(&self) -> bool {
-        !self.off.fetch_xor(true, Ordering::Relaxed)
+        // The old value of `off` is the new value of "on".
+        self.off.fetch_xor(true, Ordering::Relaxed)
     }
 
     /// Every fault that fired so far.

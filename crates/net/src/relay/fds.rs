@@ -19,6 +19,7 @@ use crate::endpoint::demux::MAX_DATAGRAM;
 use crate::endpoint::fdio::Fd;
 use crate::endpoint::{Conn, Medium, Reader, Sink, Source, Writer};
 use crate::error::Error;
+use crate::fault::DirFaults;
 use crate::fdpass::scm::{self, RecvBuf, RecvError};
 use crate::fdpass::{SocketKind, SCM_MAX_FD};
 use crate::tap::{self, Dir, Hook, SideId};
@@ -102,6 +103,9 @@ pub(super) async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Re
         None => None,
     };
     let hook = |d: Dir| conn_tap.as_ref().map(|t| t.hook(d));
+    // --drop-fds: the fault layer sees each message's descriptors before they are sent.
+    let conn_faults = opts.faults.as_ref().and_then(|f| f.connection());
+    let hook = |d: Dir| (hook(d), conn_faults.as_ref().and_then(|f| f.dir(d)));
     let d1 = Box::pin(direction(&ea, &eb, wb, &fwd, &fwd_fds, hook(Dir::AtoB)));
     let d2 = Box::pin(direction(&eb, &ea, wa, &back, &back_fds, hook(Dir::BtoA)));
     let limits = Limits {
@@ -131,14 +135,15 @@ pub(super) async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Re
 }
 
 /// Copy `from` -> `to` until end of stream, then shut `to` down for writing. `fds` counts the
-/// descriptors carried; `hook` (a tap) sees each message with what its descriptors are.
+/// descriptors carried; `hook` (a tap) sees each message with what its descriptors are;
+/// `faults` (`--drop-fds`) may take some of the descriptors away before they are sent.
 async fn direction(
     from: &End,
     to: &End,
     writer: Option<Writer>,
     meter: &Meter,
     fds: &AtomicU64,
-    mut hook: Option<Hook>,
+    (mut hook, mut faults): (Option<Hook>, Option<DirFaults>),
 ) -> Result<DirEnd, Error> {
     // Which side reset, when reading (the source) or writing (the sink) says so.
     let (source, sink) = match hook.as_ref().map(|h| h.dir()) {
@@ -151,6 +156,7 @@ async fn direction(
     };
     // Made on the first message, like the other paths' buffers: idle connections hold none.
     let mut buf: Option<RecvBuf> = None;
+    let (mut moved, mut message) = (0u64, 0u64);
     loop {
         if buf.is_none() {
             let _ = from.fd.readable().await.map_err(|err| Error::Io {
@@ -161,7 +167,7 @@ async fn direction(
             buf = Some(RecvBuf::new(size, SCM_MAX_FD));
         }
         let b = buf.as_mut().expect("made above");
-        let got = match scm::recv(&from.fd, from.kind, b).await {
+        let mut got = match scm::recv(&from.fd, from.kind, b).await {
             Ok(Some(got)) => got,
             Ok(None) => {
                 if let Some(w) = writer {
@@ -189,6 +195,11 @@ async fn direction(
                 })
             }
         };
+        if let Some(f) = faults.as_mut() {
+            f.pass_fds(&mut got.fds, moved, message);
+        }
+        moved += got.len as u64;
+        message += 1;
         let borrowed: Vec<BorrowedFd<'_>> = got.fds.iter().map(AsFd::as_fd).collect();
         match scm::send(&to.fd, to.kind, b.data(got.len), &borrowed).await {
             Ok(()) => {}

@@ -500,6 +500,7 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
         }
         None => None,
     };
+    let conn_faults = opts.faults.as_ref().and_then(|f| f.connection());
     let d = Box::pin(direction(
         c.reader.take(),
         Side::of(c),
@@ -508,7 +509,7 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
         opts,
         &m,
         conn_tap.as_ref().map(|t| t.hook(Dir::AtoB)),
-        None,
+        conn_faults.as_ref().and_then(|f| f.dir(Dir::AtoB)),
     ));
     // The way back is the same socket: an empty second direction that has ended, so a datagram
     // peer lingers as after any other end (`--linger` is for two directions, not applied).
