@@ -72,7 +72,7 @@ pub enum Command {
         $XDG_STATE_HOME/sockbox/history); Ctrl-D ends the input; once either side has ended, \
         the session ends after 0.5 s without traffic (--linger changes it). Without a terminal \
         on stdin it is plain stdio.")]
-    Connect(ConnectArgs),
+    Connect(Box<ConnectArgs>),
     /// Listen on ADDR: one client to stdio, or many with --keep
     #[command(after_help = "Examples:\n  \
         sockbox listen tcp:8080                      one client, to stdin/stdout\n  \

@@ -107,7 +107,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
     match command {
-        Command::Connect(a) => connect::run(a).await,
+        Command::Connect(a) => connect::run(*a).await,
         Command::Listen(a) => listen::run(*a, shutdown).await,
         Command::Relay(a) => relay::run(*a, shutdown).await,
         Command::Send(a) => send::run(a).await,
