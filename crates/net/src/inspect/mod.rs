@@ -370,6 +370,16 @@ pub struct TcpInfo {
     pub bytes_received: Option<u64>,
     /// Bytes sent, retransmissions included (Linux 4.19+).
     pub bytes_sent: Option<u64>,
+    /// Milliseconds since data was last sent (`tcpi_last_data_sent`).
+    pub last_data_sent_ms: u32,
+    /// Milliseconds since data was last received (`tcpi_last_data_recv`).
+    pub last_data_recv_ms: u32,
+    /// Microseconds the connection has had data to send (`tcpi_busy_time`, Linux 4.10+).
+    pub busy_time_us: Option<u64>,
+    /// Microseconds of that limited by the peer's receive window (`tcpi_rwnd_limited`).
+    pub rwnd_limited_us: Option<u64>,
+    /// Microseconds of that limited by the local send buffer (`tcpi_sndbuf_limited`).
+    pub sndbuf_limited_us: Option<u64>,
 }
 
 /// A process holding a socket: `pid` has it open as descriptor `fd`.
