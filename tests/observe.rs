@@ -514,7 +514,9 @@ fn top_live_view_under_tmux_shows_a_flow_sorts_filters_and_quits() {
     assert!(shot.contains("2 Connections"), "{shot}");
 
     tmux.keys(&["q"]);
-    let shot = tmux.wait_screen("top to exit", |s| s.contains("top-exit="));
+    let shot = tmux.wait_screen("top to exit and stty to run", |s| {
+        s.contains("top-exit=") && s.contains("icanon")
+    });
     assert!(shot.contains("top-exit=0"), "{shot}");
     let modes = screen_row(&shot, "icanon").unwrap_or_default();
     assert!(
@@ -550,7 +552,9 @@ fn top_live_view_small_terminal_and_sigterm_restore_the_terminal() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let shot = tmux.wait_screen("top to exit", |s| s.contains("top-exit="));
+    let shot = tmux.wait_screen("top to exit and stty to run", |s| {
+        s.contains("top-exit=") && s.contains("icanon")
+    });
     assert!(shot.contains("top-exit=143"), "{shot}");
     let modes = screen_row(&shot, "icanon").unwrap_or_default();
     assert!(

@@ -574,6 +574,16 @@ impl Snapshot {
 
 /// Dump the sockets of the host (this network namespace) as `query` asks.
 pub fn snapshot(query: &Query) -> Result<Snapshot> {
+    snapshot_owned_by(query, None)
+}
+
+/// [`snapshot`] for a caller that dumps again and again: owners come from `index`, which walks
+/// `/proc` in full only at the start and now and then, incrementally otherwise.
+pub fn snapshot_indexed(query: &Query, index: &mut proc::Index) -> Result<Snapshot> {
+    snapshot_owned_by(query, Some(index))
+}
+
+fn snapshot_owned_by(query: &Query, index: Option<&mut proc::Index>) -> Result<Snapshot> {
     let kinds = query.kinds.or_all();
     let (mut sockets, fallbacks) = netlink::dump_kinds(kinds, query.extended)?;
     peers::join(&mut sockets);
@@ -604,7 +614,11 @@ pub fn snapshot(query: &Query) -> Result<Snapshot> {
             query.filter.process_scope()
         };
         let wanted = peers::wanted_inodes(&sockets, &shown, with_peers);
-        let mut walk = proc::walk(&scope, &wanted)?;
+        // The index reads every process; the owner filters below narrow it as they do a walk.
+        let mut walk = match index {
+            Some(index) => index.walk(&wanted)?,
+            None => proc::walk(&scope, &wanted)?,
+        };
         for entry in sockets.iter_mut() {
             if entry.inode != 0 {
                 if let Some(owners) = walk.owners.remove(&entry.inode) {

@@ -8,7 +8,9 @@
 //! connection that opened and closed between the dumps is counted from its destroy event
 //! alone (its owner could not be seen, so it is shown under its uid). No packet is captured.
 //!
-//! Cost per refresh: one sock_diag dump per family and one walk of `/proc/*/fd`.
+//! Cost per refresh: one sock_diag dump per family; owners from a [`proc::Index`]: a full walk
+//! of `/proc/*/fd` at the start and every 30 seconds, in between only when sockets are new,
+//! and then reading only descriptors not known to hold a live socket.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -17,7 +19,8 @@ use serde::Serialize;
 
 use super::events::DestroyEvents;
 use crate::inspect::{
-    self, Filter, Kind, KindSet, PeerLink, Query, Snapshot, SockAddr, SocketEntry, State, TcpInfo,
+    self, proc, Filter, Kind, KindSet, PeerLink, Query, Snapshot, SockAddr, SocketEntry, State,
+    TcpInfo,
 };
 use crate::Result;
 
@@ -187,6 +190,8 @@ pub struct Tracker {
     stall_since: HashMap<u64, Instant>,
     /// `ListenOverflows` at the previous dump.
     overflows: Option<u64>,
+    /// Socket owners across dumps (the `/proc` walk is incremental after the first).
+    index: proc::Index,
 }
 
 impl Tracker {
@@ -194,7 +199,8 @@ impl Tracker {
     pub fn start(kinds: KindSet, filter: Filter) -> Result<Self> {
         let kinds = kinds.or_all();
         let events = DestroyEvents::subscribe(kinds)?;
-        let prev = sample(kinds, &filter)?;
+        let mut index = proc::Index::default();
+        let prev = sample(kinds, &filter, &mut index)?;
         crate::narrate!("first sample: {} sockets", prev.shown.len());
         Ok(Tracker {
             kinds,
@@ -204,12 +210,14 @@ impl Tracker {
             prev_at: Instant::now(),
             stall_since: HashMap::new(),
             overflows: listen_overflows(),
+            index,
         })
     }
 
     /// Take the next dump and compare it with the previous one.
     pub fn refresh(&mut self) -> Result<Report> {
-        let next = sample(self.kinds, &self.filter)?;
+        let next = sample(self.kinds, &self.filter, &mut self.index)?;
+        crate::narrate!("owners: {:?}", self.index.last);
         let now = Instant::now();
         let before_overflows = self.events.overflows;
         let mut destroyed = self.events.drain()?.destroyed;
@@ -262,14 +270,17 @@ fn parse_listen_overflows(text: &str) -> Option<u64> {
 }
 
 /// One dump of every socket, with tcp_info and owners.
-fn sample(kinds: KindSet, filter: &Filter) -> Result<Snapshot> {
-    inspect::snapshot(&Query {
-        kinds,
-        filter: filter.clone(),
-        processes: true,
-        peers: false,
-        extended: true,
-    })
+fn sample(kinds: KindSet, filter: &Filter, index: &mut proc::Index) -> Result<Snapshot> {
+    inspect::snapshot_indexed(
+        &Query {
+            kinds,
+            filter: filter.clone(),
+            processes: true,
+            peers: false,
+            extended: true,
+        },
+        index,
+    )
 }
 
 fn owner_group(e: &SocketEntry) -> Option<Group> {
