@@ -220,12 +220,20 @@ pub enum Command {
     Ls(crate::cmd::ls::LsArgs),
     /// Who uses the network now: rates per process and connection, Unix pairs, listeners
     #[command(after_help = "Examples:\n  \
+        sockbox top                             the live view, refreshed every second\n  \
+        sockbox top -d 2 --tcp --port 443       every 2 s, only TCP sockets with port 443\n  \
+        sockbox top --process nginx             only nginx's sockets\n  \
         sockbox top --once                      two samples one second apart, one report\n  \
         sockbox top --once --json -d 2          the same over two seconds, as JSON\n  \
         sockbox top -n 10 --jsonl               ten reports, one JSON object a line\n  \
         sockbox top --once --rows 5             the five busiest rows of each view\n  \
         sockbox top --once --prometheus         the exporter's metrics once, for node_exporter's \
         textfile collector\n\n\
+        Keys in the live view: 1-5 or Tab views (processes, connections, Unix pairs, \
+        listeners, closed); < > sort column, r reverse; / filter (ls's flags: --tcp --port 443 \
+        --process curl; empty for all); p or space pause; Enter only the selected row's \
+        process, Esc all again; arrows move; q or Ctrl-C quits. The live view needs a \
+        terminal on stdout (otherwise exit 2: use --once, -n or --json).\n\n\
         Rates are tcp_info byte counters compared by socket cookie; connections that opened \
         and closed between samples are counted from sock_diag destroy events. Owners that \
         cannot be read are shown by uid.")]

@@ -306,3 +306,273 @@ fn top_once_prometheus_is_textfile_collector_text() {
     check.close_stdin();
     assert_eq!(check.wait_exit(WAIT).code(), Some(0), "{}", check.stderr());
 }
+
+/// A tmux server of the test's own (its socket in a temp dir), killed when dropped.
+struct Tmux {
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// A detached session `top` of `w`x`h` running `line` under `sh -c`.
+    fn start(w: u16, h: u16, line: &str) -> Tmux {
+        require_tool("tmux");
+        let dir = tempdir();
+        let t = Tmux {
+            socket: dir.path().join("tmux.sock"),
+            _dir: dir,
+        };
+        t.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "top",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+            "sh",
+            "-c",
+            line,
+        ]);
+        t
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// What a person sees in the pane now.
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "top"])
+    }
+
+    /// Keys as tmux names them (`q`, `Enter`, `C-u`).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "top"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Literal text typed.
+    fn text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "top", "-l", "--", text]);
+    }
+
+    /// Wait until the screen satisfies `pred`; the screen then.
+    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// The pid of the shell the session runs.
+    fn pane_pid(&self) -> u32 {
+        self.run(&["display-message", "-p", "-t", "top", "#{pane_pid}"])
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+/// The row of the screen containing `needle`, split on spaces.
+fn screen_row(screen: &str, needle: &str) -> Option<Vec<String>> {
+    screen
+        .lines()
+        .find(|l| l.contains(needle))
+        .map(|l| l.split_whitespace().map(String::from).collect())
+}
+
+/// The shell line a tmux pane runs: top, then how it ended and the terminal's modes after.
+fn top_shell_line(args: &str) -> String {
+    format!(
+        "{} top {args}; echo top-exit=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; sleep 120",
+        sockbox_bin()
+    )
+}
+
+/// `sockbox top` as a person sees it, in tmux: a Python process sending 500 KB/s to itself on
+/// loopback shows in the processes view and, after `2`, as a connection with non-zero rates;
+/// `>` moves the sort column; `/` with a filter nobody matches empties the view and clearing
+/// it brings the flow back; Enter drills into the process; `q` quits with the terminal back in
+/// canonical mode with echo on.
+#[test]
+fn top_live_view_under_tmux_shows_a_flow_sorts_filters_and_quits() {
+    const RATE: u64 = 500_000;
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("top_peer.py")).arg(RATE.to_string());
+    let mut peer = Proc::spawn("top peer", cmd);
+    let line = wait_for("the peer's description", WAIT, || {
+        complete_lines(&peer.stdout()).into_iter().next()
+    });
+    let info: Value = serde_json::from_str(&line).unwrap();
+    let pid = info["pid"].as_u64().unwrap();
+    let (sport, lport) = (
+        info["sender_port"].as_u64().unwrap(),
+        info["listen_port"].as_u64().unwrap(),
+    );
+    let tmux = Tmux::start(120, 40, &top_shell_line(&format!("--tcp --port {lport}")));
+    let owner = format!("python3 ({pid})");
+    let shot = tmux.wait_screen("the sender's process with non-zero rates", |s| {
+        screen_row(s, &owner).is_some_and(|r| r.len() >= 7 && r[5] != "0" && r[6] != "0")
+    });
+    assert!(shot.contains("1 Processes"), "{shot}");
+    assert!(
+        shot.contains(&format!("filter: --tcp --port {lport}")),
+        "{shot}"
+    );
+    eprintln!("processes view:\n{shot}");
+
+    tmux.keys(&["2"]);
+    let flow = format!("127.0.0.1:{sport}");
+    let shot = tmux.wait_screen("the flow with a non-zero send rate", |s| {
+        s.contains("LOCAL") && screen_row(s, &flow).is_some_and(|r| r[0] == flow && r[5] != "0")
+    });
+    let row = screen_row(&shot, &flow).unwrap();
+    assert_eq!(row[1], format!("127.0.0.1:{lport}"), "{shot}");
+    assert_eq!(row[2], "python3", "{shot}");
+    // The receiving end of the same flow: a non-zero receive rate.
+    let back = format!("127.0.0.1:{lport}");
+    assert!(
+        shot.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .any(|r| r.len() > 4 && r[0] == back && r[1] == flow && r[4] != "0"),
+        "{shot}"
+    );
+    eprintln!("connections view:\n{shot}");
+
+    tmux.keys(&[">"]);
+    tmux.wait_screen("the sort on RTT", |s| s.contains("sort (RTT)"));
+    tmux.keys(&["<"]);
+    tmux.wait_screen("the sort back on TX/s", |s| s.contains("sort (TX/s)"));
+
+    // A filter nobody matches empties the view; an empty one shows every TCP socket again.
+    tmux.keys(&["/", "C-u"]);
+    tmux.text("--tcp --port 1");
+    tmux.keys(&["Enter"]);
+    tmux.wait_screen("the filter applied", |s| {
+        s.lines()
+            .any(|l| l.trim_end().ends_with("filter: --tcp --port 1"))
+    });
+    let shot = tmux.wait_screen("the flow gone", |s| !s.contains(&flow));
+    assert!(shot.contains("LOCAL"), "{shot}");
+    tmux.keys(&["/", "C-u"]);
+    tmux.text("--port bogus");
+    tmux.keys(&["Enter"]);
+    tmux.wait_screen("a bad filter refused on the status line", |s| {
+        s.contains("filter refused:")
+    });
+    tmux.keys(&["/", "C-u", "Enter"]);
+    tmux.wait_screen("the flow back without a filter", |s| {
+        screen_row(s, &flow).is_some_and(|r| r[0] == flow && r[5] != "0")
+    });
+
+    // Drill into the sender's process from the processes view.
+    tmux.keys(&["1", "/", "C-u"]);
+    tmux.text(&format!("--pid {pid}"));
+    tmux.keys(&["Enter"]);
+    let only = format!("filter: --pid {pid}");
+    tmux.wait_screen("only the sender's process", |s| {
+        s.contains(&only) && screen_row(s, &owner).is_some() && !s.contains("sampling...")
+    });
+    tmux.keys(&["Enter"]);
+    let shot = tmux.wait_screen("the drilled connections", |s| {
+        s.contains(&format!("only {owner}")) && s.contains(&flow)
+    });
+    assert!(shot.contains("2 Connections"), "{shot}");
+
+    tmux.keys(&["q"]);
+    let shot = tmux.wait_screen("top to exit and stty to run", |s| {
+        s.contains("top-exit=") && s.contains("icanon")
+    });
+    assert!(shot.contains("top-exit=0"), "{shot}");
+    let modes = screen_row(&shot, "icanon").unwrap_or_default();
+    assert!(
+        modes.contains(&"icanon".to_string()) && modes.contains(&"echo".to_string()),
+        "terminal not restored: {shot}"
+    );
+    peer.close_stdin();
+}
+
+/// A terminal too small gets a message, not a broken screen; resized, the view draws; SIGTERM
+/// ends top with 143 and the terminal restored.
+#[test]
+fn top_live_view_small_terminal_and_sigterm_restore_the_terminal() {
+    let tmux = Tmux::start(60, 10, &top_shell_line(""));
+    let shot = tmux.wait_screen("the too-small message", |s| {
+        s.contains("terminal too small: 60x10")
+    });
+    eprintln!("{shot}");
+    tmux.run(&["resize-window", "-t", "top", "-x", "120", "-y", "40"]);
+    tmux.wait_screen("the view at 120x40", |s| s.contains("1 Processes"));
+    // The shell's child is top.
+    let sh = tmux.pane_pid();
+    let top: u32 = wait_for("top's pid", WAIT, || {
+        std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(top as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let shot = tmux.wait_screen("top to exit and stty to run", |s| {
+        s.contains("top-exit=") && s.contains("icanon")
+    });
+    assert!(shot.contains("top-exit=143"), "{shot}");
+    let modes = screen_row(&shot, "icanon").unwrap_or_default();
+    assert!(
+        modes.contains(&"icanon".to_string()) && modes.contains(&"echo".to_string()),
+        "terminal not restored: {shot}"
+    );
+    assert!(
+        !shot.contains("1 Processes"),
+        "still the alternate screen: {shot}"
+    );
+}
+
+/// Without a terminal on stdout and without --once/-n/--json: exit 2, one line.
+#[test]
+fn top_without_a_terminal_says_so_in_one_line() {
+    let out = run_sockbox(&["top"], b"");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(lines[0].contains("not a terminal"), "{}", out.stderr);
+}

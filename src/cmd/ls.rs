@@ -22,8 +22,10 @@ pub enum GraphFormat {
     Dot,
 }
 
-#[derive(Args, Debug)]
-pub struct LsArgs {
+/// Which sockets: the kinds and filters `ls`, `ls --events` and `top` share (and `top`'s `/`
+/// prompt parses).
+#[derive(Args, Debug, Default, Clone)]
+pub struct SelectArgs {
     /// TCP sockets (kinds combine: --tcp --udp; none given = every kind)
     #[arg(short, long, help_heading = "Kinds")]
     pub tcp: bool,
@@ -86,6 +88,12 @@ pub struct LsArgs {
         help_heading = "Filters"
     )]
     pub uid: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     /// Show ports as numbers, not service names from /etc/services
     #[arg(short, long, help_heading = "Output")]
@@ -131,8 +139,8 @@ pub struct LsArgs {
     pub files: Option<Vec<PathBuf>>,
 }
 
-/// Turn the arguments into a query: every value checked before anything is read.
-fn query(args: &LsArgs) -> Result<Query> {
+/// The kinds and filter the arguments ask for: every value checked before anything is read.
+pub fn select(args: &SelectArgs) -> Result<(KindSet, Filter)> {
     let mut kinds = KindSet::default();
     for (on, kind) in [
         (args.tcp, Kind::Tcp),
@@ -159,10 +167,9 @@ fn query(args: &LsArgs) -> Result<Query> {
         .iter()
         .map(|u| filter::parse_uid(u))
         .collect::<Result<Vec<_>, _>>()?;
-    let graph = args.graph.is_some();
-    Ok(Query {
+    Ok((
         kinds,
-        filter: Filter {
+        Filter {
             listening: args.listening,
             states,
             ports: args.port.clone(),
@@ -171,6 +178,16 @@ fn query(args: &LsArgs) -> Result<Query> {
             processes: args.process.clone(),
             uids,
         },
+    ))
+}
+
+/// Turn the arguments into a query: every value checked before anything is read.
+fn query(args: &LsArgs) -> Result<Query> {
+    let (kinds, filter) = select(&args.select)?;
+    let graph = args.graph.is_some();
+    Ok(Query {
+        kinds,
+        filter,
         processes: args.processes || graph,
         peers: args.peers || graph,
         extended: args.extended,
@@ -191,7 +208,10 @@ pub async fn run(args: LsArgs) -> Result<ExitCode> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let view = output::table::View {
         numeric: args.numeric,
-        processes: args.processes || args.peers || !args.pid.is_empty() || !args.process.is_empty(),
+        processes: args.processes
+            || args.peers
+            || !args.select.pid.is_empty()
+            || !args.select.process.is_empty(),
         peers: args.peers,
         extended: args.extended,
     };

@@ -92,6 +92,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             | Command::Bench(_)
             | Command::Ping(_)
             | Command::Exporter(_)
+            | Command::Top(_)
     ) || matches!(&cli.command, Command::Listen(a) if a.keep)
         || matches!(&cli.command, Command::Fd(a) if a.stops_on_signal());
     let verb = dispatch(cli.command, shutdown.clone());
@@ -116,7 +117,7 @@ async fn dispatch(command: Command, shutdown: Shutdown) -> Result<ExitCode> {
         Command::Scan(a) => scan::run(a).await,
         Command::Bench(a) => bench::run(a, shutdown).await,
         Command::Ls(a) => ls::run(a).await,
-        Command::Top(a) => top::run(a).await,
+        Command::Top(a) => top::run(a, shutdown).await,
         Command::Exporter(a) => exporter::run(a, shutdown).await,
         Command::Who(a) => who::run(a).await,
         Command::Http(a) => http::run(a).await,

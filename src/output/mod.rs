@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod fd;
 pub mod http;
 pub mod inspect;
+pub mod live;
 pub mod observe;
 pub mod ping;
 pub mod scan;

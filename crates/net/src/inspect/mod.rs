@@ -370,6 +370,16 @@ pub struct TcpInfo {
     pub bytes_received: Option<u64>,
     /// Bytes sent, retransmissions included (Linux 4.19+).
     pub bytes_sent: Option<u64>,
+    /// Milliseconds since data was last sent (`tcpi_last_data_sent`).
+    pub last_data_sent_ms: u32,
+    /// Milliseconds since data was last received (`tcpi_last_data_recv`).
+    pub last_data_recv_ms: u32,
+    /// Microseconds the connection has had data to send (`tcpi_busy_time`, Linux 4.10+).
+    pub busy_time_us: Option<u64>,
+    /// Microseconds of that limited by the peer's receive window (`tcpi_rwnd_limited`).
+    pub rwnd_limited_us: Option<u64>,
+    /// Microseconds of that limited by the local send buffer (`tcpi_sndbuf_limited`).
+    pub sndbuf_limited_us: Option<u64>,
 }
 
 /// A process holding a socket: `pid` has it open as descriptor `fd`.
@@ -564,6 +574,16 @@ impl Snapshot {
 
 /// Dump the sockets of the host (this network namespace) as `query` asks.
 pub fn snapshot(query: &Query) -> Result<Snapshot> {
+    snapshot_owned_by(query, None)
+}
+
+/// [`snapshot`] for a caller that dumps again and again: owners come from `index`, which walks
+/// `/proc` in full only at the start and now and then, incrementally otherwise.
+pub fn snapshot_indexed(query: &Query, index: &mut proc::Index) -> Result<Snapshot> {
+    snapshot_owned_by(query, Some(index))
+}
+
+fn snapshot_owned_by(query: &Query, index: Option<&mut proc::Index>) -> Result<Snapshot> {
     let kinds = query.kinds.or_all();
     let (mut sockets, fallbacks) = netlink::dump_kinds(kinds, query.extended)?;
     peers::join(&mut sockets);
@@ -594,7 +614,11 @@ pub fn snapshot(query: &Query) -> Result<Snapshot> {
             query.filter.process_scope()
         };
         let wanted = peers::wanted_inodes(&sockets, &shown, with_peers);
-        let mut walk = proc::walk(&scope, &wanted)?;
+        // The index reads every process; the owner filters below narrow it as they do a walk.
+        let mut walk = match index {
+            Some(index) => index.walk(&wanted)?,
+            None => proc::walk(&scope, &wanted)?,
+        };
         for entry in sockets.iter_mut() {
             if entry.inode != 0 {
                 if let Some(owners) = walk.owners.remove(&entry.inode) {

@@ -254,6 +254,11 @@ pub fn decode_tcp_info(b: &[u8]) -> Option<TcpInfo> {
         bytes_acked: read_u64(b, 120),
         bytes_received: read_u64(b, 128),
         bytes_sent: read_u64(b, 200),
+        last_data_sent_ms: read_u32(b, 44)?,
+        last_data_recv_ms: read_u32(b, 52)?,
+        busy_time_us: read_u64(b, 168),
+        rwnd_limited_us: read_u64(b, 176),
+        sndbuf_limited_us: read_u64(b, 184),
     })
 }
 

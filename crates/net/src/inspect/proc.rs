@@ -84,6 +84,272 @@ pub fn walk(scope: &Scope, wanted: &FxHashSet<u64>) -> Result<Walk> {
         }
     }
 
+    let found = read_dirs(&dirs, |inode| wanted.contains(&inode));
+    let mut owners: FxHashMap<u64, Vec<Owner>> = FxHashMap::default();
+    for (inode, owner) in found {
+        owners.entry(inode).or_default().push(owner);
+    }
+    let mut processes = HashMap::new();
+    for list in owners.values_mut() {
+        list.sort_unstable();
+        for o in list.iter() {
+            processes.entry(o.pid).or_insert_with(|| Process {
+                pid: o.pid,
+                name: names
+                    .remove(&o.pid)
+                    .or_else(|| comm(o.pid))
+                    .unwrap_or_default(),
+                uid: None,
+                cmdline: None,
+            });
+        }
+    }
+    Ok(Walk {
+        owners,
+        processes,
+        unreadable,
+    })
+}
+
+/// Owners kept from one walk to the next, for a caller that dumps every second (`top`, the
+/// exporter): a full walk at the start and every [`Index::full_every`], otherwise an
+/// incremental one.
+///
+/// The incremental walk is skipped when every socket asked for already has known owners (or
+/// is known to have none). When some are new, each process's descriptor directory is listed
+/// again (one `getdents` per process, a handful of system calls) but only the descriptors not
+/// known to hold a live socket are read with `readlinkat(2)`: a descriptor number that held a
+/// socket which has since closed is read again, so number reuse after `close` is seen. What
+/// the incremental walk misses until the next full one: a live socket that gains an owner
+/// (passed over a Unix socket, inherited across `fork`) while no new socket appears, and a
+/// descriptor moved with `dup2` onto a number that held another live socket.
+#[derive(Debug)]
+pub struct Index {
+    /// pid -> descriptor -> socket inode, for the descriptors known to be sockets.
+    fds: FxHashMap<u32, FxHashMap<u32, u64>>,
+    /// Inodes looked for and held by no readable process.
+    ownerless: FxHashSet<u64>,
+    names: HashMap<u32, String>,
+    unreadable: usize,
+    last_full: Option<std::time::Instant>,
+    /// How often the walk is a full one.
+    pub full_every: std::time::Duration,
+    /// What the last walk did.
+    pub last: WalkKind,
+}
+
+/// What [`Index::walk`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WalkKind {
+    /// Every descriptor of every process read.
+    #[default]
+    Full,
+    /// Descriptor directories listed, only descriptors not known read.
+    Incremental {
+        /// Descriptors read with `readlinkat(2)`.
+        read: usize,
+    },
+    /// No socket was new: `/proc` was not touched.
+    Skipped,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            fds: FxHashMap::default(),
+            ownerless: FxHashSet::default(),
+            names: HashMap::new(),
+            unreadable: 0,
+            last_full: None,
+            full_every: std::time::Duration::from_secs(30),
+            last: WalkKind::Full,
+        }
+    }
+}
+
+impl Index {
+    /// The owners of the sockets in `wanted` (the live ones: the cache forgets the rest).
+    pub fn walk(&mut self, wanted: &FxHashSet<u64>) -> Result<Walk> {
+        let full = self
+            .last_full
+            .is_none_or(|t| t.elapsed() >= self.full_every);
+        if full {
+            self.walk_full(wanted)?;
+        } else {
+            self.ownerless.retain(|i| wanted.contains(i));
+            let known: FxHashSet<u64> = self
+                .fds
+                .values()
+                .flat_map(|m| m.values().copied())
+                .collect();
+            let new = wanted
+                .iter()
+                .any(|i| !known.contains(i) && !self.ownerless.contains(i));
+            if new {
+                self.walk_incremental(wanted)?;
+            } else {
+                self.last = WalkKind::Skipped;
+            }
+        }
+        Ok(self.result(wanted))
+    }
+
+    fn walk_full(&mut self, wanted: &FxHashSet<u64>) -> Result<()> {
+        // Every socket descriptor is remembered, not only the wanted ones: a socket a filter
+        // leaves out now may be wanted later.
+        let all = walk_all(&Scope::All)?;
+        self.fds = all.fds;
+        self.unreadable = all.unreadable;
+        self.names = all.names;
+        let found: FxHashSet<u64> = self
+            .fds
+            .values()
+            .flat_map(|m| m.values().copied())
+            .collect();
+        self.ownerless = wanted
+            .iter()
+            .filter(|i| !found.contains(i))
+            .copied()
+            .collect();
+        self.last_full = Some(std::time::Instant::now());
+        self.last = WalkKind::Full;
+        Ok(())
+    }
+
+    fn walk_incremental(&mut self, wanted: &FxHashSet<u64>) -> Result<()> {
+        let proc_dir = Dir::open(
+            "/proc",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err("open", "/proc")(e.into()))?;
+        let proc_fd = proc_dir.as_fd();
+        let mut link = [0u8; 32];
+        let mut read = 0;
+        let mut unreadable = 0;
+        let mut fds: FxHashMap<u32, FxHashMap<u32, u64>> = FxHashMap::default();
+        for pid in pids(&Scope::All)? {
+            let d = match list_fds(&proc_fd, pid) {
+                Ok(Some(d)) => d,
+                Ok(None) => continue,
+                Err(_) => {
+                    unreadable += 1;
+                    continue;
+                }
+            };
+            let before = self.fds.remove(&pid).unwrap_or_default();
+            let mut now = FxHashMap::default();
+            for &fd in &d.fds {
+                // A descriptor that held a socket still alive holds it still (see the type's
+                // docs for the one case this misses until the next full walk).
+                if let Some(&inode) = before.get(&fd) {
+                    if wanted.contains(&inode) {
+                        now.insert(fd, inode);
+                        continue;
+                    }
+                }
+                read += 1;
+                if let Some(inode) = socket_inode(&d.dir, fd, &mut link) {
+                    now.insert(fd, inode);
+                }
+            }
+            if !now.is_empty() {
+                if let std::collections::hash_map::Entry::Vacant(e) = self.names.entry(pid) {
+                    if let Some(n) = comm(pid) {
+                        e.insert(n);
+                    }
+                }
+                fds.insert(pid, now);
+            }
+        }
+        self.names.retain(|pid, _| fds.contains_key(pid));
+        self.fds = fds;
+        self.unreadable = unreadable;
+        let found: FxHashSet<u64> = self
+            .fds
+            .values()
+            .flat_map(|m| m.values().copied())
+            .collect();
+        self.ownerless = wanted
+            .iter()
+            .filter(|i| !found.contains(i))
+            .copied()
+            .collect();
+        self.last = WalkKind::Incremental { read };
+        Ok(())
+    }
+
+    /// The cache as a [`Walk`] of the wanted inodes.
+    fn result(&self, wanted: &FxHashSet<u64>) -> Walk {
+        let mut owners: FxHashMap<u64, Vec<Owner>> = FxHashMap::default();
+        let mut processes = HashMap::new();
+        for (&pid, fds) in &self.fds {
+            for (&fd, &inode) in fds {
+                if wanted.contains(&inode) {
+                    owners.entry(inode).or_default().push(Owner { pid, fd });
+                    processes.entry(pid).or_insert_with(|| Process {
+                        pid,
+                        name: self.names.get(&pid).cloned().unwrap_or_default(),
+                        uid: None,
+                        cmdline: None,
+                    });
+                }
+            }
+        }
+        for list in owners.values_mut() {
+            list.sort_unstable();
+        }
+        Walk {
+            owners,
+            processes,
+            unreadable: self.unreadable,
+        }
+    }
+}
+
+/// Every socket descriptor of every process in `scope`, by pid (the full walk of [`Index`]).
+struct AllSockets {
+    fds: FxHashMap<u32, FxHashMap<u32, u64>>,
+    names: HashMap<u32, String>,
+    unreadable: usize,
+}
+
+fn walk_all(scope: &Scope) -> Result<AllSockets> {
+    let proc_dir = Dir::open(
+        "/proc",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err("open", "/proc")(e.into()))?;
+    let proc_fd = proc_dir.as_fd();
+    let mut dirs = Vec::new();
+    let mut unreadable = 0;
+    for pid in pids(scope)? {
+        match list_fds(&proc_fd, pid) {
+            Ok(Some(d)) => dirs.push(d),
+            Ok(None) => {}
+            Err(_) => unreadable += 1,
+        }
+    }
+    let found = read_dirs(&dirs, |_| true);
+    let mut fds: FxHashMap<u32, FxHashMap<u32, u64>> = FxHashMap::default();
+    for (inode, o) in found {
+        fds.entry(o.pid).or_default().insert(o.fd, inode);
+    }
+    let names = fds
+        .keys()
+        .filter_map(|&pid| comm(pid).map(|n| (pid, n)))
+        .collect();
+    Ok(AllSockets {
+        fds,
+        names,
+        unreadable,
+    })
+}
+
+/// Read the descriptors of `dirs` on a few threads, in chunks: the sockets whose inode `keep`
+/// accepts, with who holds them.
+fn read_dirs(dirs: &[FdDir], keep: impl Fn(u64) -> bool + Sync) -> Vec<(u64, Owner)> {
     // Work items: (index into dirs, range of its fds).
     let mut work = Vec::new();
     for (i, d) in dirs.iter().enumerate() {
@@ -111,7 +377,7 @@ pub fn walk(scope: &Scope, wanted: &FxHashSet<u64>) -> Result<Walk> {
             let d = &dirs[i];
             for &fd in &d.fds[start..end] {
                 if let Some(inode) = socket_inode(&d.dir, fd, &mut link) {
-                    if wanted.contains(&inode) {
+                    if keep(inode) {
                         found.push((inode, Owner { pid: d.pid, fd }));
                     }
                 }
@@ -131,30 +397,7 @@ pub fn walk(scope: &Scope, wanted: &FxHashSet<u64>) -> Result<Walk> {
         all
     });
 
-    let mut owners: FxHashMap<u64, Vec<Owner>> = FxHashMap::default();
-    for (inode, owner) in found.into_iter().flatten() {
-        owners.entry(inode).or_default().push(owner);
-    }
-    let mut processes = HashMap::new();
-    for list in owners.values_mut() {
-        list.sort_unstable();
-        for o in list.iter() {
-            processes.entry(o.pid).or_insert_with(|| Process {
-                pid: o.pid,
-                name: names
-                    .remove(&o.pid)
-                    .or_else(|| comm(o.pid))
-                    .unwrap_or_default(),
-                uid: None,
-                cmdline: None,
-            });
-        }
-    }
-    Ok(Walk {
-        owners,
-        processes,
-        unreadable,
-    })
+    found.into_iter().flatten().collect()
 }
 
 /// The pids to read, in `/proc` order.
@@ -290,6 +533,50 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::os::unix::fs::MetadataExt;
+
+    fn inode(s: &impl std::os::fd::AsRawFd) -> u64 {
+        std::fs::metadata(format!("/proc/self/fd/{}", s.as_raw_fd()))
+            .unwrap()
+            .ino()
+    }
+
+    /// Real sockets of this process: found by the full walk; a new one (on the number a
+    /// closed one had) found by an incremental walk that reads few descriptors; nothing new,
+    /// no walk.
+    #[test]
+    fn index_walks_in_full_then_incrementally() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::net::UnixStream;
+        let me = std::process::id();
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut index = Index::default();
+        let wanted: FxHashSet<u64> = [inode(&a), inode(&b)].into_iter().collect();
+        let w = index.walk(&wanted).unwrap();
+        assert_eq!(index.last, WalkKind::Full);
+        assert_eq!(w.owners[&inode(&a)][0].pid, me);
+        assert_eq!(w.owners[&inode(&b)][0].fd, b.as_raw_fd() as u32);
+        assert!(!w.processes[&me].name.is_empty());
+
+        let w = index.walk(&wanted).unwrap();
+        assert_eq!(index.last, WalkKind::Skipped);
+        assert_eq!(w.owners[&inode(&a)][0].pid, me);
+
+        // Close b; a new socket takes the lowest free number (other tests' threads may take
+        // it first, which the walk must handle all the same).
+        let old = inode(&b);
+        drop(b);
+        let (c, d) = UnixStream::pair().unwrap();
+        let wanted: FxHashSet<u64> = [inode(&a), inode(&c), inode(&d)].into_iter().collect();
+        let w = index.walk(&wanted).unwrap();
+        let WalkKind::Incremental { read } = index.last else {
+            panic!("{:?}", index.last);
+        };
+        assert!(read >= 2, "{read}");
+        assert_eq!(w.owners[&inode(&c)][0].fd, c.as_raw_fd() as u32);
+        assert_eq!(w.owners[&inode(&d)][0].fd, d.as_raw_fd() as u32);
+        assert!(!w.owners.contains_key(&old));
+        assert_eq!(w.owners[&inode(&a)][0].pid, me);
+    }
 
     #[test]
     fn socket_links_parse() {

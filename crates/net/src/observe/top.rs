@@ -8,7 +8,9 @@
 //! connection that opened and closed between the dumps is counted from its destroy event
 //! alone (its owner could not be seen, so it is shown under its uid). No packet is captured.
 //!
-//! Cost per refresh: one sock_diag dump per family and one walk of `/proc/*/fd`.
+//! Cost per refresh: one sock_diag dump per family; owners from a [`proc::Index`]: a full walk
+//! of `/proc/*/fd` at the start and every 30 seconds, in between only when sockets are new,
+//! and then reading only descriptors not known to hold a live socket.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -17,7 +19,8 @@ use serde::Serialize;
 
 use super::events::DestroyEvents;
 use crate::inspect::{
-    self, Filter, Kind, KindSet, PeerLink, Query, Snapshot, SockAddr, SocketEntry, State,
+    self, proc, Filter, Kind, KindSet, PeerLink, Query, Snapshot, SockAddr, SocketEntry, State,
+    TcpInfo,
 };
 use crate::Result;
 
@@ -73,6 +76,14 @@ pub struct ConnectionRow {
     pub retrans: u64,
     pub recv_q: u64,
     pub send_q: u64,
+    /// Seconds since data last moved either way (`tcpi_last_data_{recv,sent}`).
+    pub idle_s: Option<f64>,
+    /// Share of the interval (0 to 1) the connection was sending but held back by the peer's
+    /// receive window (`tcpi_rwnd_limited`), and by its own send buffer
+    /// (`tcpi_sndbuf_limited`); `None` on kernels before 4.10 or for a connection new in
+    /// the interval.
+    pub rwnd_limited: Option<f64>,
+    pub sndbuf_limited: Option<f64>,
 }
 
 /// One end of a Unix pair.
@@ -111,6 +122,10 @@ pub struct ListenerRow {
     pub accept_queue: u64,
     /// The listen backlog (the most that can wait).
     pub backlog: u64,
+    /// TCP connections to its port that opened in the interval (seen new by a dump, or
+    /// opened and closed between dumps), and the same per second.
+    pub accepted: u64,
+    pub accepted_rate: f64,
 }
 
 /// A TCP connection that closed in the interval, from its destroy event.
@@ -140,6 +155,9 @@ pub struct Totals {
     pub closed: u64,
     /// Connections that opened and closed between the two dumps.
     pub opened_and_closed: u64,
+    /// Host-wide TCP connections dropped because an accept queue was full in the interval
+    /// (`ListenOverflows` in `/proc/net/netstat`; the kernel keeps no per-listener count).
+    pub listen_overflows: u64,
 }
 
 /// The comparison of two dumps.
@@ -170,6 +188,10 @@ pub struct Tracker {
     prev_at: Instant,
     /// Unix reader inode -> when its queue was first seen not shrinking.
     stall_since: HashMap<u64, Instant>,
+    /// `ListenOverflows` at the previous dump.
+    overflows: Option<u64>,
+    /// Socket owners across dumps (the `/proc` walk is incremental after the first).
+    index: proc::Index,
 }
 
 impl Tracker {
@@ -177,7 +199,8 @@ impl Tracker {
     pub fn start(kinds: KindSet, filter: Filter) -> Result<Self> {
         let kinds = kinds.or_all();
         let events = DestroyEvents::subscribe(kinds)?;
-        let prev = sample(kinds, &filter)?;
+        let mut index = proc::Index::default();
+        let prev = sample(kinds, &filter, &mut index)?;
         crate::narrate!("first sample: {} sockets", prev.shown.len());
         Ok(Tracker {
             kinds,
@@ -186,17 +209,31 @@ impl Tracker {
             prev,
             prev_at: Instant::now(),
             stall_since: HashMap::new(),
+            overflows: listen_overflows(),
+            index,
         })
     }
 
     /// Take the next dump and compare it with the previous one.
     pub fn refresh(&mut self) -> Result<Report> {
-        let next = sample(self.kinds, &self.filter)?;
+        let next = sample(self.kinds, &self.filter, &mut self.index)?;
+        crate::narrate!("owners: {:?}", self.index.last);
         let now = Instant::now();
         let before_overflows = self.events.overflows;
-        let destroyed = self.events.drain()?.destroyed;
+        let mut destroyed = self.events.drain()?.destroyed;
+        // Closes pass the filter as the dumps' sockets do; one whose owner decides and was
+        // never seen by a dump cannot be judged, and is left out.
+        let by_owner = self.filter.needs_processes();
+        let seen: std::collections::HashSet<u64> = if by_owner {
+            self.prev.shown().map(|e| e.cookie).collect()
+        } else {
+            Default::default()
+        };
+        destroyed.retain(|e| {
+            self.filter.matches_socket(e, None) && (!by_owner || seen.contains(&e.cookie))
+        });
         let lost = self.events.overflows - before_overflows;
-        let report = compare(
+        let mut report = compare(
             &self.prev,
             &next,
             &destroyed,
@@ -205,21 +242,45 @@ impl Tracker {
             &mut self.stall_since,
             lost,
         );
+        let overflows = listen_overflows();
+        if let (Some(then), Some(now)) = (self.overflows, overflows) {
+            report.totals.listen_overflows = now.saturating_sub(then);
+        }
+        self.overflows = overflows;
         self.prev = next;
         self.prev_at = now;
         Ok(report)
     }
 }
 
+/// `TcpExt: ... ListenOverflows ...` from `/proc/net/netstat` (this network namespace).
+fn listen_overflows() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    parse_listen_overflows(&text)
+}
+
+/// The `ListenOverflows` column of the `TcpExt:` header/value line pair.
+fn parse_listen_overflows(text: &str) -> Option<u64> {
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(i)?.parse().ok()
+}
+
 /// One dump of every socket, with tcp_info and owners.
-fn sample(kinds: KindSet, filter: &Filter) -> Result<Snapshot> {
-    inspect::snapshot(&Query {
-        kinds,
-        filter: filter.clone(),
-        processes: true,
-        peers: false,
-        extended: true,
-    })
+fn sample(kinds: KindSet, filter: &Filter, index: &mut proc::Index) -> Result<Snapshot> {
+    inspect::snapshot_indexed(
+        &Query {
+            kinds,
+            filter: filter.clone(),
+            processes: true,
+            peers: false,
+            extended: true,
+        },
+        index,
+    )
 }
 
 fn owner_group(e: &SocketEntry) -> Option<Group> {
@@ -314,6 +375,8 @@ pub fn compare(
                 pid,
                 accept_queue: e.recv_q,
                 backlog: e.send_q,
+                accepted: 0,
+                accepted_rate: 0.0,
             });
         }
         let Some(g) = g else { continue };
@@ -346,6 +409,12 @@ pub fn compare(
             totals.opened += 1;
         }
         let info = e.tcp_info.as_deref();
+        let then = prev.and_then(|p| p.tcp_info.as_deref());
+        // Microseconds of the interval spent limited, as a share of the interval.
+        let share = |f: fn(&TcpInfo) -> Option<u64>| -> Option<f64> {
+            let d = f(info?)?.saturating_sub(f(then?)?);
+            Some((d as f64 / (secs * 1e6)).min(1.0))
+        };
         connections.push(ConnectionRow {
             cookie: e.cookie,
             local: addr(&e.local),
@@ -362,6 +431,9 @@ pub fn compare(
             retrans: dre,
             recv_q: e.recv_q,
             send_q: e.send_q,
+            idle_s: info.map(|i| f64::from(i.last_data_recv_ms.min(i.last_data_sent_ms)) / 1000.0),
+            rwnd_limited: share(|i| i.rwnd_limited_us),
+            sndbuf_limited: share(|i| i.sndbuf_limited_us),
         });
     }
 
@@ -480,6 +552,36 @@ pub fn compare(
     }
     *stall_since = still_stalled;
 
+    // Accepted per TCP listener: connections to its port new in this dump, and those that
+    // opened and closed between the dumps. A listening port is never an ephemeral source
+    // port at the same time, so a connection's local port names its listener.
+    let mut new_by_port: HashMap<u16, u64> = HashMap::new();
+    for e in after.shown().filter(|e| is_connection(e)) {
+        if !by_cookie_before.contains_key(&e.cookie) {
+            if let Some(p) = e.local.port() {
+                *new_by_port.entry(p).or_default() += 1;
+            }
+        }
+    }
+    for end in destroyed.iter().filter(|e| e.kind == Kind::Tcp) {
+        if !by_cookie_before.contains_key(&end.cookie) && !by_cookie_after.contains_key(&end.cookie)
+        {
+            if let Some(p) = end.local.port() {
+                *new_by_port.entry(p).or_default() += 1;
+            }
+        }
+    }
+    for l in &mut listeners {
+        if l.kind != "tcp" {
+            continue;
+        }
+        let port = l.local.rsplit(':').next().and_then(|p| p.parse().ok());
+        if let Some(n) = port.and_then(|p: u16| new_by_port.get(&p)) {
+            l.accepted = *n;
+            l.accepted_rate = *n as f64 / secs;
+        }
+    }
+
     let mut processes: Vec<ProcessRow> = rows.into_values().collect();
     for r in &mut processes {
         r.rx_rate = r.rx_bytes as f64 / secs;
@@ -545,4 +647,19 @@ fn row<'a>(
             ..ProcessRow::default()
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_overflows_is_read_by_column_name() {
+        let text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\n\
+                    TcpExt: 0 17 19\n\
+                    IpExt: InNoRoutes\nIpExt: 0\n";
+        assert_eq!(parse_listen_overflows(text), Some(17));
+        assert_eq!(parse_listen_overflows("IpExt: A\nIpExt: 1\n"), None);
+        assert_eq!(parse_listen_overflows("TcpExt: ListenOverflows\n"), None);
+    }
 }
