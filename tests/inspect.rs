@@ -310,6 +310,32 @@ fn tables_fit_the_terminal_and_only_long_columns_wrap() {
         .count();
     assert!(states >= 2 && whole == states, "state words cut:\n{text}");
 
+    // top --once draws its views with the same tables.
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("pty_peer.py")).args([
+        "columns",
+        "72",
+        sockbox_bin(),
+        "top",
+        "--once",
+        "--pid",
+        &pids,
+    ]);
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.ends_with("exit 0\n"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("UNIX PAIRS"), "{text}");
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 72,
+            "top wider than the terminal: {line:?}\n{text}"
+        );
+    }
+
     let piped = sockbox_ok(&["ls", "--unix", "-p", "--pid", &pids]);
     let path = zoo.s("stream_path");
     assert!(

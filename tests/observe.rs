@@ -13,13 +13,25 @@ fn events_carry_owner_ports_and_final_bytes_like_ss_e() {
     require_tool("ss");
     require_tool("stdbuf");
     const N: u64 = 123_457;
-    let events = spawn_sockbox(&["ls", "--events", "--json", "--tcp"]);
-    let mut ss = Command::new("stdbuf");
-    ss.args(["-oL", "ss", "-E", "-t", "-i", "-n", "-H"]);
-    let ss = Proc::spawn("ss -E", ss);
-    let mut cmd = Command::new(python());
-    cmd.arg(peer_script("pair_peer.py")).arg(N.to_string());
-    let mut pair = Proc::spawn("pair peer", cmd);
+    // A namespace of its own: destroy events are per namespace, so the rest of the suite's
+    // connections (thousands a second at times) cannot overflow the watcher's socket.
+    let ns = Netns::new("obsev");
+    let events = Proc::spawn(
+        "sockbox ls --events",
+        ns.cmd(sockbox_bin(), &["ls", "--events", "--json", "--tcp"]),
+    );
+    let ss = Proc::spawn(
+        "ss -E",
+        ns.cmd("stdbuf", &["-oL", "ss", "-E", "-t", "-i", "-n", "-H"]),
+    );
+    let script = peer_script("pair_peer.py");
+    let mut pair = Proc::spawn(
+        "pair peer",
+        ns.cmd(
+            python(),
+            &[script.as_os_str(), std::ffi::OsStr::new(&N.to_string())],
+        ),
+    );
     let line = wait_for("the pair's ports", WAIT, || {
         complete_lines(&pair.stdout()).into_iter().next()
     });
@@ -71,15 +83,27 @@ fn events_refuse_kinds_without_destroy_events() {
 #[test]
 fn top_once_shows_a_paced_sender_a_short_connection_and_a_stalled_unix_pair() {
     const RATE: f64 = 1_000_000.0;
-    let mut cmd = Command::new(python());
-    cmd.arg(peer_script("top_peer.py"))
-        .arg((RATE as u64).to_string());
-    let mut peer = Proc::spawn("top peer", cmd);
+    // In a namespace of its own, like the events test: no other test's connections.
+    let ns = Netns::new("obstop");
+    let script = peer_script("top_peer.py");
+    let mut peer = Proc::spawn(
+        "top peer",
+        ns.cmd(
+            python(),
+            &[
+                script.as_os_str(),
+                std::ffi::OsStr::new(&(RATE as u64).to_string()),
+            ],
+        ),
+    );
     let line = wait_for("the peer's description", WAIT, || {
         complete_lines(&peer.stdout()).into_iter().next()
     });
     let info: Value = serde_json::from_str(&line).unwrap();
-    let mut top = spawn_sockbox(&["-v", "top", "--once", "--json", "-d", "2"]);
+    let mut top = Proc::spawn(
+        "sockbox top --once",
+        ns.cmd(sockbox_bin(), &["-v", "top", "--once", "--json", "-d", "2"]),
+    );
     top.wait_stderr("first sample");
     peer.write(b"short\n");
     let short = peer.wait_stdout_where("the short connection", |l| l.starts_with("short "));
@@ -169,7 +193,7 @@ fn prom_query(port: u16, q: &str) -> Option<f64> {
     v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
-/// A real Prometheus server scrapes `sockbox exporter` every 2 seconds; a Python process named
+/// A real Prometheus server scrapes `sockbox exporter` every 3 seconds; a Python process named
 /// `sbxprom` moves 4 MB over TCP to itself and closes the connection. Prometheus then holds
 /// that group's sent and received bytes within 5%, and its counters never reset (the closed
 /// connection's last bytes come from its destroy event). `promtool check metrics` passes on
@@ -191,7 +215,7 @@ fn prometheus_scrapes_the_exporter_and_sees_a_senders_bytes_by_comm() {
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n\
+            "global:\n  scrape_interval: 3s\n  scrape_timeout: 3s\n\
              scrape_configs:\n  - job_name: sockbox\n    static_configs:\n      \
              - targets: ['127.0.0.1:{port}']\n"
         ),

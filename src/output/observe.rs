@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::table;
 use serde::Serialize;
 use sockbox_net::inspect::{Process, SockAddr, SocketEntry};
 use sockbox_net::observe::top::Report;
@@ -204,7 +205,7 @@ pub fn rate(bps: f64) -> String {
 pub fn report_text(out: &mut impl Write, r: &Report, rows: usize) -> io::Result<()> {
     writeln!(
         out,
-        "interval {:.2}s  sockets {}  rx {}/s  tx {}/s  opened {}  closed {} ({} opened and closed between samples){}{}",
+        "interval {:.2}s  sockets {}  rx {}/s  tx {}/s\nopened {}  closed {}  short-lived {}{}{}",
         r.interval_s,
         r.totals.sockets,
         rate(r.totals.rx_rate),
@@ -219,7 +220,7 @@ pub fn report_text(out: &mut impl Write, r: &Report, rows: usize) -> io::Result<
         },
         if r.unreadable_processes > 0 {
             format!(
-                "  ({} processes not readable: their sockets are shown by uid)",
+                "\n{} processes not readable: their sockets are shown by uid",
                 r.unreadable_processes
             )
         } else {
@@ -227,77 +228,52 @@ pub fn report_text(out: &mut impl Write, r: &Report, rows: usize) -> io::Result<
         }
     )?;
     writeln!(out, "\nPROCESSES")?;
-    writeln!(
-        out,
-        "{:<24} {:>5} {:>5} {:>5} {:>9} {:>9} {:>7} {:>8} {:>8} {:>6} {:>6}",
-        "OWNER",
-        "TCP",
-        "UDP",
-        "UNIX",
-        "RX/s",
-        "TX/s",
-        "RETRANS",
-        "RECV-Q",
-        "SEND-Q",
-        "OPEN",
-        "CLOSE"
-    )?;
-    for p in r.processes.iter().take(rows) {
+    let header = [
+        "OWNER", "TCP", "UDP", "UNIX", "RX/s", "TX/s", "RETRANS", "RECV-Q", "SEND-Q", "OPEN",
+        "CLOSE",
+    ];
+    let cells = r.processes.iter().take(rows).map(|p| {
         let n = |k: &str| p.sockets.get(k).copied().unwrap_or(0);
-        writeln!(
-            out,
-            "{:<24} {:>5} {:>5} {:>5} {:>9} {:>9} {:>7} {:>8} {:>8} {:>6} {:>6}",
-            p.owner,
-            n("tcp"),
-            n("udp"),
-            n("unix") + n("unix-dgram") + n("seqpacket"),
+        vec![
+            p.owner.clone(),
+            n("tcp").to_string(),
+            n("udp").to_string(),
+            (n("unix") + n("unix-dgram") + n("seqpacket")).to_string(),
             rate(p.rx_rate),
             rate(p.tx_rate),
-            p.retrans,
-            p.recv_q,
-            p.send_q,
-            p.opened,
-            p.closed
-        )?;
-    }
+            p.retrans.to_string(),
+            p.recv_q.to_string(),
+            p.send_q.to_string(),
+            p.opened.to_string(),
+            p.closed.to_string(),
+        ]
+    });
+    table::write_cells(out, &header, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], cells)?;
+
     writeln!(out, "\nCONNECTIONS")?;
-    writeln!(
-        out,
-        "{:<24} {:<24} {:<24} {:>9} {:>9} {:>8} {:>5} {:>7} {:>8} {:>8}",
-        "LOCAL",
-        "REMOTE",
-        "OWNER",
-        "RX/s",
-        "TX/s",
-        "RTT(ms)",
-        "CWND",
-        "RETRANS",
-        "RECV-Q",
-        "SEND-Q"
-    )?;
-    for c in r.connections.iter().take(rows) {
-        writeln!(
-            out,
-            "{:<24} {:<24} {:<24} {:>9} {:>9} {:>8} {:>5} {:>7} {:>8} {:>8}",
-            c.local,
-            c.remote,
-            c.owner,
+    let header = [
+        "LOCAL", "REMOTE", "OWNER", "RX/s", "TX/s", "RTT(ms)", "CWND", "RETRANS", "RECV-Q",
+        "SEND-Q",
+    ];
+    let cells = r.connections.iter().take(rows).map(|c| {
+        vec![
+            c.local.clone(),
+            c.remote.clone(),
+            c.owner.clone(),
             rate(c.rx_rate),
             rate(c.tx_rate),
             c.rtt_ms.map_or("-".into(), |v| format!("{v:.3}")),
             c.cwnd.map_or("-".into(), |v| v.to_string()),
-            c.retrans,
-            c.recv_q,
-            c.send_q
-        )?;
-    }
+            c.retrans.to_string(),
+            c.recv_q.to_string(),
+            c.send_q.to_string(),
+        ]
+    });
+    table::write_cells(out, &header, &[3, 4, 5, 6, 7, 8, 9], cells)?;
+
     writeln!(out, "\nUNIX PAIRS")?;
-    writeln!(
-        out,
-        "{:<30} {:>9}     {:<30} {:>9}  STATE",
-        "A", "A QUEUED", "B", "B QUEUED"
-    )?;
-    for u in r.unix_pairs.iter().take(rows) {
+    let header = ["A", "A QUEUED", "", "B", "B QUEUED", "STATE"];
+    let cells = r.unix_pairs.iter().take(rows).map(|u| {
         let stalled = [&u.a, &u.b]
             .iter()
             .filter(|e| e.stalled)
@@ -310,49 +286,49 @@ pub fn report_text(out: &mut impl Write, r: &Report, rows: usize) -> io::Result<
             })
             .collect::<Vec<_>>()
             .join("; ");
-        writeln!(
-            out,
-            "{:<30} {:>9} <-> {:<30} {:>9}  {}",
-            u.a.owner,
-            u.a.queued,
-            u.b.owner,
-            u.b.queued,
-            if stalled.is_empty() { "ok" } else { &stalled }
-        )?;
-    }
+        vec![
+            u.a.owner.clone(),
+            u.a.queued.to_string(),
+            "<->".into(),
+            u.b.owner.clone(),
+            u.b.queued.to_string(),
+            if stalled.is_empty() {
+                "ok".into()
+            } else {
+                stalled
+            },
+        ]
+    });
+    table::write_cells(out, &header, &[1, 4], cells)?;
+
     writeln!(out, "\nLISTENERS")?;
-    writeln!(
-        out,
-        "{:<10} {:<40} {:<24} {:>8} {:>8}",
-        "KIND", "LOCAL", "OWNER", "QUEUE", "BACKLOG"
-    )?;
-    for l in r.listeners.iter().take(rows) {
-        writeln!(
-            out,
-            "{:<10} {:<40} {:<24} {:>8} {:>8}",
-            l.kind, l.local, l.owner, l.accept_queue, l.backlog
-        )?;
-    }
+    let header = ["KIND", "LOCAL", "OWNER", "QUEUE", "BACKLOG"];
+    let cells = r.listeners.iter().take(rows).map(|l| {
+        vec![
+            l.kind.to_owned(),
+            l.local.clone(),
+            l.owner.clone(),
+            l.accept_queue.to_string(),
+            l.backlog.to_string(),
+        ]
+    });
+    table::write_cells(out, &header, &[3, 4], cells)?;
+
     if !r.closed.is_empty() {
         writeln!(out, "\nCLOSED")?;
-        writeln!(
-            out,
-            "{:<24} {:<24} {:<24} {:>10} {:>10} {:>8} {:>7}",
-            "LOCAL", "REMOTE", "OWNER", "RX", "TX", "RTT(ms)", "RETRANS"
-        )?;
-        for c in r.closed.iter().take(rows) {
-            writeln!(
-                out,
-                "{:<24} {:<24} {:<24} {:>10} {:>10} {:>8} {:>7}",
-                c.local,
-                c.remote,
-                c.owner,
+        let header = ["LOCAL", "REMOTE", "OWNER", "RX", "TX", "RTT(ms)", "RETRANS"];
+        let cells = r.closed.iter().take(rows).map(|c| {
+            vec![
+                c.local.clone(),
+                c.remote.clone(),
+                c.owner.clone(),
                 c.rx_bytes.map_or("-".into(), |v| v.to_string()),
                 c.tx_bytes.map_or("-".into(), |v| v.to_string()),
                 c.rtt_ms.map_or("-".into(), |v| format!("{v:.3}")),
                 c.retrans.map_or("-".into(), |v| v.to_string()),
-            )?;
-        }
+            ]
+        });
+        table::write_cells(out, &header, &[3, 4, 5, 6], cells)?;
     }
     Ok(())
 }

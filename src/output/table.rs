@@ -360,6 +360,23 @@ fn align_right(t: &mut Table, columns: &[usize]) {
     }
 }
 
+/// A table of text cells for other reports (`top --once`), drawn as the listings are: no
+/// borders, columns two spaces apart, the `right` columns right-aligned, and on a narrow
+/// terminal only the long columns wrapped.
+pub fn write_cells(
+    out: &mut impl Write,
+    header: &[&str],
+    right: &[usize],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> io::Result<()> {
+    let mut t = new_table(header);
+    for row in rows {
+        t.add_row(row);
+    }
+    align_right(&mut t, right);
+    write_table(out, &mut t)
+}
+
 /// Columns at most this wide keep their width on a narrow terminal.
 const SHORT_COLUMN: u16 = 12;
 
