@@ -50,6 +50,10 @@ pub struct ScanArgs {
     /// UDP probes per second (halved on each retry)
     #[arg(long, value_name = "N", default_value_t = scan::DEFAULT_UDP_RATE)]
     pub udp_rate: u32,
+    /// One probe at a time, each started DUR after the one before (nc -z -i), e.g.
+    /// `scan 10.0.0.5 -p 20-30 --interval 1s`; overrides --threads and --max-parallel
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    pub interval: Option<Duration>,
     /// Use only IPv4 addresses of HOST
     #[arg(short = '4', conflicts_with = "ipv6")]
     pub ipv4: bool,
@@ -95,6 +99,11 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
             "--threads, --max-parallel and --udp-rate must be above 0",
         ));
     }
+    if args.interval.is_some_and(|i| i.is_zero()) {
+        return Err(usage(
+            "--interval must be above 0 (leave it out for no pacing)",
+        ));
+    }
     let version = match (args.ipv4, args.ipv6) {
         (true, _) => IpVersion::V4,
         (_, true) => IpVersion::V6,
@@ -110,6 +119,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         c.threads = args.threads;
         c.max_parallel = args.max_parallel;
         c.udp_rate = args.udp_rate;
+        c.interval = args.interval;
         c
     };
     let progress = Arc::new(Progress::default());

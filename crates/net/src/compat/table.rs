@@ -1091,7 +1091,7 @@ pub const NC_FLAGS: &[Flag] = &[
     flag(&["--allowfile"], "FILE", Verdict::Mapped("--allow-ip-file FILE")),
     flag(&["--denyfile"], "FILE", Verdict::Mapped("--deny-ip-file FILE")),
     flag(&["--idle-timeout"], "SECONDS", Verdict::Mapped("--idle-timeout SECONDS (ncat's; its short -i is OpenBSD nc's line delay)")),
-    flag(&["-i", "--delay"], "SECONDS", Verdict::Refused("sockbox does not pace lines or probes yet")),
+    flag(&["-i", "--delay"], "SECONDS", Verdict::Mapped("--slice 64k,gap=SECONDS: each write (a line typed or piped) SECONDS after the one before, both ways; not with -u or -k. With -z it is ignored, as Debian's nc ignores it there (sockbox scan --interval paces a scan)")),
     flag(&["-m"], "MINTTL", Verdict::Refused("OpenBSD nc's minimum TTL (ncat's -m is --max-conns): sockbox does not filter by TTL")),
     flag(&["--broker"], "", Verdict::Mapped("listen --broker (each client's bytes to every other client)")),
     flag(&["--chat"], "", Verdict::Mapped("listen --chat (ncat's chat: <userN> prefixes, joins and leaves announced)")),

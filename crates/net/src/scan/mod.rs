@@ -197,6 +197,9 @@ pub struct ScanConfig {
     pub max_parallel: Option<usize>,
     /// UDP probes per second at the start (each retry pass halves it).
     pub udp_rate: u32,
+    /// One probe at a time, each started this long after the one before (nc -z -i): for a
+    /// host that must not see a burst. `None`: as fast as the window allows.
+    pub interval: Option<Duration>,
 }
 
 impl ScanConfig {
@@ -212,6 +215,7 @@ impl ScanConfig {
             threads: None,
             max_parallel: None,
             udp_rate: DEFAULT_UDP_RATE,
+            interval: None,
         }
     }
 }
@@ -320,7 +324,11 @@ pub fn scan(config: &ScanConfig, progress: &Progress) -> Result<ScanReport> {
     let udp = config.protocol == Protocol::Udp;
     let threads = config
         .threads
+        .filter(|_| config.interval.is_none())
         .unwrap_or_else(|| {
+            if config.interval.is_some() {
+                return 1;
+            }
             if udp {
                 1
             } else {
@@ -337,6 +345,9 @@ pub fn scan(config: &ScanConfig, progress: &Progress) -> Result<ScanReport> {
     let mut window_cap = by_fds.clamp(1, 4096);
     if let Some(m) = config.max_parallel {
         window_cap = window_cap.min((m / threads).max(1));
+    }
+    if config.interval.is_some() {
+        window_cap = 1;
     }
     let window = window_cap.min(if udp { 64 } else { 256 });
     narrate!(
@@ -355,7 +366,9 @@ pub fn scan(config: &ScanConfig, progress: &Progress) -> Result<ScanReport> {
     progress.done.store(0, Ordering::Relaxed);
     let target = SocketAddr::new(config.target, 0);
     let per_thread_gap = |rate: u32| -> Duration {
-        if udp {
+        if let Some(i) = config.interval {
+            i
+        } else if udp {
             Duration::from_secs_f64(f64::from(threads as u32) / f64::from(rate.max(1)))
         } else {
             Duration::ZERO
