@@ -9,6 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 use std::thread;
+use std::time::Duration;
 
 use crate::util::*;
 
@@ -544,6 +545,50 @@ fn nc_quits_a_second_after_end_of_stdin() {
         assert_eq!(p.stdout(), b"pong\n", "{tool:?}");
     }
     server.join().unwrap();
+}
+
+/// `nc -i 1`: lines typed 300 ms apart reach the server a second apart, every byte intact,
+/// from the real nc and from sockbox nc (which writes each chunk 1 s after the one before).
+#[test]
+fn nc_interval_paces_lines_as_nc_does() {
+    for tool in Tool::both("nc") {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            let mut got = Vec::new();
+            let mut arrivals = Vec::new();
+            let mut buf = [0u8; 64];
+            while got.iter().filter(|&&b| b == b'\n').count() < 3 {
+                let n = s.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                for _ in 0..buf[..n].iter().filter(|&&b| b == b'\n').count() {
+                    arrivals.push(std::time::Instant::now());
+                }
+            }
+            (got, arrivals)
+        });
+        let mut p = tool.spawn(&strings(&["-i", "1", "127.0.0.1", &port.to_string()]));
+        for line in [&b"a\n"[..], b"b\n", b"c\n"] {
+            p.write(line);
+            thread::sleep(Duration::from_millis(300));
+        }
+        p.close_stdin();
+        let (got, arrivals) = server.join().unwrap();
+        assert_eq!(got, b"a\nb\nc\n", "{tool:?}");
+        for pair in arrivals.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= Duration::from_millis(900),
+                "{tool:?}: lines {gap:?} apart"
+            );
+        }
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+    }
 }
 
 /// `nc -zv 127.0.0.1 LO-HI`: the same ports found open, and exit 0 when one is, 1 when none.
