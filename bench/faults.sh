@@ -5,6 +5,7 @@
 #
 #   bench/faults.sh                          # 5 rounds of a 1 GiB stream per tool and pair
 #   ROUNDS=3 BYTES=536870912 bench/faults.sh
+#   BASELINE=/tmp/sockbox-old bench/faults.sh  # also that binary's fault rows: before/after
 #
 # One stream of BYTES from a C sender to a C receiver that checks every byte (bench/c), for
 # tcp->tcp and unix->unix, direct and through:
@@ -13,6 +14,7 @@
 #   fault-rate       relay --rate 10GiB/s: the fault layer with a pacer that never waits
 #   fault-latency    relay --latency 1ms: every chunk queued and released 1 ms later
 #   socat-b256k      socat -b 262144
+#   base-rate, base-latency   with BASELINE=BIN: fault-rate and fault-latency run by BIN
 # Tools alternate within a round and the order rotates between rounds; medians over ROUNDS,
 # as GiB/s and as ratios (of direct, and of the buffered relay the fault layer is built on).
 #
@@ -47,6 +49,7 @@ done
 
 echo "# sockbox fault layer benchmark"
 echo "# $(date -u +%FT%TZ)  nproc $(nproc)  kernel $(uname -r)  load $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -z "${BASELINE:-}" ] || echo "# baseline (base-*): $BASELINE"
 echo "# sockbox $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')  $(socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/socat \1/p')"
 echo "# toxiproxy: $(apt-cache policy toxiproxy 2>/dev/null | grep -q Candidate && echo packaged || echo 'not packaged in Debian: not in the run')"
 echo "# stream ${BYTES} bytes, ${ROUNDS} rounds"
@@ -75,6 +78,8 @@ start_relay() {
     sockbox-buf) setsid "$SB" -q relay "$f" "$b" --copy buffered >>"$tmp/relay.log" 2>&1 & ;;
     fault-rate) setsid "$SB" -q relay "$f" "$b" --rate 10GiB/s --seed 1 >>"$tmp/relay.log" 2>&1 & ;;
     fault-latency) setsid "$SB" -q relay "$f" "$b" --latency 1ms --seed 1 >>"$tmp/relay.log" 2>&1 & ;;
+    base-rate) setsid "$BASELINE" -q relay "$f" "$b" --rate 10GiB/s --seed 1 >>"$tmp/relay.log" 2>&1 & ;;
+    base-latency) setsid "$BASELINE" -q relay "$f" "$b" --latency 1ms --seed 1 >>"$tmp/relay.log" 2>&1 & ;;
     socat-b256k) setsid socat -b 262144 "$(socat_listen "$front")" "$(socat_connect "$back")" >>"$tmp/relay.log" 2>&1 & ;;
   esac
   relay_pid=$!
@@ -117,7 +122,9 @@ throughput() {
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 spread() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
 
-read -r -a tools <<<"${TOOLS:-direct sockbox sockbox-buf fault-rate fault-latency socat-b256k}"
+default_tools="direct sockbox sockbox-buf fault-rate fault-latency socat-b256k"
+[ -n "${BASELINE:-}" ] && default_tools+=" base-rate base-latency"
+read -r -a tools <<<"${TOOLS:-$default_tools}"
 pairs=("tcp tcp" "unix unix")
 res=$tmp/results
 mkdir -p "$res"

@@ -65,6 +65,21 @@ impl Queue {
         n
     }
 
+    /// Wait for room for `min` bytes, then take up to `n` of what is free: under latency the
+    /// queue drains a chunk at a time, and a reader that waited for a whole largest chunk to
+    /// be free would leave the rest of the queue empty.
+    async fn reserve_some(&self, min: usize, n: usize) -> usize {
+        let got = self.reserve(min.min(n)).await;
+        let more = (n - got).min(self.room.available_permits());
+        if more > 0 {
+            if let Ok(p) = self.room.try_acquire_many(more as u32) {
+                p.forget();
+                return got + more;
+            }
+        }
+        got
+    }
+
     fn release(&self, n: usize) {
         self.room.add_permits(n);
     }
@@ -77,6 +92,21 @@ impl Queue {
             .and_then(|mut p| p.pop())
             .unwrap_or_default();
         v.resize(len, 0);
+        v
+    }
+
+    /// A buffer of at least `len` bytes, its old contents kept: a stream chunk's size changes
+    /// from read to read, and a recycled buffer is not zeroed again for that.
+    fn take_room(&self, len: usize) -> Vec<u8> {
+        let mut v = self
+            .pool
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_default();
+        if v.len() < len {
+            v.resize(len, 0);
+        }
         v
     }
 
@@ -219,6 +249,29 @@ impl Writer<'_> {
         self.timed.iter().min_by_key(|(t, _)| *t).copied()
     }
 
+    /// A timed fault whose time has come. Checked before each chunk and each piece: `race`
+    /// prefers the work to the timer, so a stream that never waits would otherwise never let
+    /// the timer win.
+    fn overdue(&self) -> Option<Once> {
+        self.next_timed()
+            .filter(|(at, _)| *at <= Instant::now())
+            .map(|(_, o)| o)
+    }
+
+    /// Wait until `due` (a chunk's latency), unless a timed fault comes first. A time already
+    /// past is not waited for: tokio's timer rounds a deadline up to its next millisecond tick,
+    /// so `sleep_until` of a past instant parks the task until the timer thread's next tick,
+    /// which was most of the fault path's cost when nothing had to wait (docs/benchmarks.md).
+    async fn wait_until(&self, due: Instant) -> Result<(), Once> {
+        if let Some(once) = self.overdue() {
+            return Err(once);
+        }
+        if due <= Instant::now() {
+            return Ok(());
+        }
+        race(self.next_timed(), sleep_until(due)).await
+    }
+
     /// Bytes that may go before a one-time fault is due by offset, and which.
     fn next_sized(&self) -> Option<(u64, Once)> {
         self.sized
@@ -235,6 +288,9 @@ impl Writer<'_> {
         out: &mut Out<'_>,
     ) -> Result<(), Fault> {
         loop {
+            if let Some(once) = self.overdue() {
+                return self.once(once, None, rx, q, out).await;
+            }
             let item = match race(self.next_timed(), rx.recv()).await {
                 Ok(Some(i)) => i,
                 // The reader failed: its error is the direction's.
@@ -243,13 +299,13 @@ impl Writer<'_> {
             };
             match item {
                 Item::End { due } => {
-                    if let Err(once) = race(self.next_timed(), sleep_until(due)).await {
+                    if let Err(once) = self.wait_until(due).await {
                         return self.once(once, Some(Item::End { due }), rx, q, out).await;
                     }
                     return self.end_of_stream(out).await;
                 }
                 Item::Data { buf, len, due } => {
-                    if let Err(once) = race(self.next_timed(), sleep_until(due)).await {
+                    if let Err(once) = self.wait_until(due).await {
                         let item = Item::Data { buf, len, due };
                         return self.once(once, Some(item), rx, q, out).await;
                     }
@@ -271,6 +327,9 @@ impl Writer<'_> {
         let mut at = 0;
         while at < data.len() || (whole && at == 0) {
             let active = self.run.active();
+            if let Some(once) = self.overdue().filter(|_| active) {
+                return Ok(Err(once));
+            }
             let mut piece = data.len() - at;
             if let Some((left, once)) = self.next_sized() {
                 if left == 0 && active {
@@ -531,9 +590,9 @@ pub(crate) async fn copy_stream(
         let _ = src.readable().await.map_err(Fault::Read)?;
         let mut size = START.min(chunk_max);
         loop {
-            let want = q.reserve(size).await;
-            let mut buf = q.take(want);
-            let n = fdio::read_stream(src, &mut buf)
+            let want = q.reserve_some(START.min(size), size).await;
+            let mut buf = q.take_room(want);
+            let n = fdio::read_stream(src, &mut buf[..want])
                 .await
                 .map_err(Fault::Read)?;
             q.release(want - n);
