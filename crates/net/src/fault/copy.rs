@@ -218,6 +218,8 @@ struct Writer<'a> {
     ends: &'a Ends,
     /// Bytes written so far.
     offset: u64,
+    /// Of the chunk in hand when a fault interrupted it, the bytes already written.
+    partial: usize,
     /// One-time faults due at a time, not yet fired.
     timed: Vec<(Instant, Once)>,
     /// One-time faults due at a byte offset, not yet fired.
@@ -307,10 +309,13 @@ impl Writer<'_> {
                 Item::Data { buf, len, due } => {
                     if let Err(once) = self.wait_until(due).await {
                         let item = Item::Data { buf, len, due };
+                        self.partial = 0;
                         return self.once(once, Some(item), rx, q, out).await;
                     }
-                    if let Err(once) = self.write(&buf[..len], out).await? {
+                    if let Err((once, done)) = self.write(&buf[..len], out).await? {
                         let item = Item::Data { buf, len, due };
+                        // What was written stays written: a resume goes on after it.
+                        self.partial = done;
                         return self.once(once, Some(item), rx, q, out).await;
                     }
                     q.release(len.min(q.limit));
@@ -321,19 +326,24 @@ impl Writer<'_> {
     }
 
     /// Write one chunk (or message): paced, sliced, cut short at a one-time fault's offset.
-    /// `Ok(Err(once))`: that fault is due now (what was written of the chunk stays written).
-    async fn write(&mut self, data: &[u8], out: &mut Out<'_>) -> Result<Result<(), Once>, Fault> {
+    /// `Ok(Err((once, n)))`: that fault is due now, after the first `n` bytes of `data` (which
+    /// stay written).
+    async fn write(
+        &mut self,
+        data: &[u8],
+        out: &mut Out<'_>,
+    ) -> Result<Result<(), (Once, usize)>, Fault> {
         let whole = out.messages();
         let mut at = 0;
         while at < data.len() || (whole && at == 0) {
             let active = self.run.active();
             if let Some(once) = self.overdue().filter(|_| active) {
-                return Ok(Err(once));
+                return Ok(Err((once, at)));
             }
             let mut piece = data.len() - at;
             if let Some((left, once)) = self.next_sized() {
                 if left == 0 && active {
-                    return Ok(Err(once));
+                    return Ok(Err((once, at)));
                 }
                 if !whole && active {
                     piece = piece.min(left as usize);
@@ -358,14 +368,14 @@ impl Writer<'_> {
                 }
                 if when > Instant::now() {
                     if let Err(once) = race(self.next_timed(), sleep_until(when)).await {
-                        return Ok(Err(once));
+                        return Ok(Err((once, at)));
                     }
                 }
             }
             let chunk = &data[at..at + piece];
             match race(self.next_timed(), out.put(chunk)).await {
                 Ok(r) => r?,
-                Err(once) => return Ok(Err(once)),
+                Err(once) => return Ok(Err((once, at))),
             }
             at += piece;
             self.offset += piece as u64;
@@ -380,7 +390,7 @@ impl Writer<'_> {
                 if !s.gap.is_zero() {
                     let gap = tokio::time::sleep(s.gap);
                     if let Err(once) = race(self.next_timed(), gap).await {
-                        return Ok(Err(once));
+                        return Ok(Err((once, at)));
                     }
                 }
             }
@@ -452,10 +462,14 @@ impl Writer<'_> {
     ) -> Result<(), Fault> {
         match held {
             Item::End { .. } => self.end_of_stream(out).await,
-            Item::Data { buf, len, .. } => {
-                // A fault that did not fire is gone: this chunk cannot meet it again.
-                match self.write(&buf[..len], out).await? {
-                    Ok(()) | Err(_) => {}
+            Item::Data { buf, len, due } => {
+                // Go on after what was written before the fault; a fault that did not fire is
+                // gone, so this chunk cannot meet it again, but another may come midway.
+                let from = std::mem::take(&mut self.partial).min(len);
+                if let Err((once, done)) = self.write(&buf[from..len], out).await? {
+                    self.partial = from + done;
+                    let item = Item::Data { buf, len, due };
+                    return Box::pin(self.once(once, Some(item), rx, q, out)).await;
                 }
                 q.release(len.min(q.limit));
                 q.give(buf);
@@ -564,6 +578,7 @@ fn parts<'a>(
         total: f.total.clone(),
         ends: &f.ends,
         offset: 0,
+        partial: 0,
         timed,
         sized,
         meter,
