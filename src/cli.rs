@@ -622,7 +622,7 @@ pub struct RelayArgs {
     /// How stream bytes are copied
     #[arg(long, value_enum, default_value_t = Copy::Auto)]
     pub copy: Copy,
-    /// Largest buffer of the buffered copy, per direction (e.g. 256k): it starts at 64 KiB
+    /// Largest buffer of the buffered copy, per direction (e.g. 256k): it starts at 16 KiB
     /// and grows while reads fill it
     #[arg(long, value_parser = buffer_size, default_value = "1M")]
     pub buffer: usize,

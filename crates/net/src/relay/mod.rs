@@ -13,10 +13,11 @@
 //! been quiet that long. A datagram source cannot end, so once the other direction has ended
 //! it lingers [`DATAGRAM_LINGER`] unless told otherwise. [`RelayOptions::directions`] runs one
 //! direction only: the other's source is never read, and the connection ends with the one.
-//! Memory per connection is bounded: one buffer or one pipe per direction, made on the first
-//! byte.
+//! Memory per connection is bounded: one buffer (and, once bulk flows, one pipe) per
+//! direction, taken on the first byte.
 
 mod buffered;
+use buffered::Copied;
 pub(crate) mod datagram;
 pub mod fds;
 pub mod splice;
@@ -58,7 +59,7 @@ pub enum CopyMode {
 #[derive(Clone, Debug)]
 pub struct RelayOptions {
     pub copy: CopyMode,
-    /// Largest buffer of the buffered copy (it starts at 64 KiB and grows while reads fill it).
+    /// Largest buffer of the buffered copy (it starts at 16 KiB and grows while reads fill it).
     pub buffer: usize,
     /// End the connection when nothing moved either way for this long.
     pub idle_timeout: Option<Duration>,
@@ -277,12 +278,18 @@ async fn direction(
                 crate::narrate!("copy {} -> {}: with faults", from.label, to.label);
                 fault::copy_stream(f, src, dst, opts.buffer, meter, hook.as_mut()).await
             } else if hook.is_none() && use_splice(opts.copy, reader.medium, writer.medium) {
+                // The first bytes go through a (recycled) buffer: a short connection never
+                // makes a pipe; one that fills the buffer goes on with splice(2).
                 crate::narrate!(
-                    "copy {} -> {}: splice(2) through a pipe",
+                    "copy {} -> {}: splice(2) through a pipe once a read fills 16 KiB",
                     from.label,
                     to.label
                 );
-                splice::copy(src, dst, meter).await
+                match buffered::copy(src, dst, opts.buffer, meter, None, true).await {
+                    Ok(Copied::Bulk) => splice::copy(src, dst, meter).await,
+                    Ok(Copied::Eof) => Ok(()),
+                    Err(e) => Err(e),
+                }
             } else {
                 crate::narrate!(
                     "copy {} -> {}: read/write, buffer up to {} KiB",
@@ -290,7 +297,9 @@ async fn direction(
                     to.label,
                     opts.buffer / 1024
                 );
-                buffered::copy(src, dst, opts.buffer, meter, hook.as_mut()).await
+                buffered::copy(src, dst, opts.buffer, meter, hook.as_mut(), false)
+                    .await
+                    .map(|_| ())
             }
         }
         _ => {
