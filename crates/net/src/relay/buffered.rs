@@ -72,16 +72,15 @@ pub(crate) enum Copied {
     Bulk,
 }
 
-/// Copy until end of stream; `hook` (a tap) is shown each chunk once it is written. With
-/// `until_bulk`, return [`Copied::Bulk`] (everything read written) as soon as a read fills the
-/// first buffer: the caller goes on with `splice(2)`, which pays for its pipe (`pipe2`,
-/// `F_SETPIPE_SZ`, two `close`, and two descriptors held) only on a connection that moves bulk.
+/// Copy until end of stream. With `until_bulk`, return [`Copied::Bulk`] (everything read
+/// written) as soon as a read fills the first buffer: the caller goes on with `splice(2)`,
+/// which pays for its pipe (`pipe2`, `F_SETPIPE_SZ`, two `close`, and two descriptors held)
+/// only on a connection that moves bulk.
 pub(crate) async fn copy(
     src: &Fd,
     dst: &Fd,
     max: usize,
     meter: &Meter,
-    mut hook: Option<&mut Hook>,
     until_bulk: bool,
 ) -> Result<Copied, Fault> {
     let _ = src.readable().await.map_err(Fault::Read)?;
@@ -96,14 +95,46 @@ pub(crate) async fn copy(
             .await
             .map_err(Fault::Write)?;
         meter.add(n as u64, 0);
-        if let Some(h) = hook.as_deref_mut() {
-            h.data_swap(buf, n).await;
+        if n == buf.len() {
+            if until_bulk {
+                return Ok(Copied::Bulk);
+            }
+            grow(buf, max);
         }
-        if until_bulk && n == buf.len() {
-            return Ok(Copied::Bulk);
+    }
+}
+
+/// [`copy`] with a tap: `hook` is shown each chunk once it is written (a function of its own,
+/// so that untapped directions do not carry the tap's state machine).
+pub(crate) async fn copy_tapped(
+    src: &Fd,
+    dst: &Fd,
+    max: usize,
+    meter: &Meter,
+    hook: &mut Hook,
+) -> Result<(), Fault> {
+    let _ = src.readable().await.map_err(Fault::Read)?;
+    let mut spare = Spare::take(START.min(max));
+    let buf = &mut spare.0;
+    loop {
+        let n = fdio::read_stream(src, buf).await.map_err(Fault::Read)?;
+        if n == 0 {
+            return Ok(());
         }
-        if n == buf.len() && buf.len() < max {
-            buf.resize((buf.len() * 4).min(max), 0);
+        fdio::write_all(dst, &buf[..n])
+            .await
+            .map_err(Fault::Write)?;
+        meter.add(n as u64, 0);
+        hook.data_swap(buf, n).await;
+        if n == buf.len() {
+            grow(buf, max);
         }
+    }
+}
+
+/// A read filled `buf`: the next read gets four times the room, up to `max`.
+fn grow(buf: &mut Vec<u8>, max: usize) {
+    if buf.len() < max {
+        buf.resize((buf.len() * 4).min(max), 0);
     }
 }
