@@ -595,9 +595,10 @@ pub struct ListenArgs {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Copy {
-    /// splice(2) where it measured faster, a buffer elsewhere
+    /// splice(2) where it measured faster, a buffer elsewhere (a splicing direction starts on
+    /// a 16 KiB buffer and makes its pipe once a read fills it)
     Auto,
-    /// splice(2) wherever both ends allow it
+    /// splice(2) wherever both ends allow it (from the first full 16 KiB read on)
     Splice,
     /// always a user-space buffer
     Buffered,
