@@ -51,9 +51,33 @@ SB=${SOCKBOX:-$root/target/release/sockbox}
 SB_B=${SOCKBOX_B:-}
 tmp=$(mktemp -d)
 declare -a bg=()
+# alive PID: the process exists and is not a zombie waiting to be reaped.
+alive() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+# reap PID SECS: wait at most SECS seconds for PID to exit; 1 if it is still running.
+reap() {
+  local i
+  for ((i = 0; i < $2 * 20; i++)); do
+    alive "$1" || { wait "$1" 2>/dev/null || true; return 0; }
+    sleep 0.05
+  done
+  return 1
+}
+# stop PID: TERM its process group, then KILL it if it is not gone within 5 s. Every wait in
+# this script is bounded: a proxy that does not exit on TERM cannot hang the run.
+stop() {
+  kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || true
+  if ! reap "$1" 5; then
+    echo "note: pid $1 did not exit on TERM within 5 s; killed" >&2
+    kill -KILL -- "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null || true
+    reap "$1" 5 || true
+  fi
+}
 cleanup() {
-  for p in "${bg[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for p in "${bg[@]}"; do stop "$p"; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -93,7 +117,6 @@ wait_front() {
   done
   echo "nothing listens on $1" >&2; cat "$tmp/front.log" >&2; exit 1
 }
-stop() { kill -TERM -- "-$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # start_front TOOL FRONT BACK: the proxy accepting on FRONT and connecting to BACK (each
 # "tcp:PORT" or "unix:PATH"), in its own process group; sets front_pid.
@@ -170,7 +193,11 @@ conns() {
   fresh front "$fam"
   start_front "$tool" "$front" "$back"
   local line
-  line=$(timeout $((SECONDS_CONN + 60)) "$tmp/conn_load" "$front" "$SECONDS_CONN" "$c")
+  line=$(timeout -k 5 $((SECONDS_CONN + 60)) "$tmp/conn_load" "$front" "$SECONDS_CONN" "$c") || {
+    # Not a sample: left out of the medians (and said on stderr).
+    echo "note: $tool $fam c=$c: the load did not finish in time; round left out" >&2
+    line="- - - - - - 1"
+  }
   read -r _ _ rate p50 p99 max failed <<<"$line"
   stop "$front_pid"
   stop "$e"
@@ -186,8 +213,9 @@ bulk() {
   wait_ready "$out"
   fresh front "$fam"
   start_front "$tool" "$front" "$back"
-  timeout 300 "$tmp/source" "$front" "$BULK"
-  wait "$sink" || true
+  timeout -k 5 300 "$tmp/source" "$front" "$BULK" || echo "note: $tool bulk $fam: the source failed or timed out" >&2
+  # The sink ends at end of stream; a proxy that never passes the end on does not hang the run.
+  reap "$sink" 30 || { echo "note: $tool bulk $fam: no end of stream at the sink in 30 s" >&2; stop "$sink"; }
   stop "$front_pid"
   local line
   line=$(tail -1 "$out")
@@ -209,7 +237,10 @@ for round in $(seq "$ROUNDS"); do
       for tool in "${order[@]}"; do
         conns "$tool" "$fam" "$c"
         k="$fam-$c.$tool"
-        echo "$rate" >>"$res/rate-$k"; echo "$p50" >>"$res/p50-$k"; echo "$p99" >>"$res/p99-$k"; echo "$max" >>"$res/max-$k"
+        if [ "$rate" != - ]; then
+          echo "$rate" >>"$res/rate-$k"; echo "$p50" >>"$res/p50-$k"; echo "$p99" >>"$res/p99-$k"; echo "$max" >>"$res/max-$k"
+        fi
+        touch "$res/rate-$k" "$res/p50-$k" "$res/p99-$k" "$res/max-$k"
         line+=" $tool=$rate ($p50/$p99/$max)"
       done
       echo "$line"
@@ -252,7 +283,7 @@ for fam in "${families[@]}"; do
         -v r="$(median <"$res/rate-$fam-$c.sockbox")" -v o="$(median <"$res/rate-$fam-$c.$tool")" \
         -v p="$(median <"$res/p50-$fam-$c.sockbox")" -v op="$(median <"$res/p50-$fam-$c.$tool")" \
         -v q="$(median <"$res/p99-$fam-$c.sockbox")" -v oq="$(median <"$res/p99-$fam-$c.$tool")" \
-        'BEGIN{printf "  c=%s %.2fx (p50 %.2f, p99 %.2f)", c, r/o, p/op, q/oq}')
+        'BEGIN{if (o > 0 && op > 0 && oq > 0) printf "  c=%s %.2fx (p50 %.2f, p99 %.2f)", c, r/o, p/op, q/oq; else printf "  c=%s -", c}')
     done
     line+=$(awk -v b="$(median <"$res/bulk-$fam.sockbox")" -v o="$(median <"$res/bulk-$fam.$tool")" \
       'BEGIN{printf "  bulk %.2fx", b/o}')

@@ -622,9 +622,10 @@ pub struct ListenArgs {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Copy {
-    /// splice(2) where it measured faster, a buffer elsewhere
+    /// splice(2) where it measured faster, a buffer elsewhere (a splicing direction starts on
+    /// a 16 KiB buffer and makes its pipe once a read fills it)
     Auto,
-    /// splice(2) wherever both ends allow it
+    /// splice(2) wherever both ends allow it (from the first full 16 KiB read on)
     Splice,
     /// always a user-space buffer
     Buffered,
@@ -649,7 +650,7 @@ pub struct RelayArgs {
     /// How stream bytes are copied
     #[arg(long, value_enum, default_value_t = Copy::Auto)]
     pub copy: Copy,
-    /// Largest buffer of the buffered copy, per direction (e.g. 256k): it starts at 64 KiB
+    /// Largest buffer of the buffered copy, per direction (e.g. 256k): it starts at 16 KiB
     /// and grows while reads fill it
     #[arg(long, value_parser = buffer_size, default_value = "1M")]
     pub buffer: usize,

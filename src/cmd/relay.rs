@@ -8,7 +8,7 @@ use anyhow::Result;
 use sockbox_net::addr::{Address, Role, Transfer};
 use sockbox_net::endpoint::{self, Conn, Listener};
 use sockbox_net::relay::{self, CopyMode, Directions, LiveTotals, RelayOptions};
-use sockbox_net::server::{self, Totals};
+use sockbox_net::server::{self, Sharded, Totals};
 use sockbox_net::{Error, PEER};
 
 use super::Shutdown;
@@ -161,7 +161,8 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             .idle_timeout
             .or(datagram_clients.then_some(DATAGRAM_IDLE)),
         pass_fds: args.pass_fds,
-        live: Some(live.clone()),
+        // Summed across connections (and threads) only for `--stats`, which prints them.
+        live: args.stats.then(|| live.clone()),
         linger: args.linger,
         directions: if args.oneway {
             a_to_b
@@ -234,7 +235,10 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             if !tracing::enabled!(target: PEER, tracing::Level::INFO) {
                 listener.unnamed_processes();
             }
-            tracing::info!(target: PEER, "relaying {} -> {connect_to}", listener.label);
+            // A plain relay runs one accept loop and runtime per core (see `Sharded`); taps,
+            // faults and --max-conns keep the one accept loop they are written for.
+            let shardable = max_conns.is_none() && tap.is_none() && faults.is_none();
+            let connect_to_label = connect_to.to_string();
             let connect_to = Arc::new(connect_to);
             let opts = opts.clone();
             let reject = (accept == Some(AcceptMode::Reject))
@@ -261,10 +265,25 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
                     s.wait().await;
                 }
             };
+            // The line tests and scripts wait for: said once the serving threads (and their
+            // runtimes' descriptors) exist.
+            let relaying = |l: &Listener| {
+                tracing::info!(target: PEER, "relaying {} -> {}", l.label, connect_to_label);
+            };
             // One client only: its failure is the relay's (exit 1), not a line in a log.
             let served = if args.once || listener.yields_one() {
+                relaying(&listener);
                 server::serve_one(&mut listener, handle, stop()).await
+            } else if let Some(shards) = shardable
+                .then(|| listener.shards(serving_threads()))
+                .transpose()?
+                .flatten()
+            {
+                let sharded = Sharded::start(shards, handle).await?;
+                relaying(&listener);
+                sharded.run(stop()).await
             } else {
+                relaying(&listener);
                 server::serve(&mut listener, max_conns, handle, stop()).await
             };
             super::traffic::sync(&tap).await;
@@ -291,4 +310,9 @@ async fn finish(
         (false, _) => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many threads serve a plain relay's clients: one per core the process may run on.
+fn serving_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }

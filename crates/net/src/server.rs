@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::endpoint::{Conn, Listener};
+use crate::endpoint::{Conn, Listener, ListenerShard};
 use crate::error::{Error, Result};
 use crate::relay::{LiveTotals, Stats};
 use crate::PEER;
@@ -52,6 +52,17 @@ impl Totals {
         self.bytes_out = b.bytes;
         self.messages_in = f.messages;
         self.messages_out = b.messages;
+    }
+
+    /// Add another server's totals (a shard of [`Sharded`]).
+    fn sum(&mut self, o: &Totals) {
+        self.connections += o.connections;
+        self.failed += o.failed;
+        self.refused += o.refused;
+        self.bytes_in += o.bytes_in;
+        self.bytes_out += o.bytes_out;
+        self.messages_in += o.messages_in;
+        self.messages_out += o.messages_out;
     }
 
     fn add(&mut self, s: &Stats) {
@@ -143,6 +154,141 @@ where
     }
     totals.refused += listener.refused();
     Ok(totals)
+}
+
+/// A server running [`serve`] on several threads, each with its own current-thread runtime
+/// accepting on its [`ListenerShard`] and running the clients it accepted: a client's whole
+/// life (accept, connect, copy, close) stays on the thread that accepted it, and no task is
+/// woken on another thread, as haproxy's threads and nginx's workers do. (One multi-threaded
+/// runtime measured about 15% of its CPU in cross-thread wake-ups and futex waits on short
+/// connections; see docs/benchmarks.md.) The shards share one listening socket, so the kernel
+/// hands each new client to whichever thread calls `accept(2)` first. No `--max-conns` here:
+/// its cap counts the clients of one accept loop.
+pub struct Sharded {
+    stop: tokio::sync::watch::Sender<bool>,
+    running: JoinSet<Result<Totals>>,
+}
+
+impl Sharded {
+    /// Start one thread per shard and return once every one has its runtime and its listening
+    /// socket registered (a caller that announces "listening" after this announces the truth,
+    /// and descriptors counted after it include the runtimes'). `handle` runs for each client.
+    pub async fn start<H, F>(shards: Vec<ListenerShard>, handle: H) -> Result<Sharded>
+    where
+        H: Fn(Conn) -> F + Clone + Send + 'static,
+        F: Future<Output = Result<Stats>> + Send + 'static,
+    {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut running = JoinSet::new();
+        let mut starting = Vec::new();
+        for (i, shard) in shards.into_iter().enumerate() {
+            let (handle, mut stopped) = (handle.clone(), stopped.clone());
+            let (ready, started) = tokio::sync::oneshot::channel::<Result<()>>();
+            let (done, outcome) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name(format!("sockbox-serve-{i}"))
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(err) => {
+                            let _ = ready.send(Err(Error::Io {
+                                op: "start",
+                                target: "a runtime".into(),
+                                err,
+                            }));
+                            return;
+                        }
+                    };
+                    let served = rt.block_on(async move {
+                        let mut l = match shard.into_listener() {
+                            Ok(l) => l,
+                            Err(e) => {
+                                let _ = ready.send(Err(e));
+                                return None;
+                            }
+                        };
+                        let _ = ready.send(Ok(()));
+                        let stop = async move {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        };
+                        Some(serve(&mut l, None, handle, stop).await)
+                    });
+                    if let Some(served) = served {
+                        let _ = done.send(served);
+                    }
+                })
+                .map_err(|err| Error::Io {
+                    op: "start",
+                    target: "a serving thread".into(),
+                    err,
+                })?;
+            starting.push(started);
+            running.spawn(async move {
+                outcome.await.unwrap_or_else(|_| {
+                    Err(Error::Io {
+                        op: "run",
+                        target: "a serving thread".into(),
+                        err: std::io::Error::other("it ended without a result"),
+                    })
+                })
+            });
+        }
+        let sharded = Sharded { stop, running };
+        for started in starting {
+            let failed = match started.await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some(Error::Io {
+                    op: "start",
+                    target: "a serving thread".into(),
+                    err: std::io::Error::other("it ended before it was ready"),
+                }),
+            };
+            if let Some(e) = failed {
+                // The threads already started stop (and are waited for) before the error goes up.
+                let _ = sharded.stop.send(true);
+                let mut running = sharded.running;
+                while running.join_next().await.is_some() {}
+                return Err(e);
+            }
+        }
+        Ok(sharded)
+    }
+
+    /// Serve until `shutdown` resolves (or a shard's listener fails: then the others stop and
+    /// its error is returned); the totals are summed over the shards.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<Totals> {
+        let Sharded { stop, mut running } = self;
+        tokio::pin!(shutdown);
+        let mut totals = Totals::default();
+        let mut failure = None;
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown, if !stopping => {
+                    stopping = true;
+                    let _ = stop.send(true);
+                }
+                done = running.join_next() => match done {
+                    None => break,
+                    Some(Ok(Ok(t))) => totals.sum(&t),
+                    Some(Ok(Err(e))) => {
+                        failure.get_or_insert(e);
+                        stopping = true;
+                        let _ = stop.send(true);
+                    }
+                    Some(Err(_)) => {}
+                },
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(totals),
+        }
+    }
 }
 
 /// The next client, through the errors accept(2) may pass: out of descriptors (wait, backing
@@ -303,11 +449,14 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Close both connections of a relayed pair after `relay` returned.
-pub async fn close_pair(a: Conn, b: Conn) {
-    // Boxed: closing (bridge threads, a child's exit) is a large state machine that runs once;
-    // inline, every idle connection's task would carry its 3.7 KB for its whole life.
-    tokio::join!(
-        Box::pin(a.close(CLOSE_GRACE)),
-        Box::pin(b.close(CLOSE_GRACE))
-    );
+pub fn close_pair(a: Conn, b: Conn) -> impl Future<Output = ()> {
+    // Boxed, both connections with it: closing (bridge threads, a child's exit) is a large
+    // state machine that runs once; inline, every idle connection's task would carry it and
+    // room for two moved `Conn`s (about 1 KB) for its whole life.
+    Box::pin(async move {
+        tokio::join!(
+            Box::pin(a.close(CLOSE_GRACE)),
+            Box::pin(b.close(CLOSE_GRACE))
+        );
+    })
 }

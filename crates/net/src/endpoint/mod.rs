@@ -641,6 +641,94 @@ impl Listener {
     }
 }
 
+/// A plain stream listener (TCP or Unix stream, no TLS) handed to another runtime: the
+/// listening socket (or a `dup(2)` of it), its settings and access rules, not yet registered.
+/// A server running one current-thread runtime per core gives each a shard
+/// ([`Listener::shards`]) and each accepts and serves its clients on its own thread
+/// ([`crate::server::Sharded`]). The original listener keeps the socket file's guard.
+pub struct ListenerShard {
+    fd: OwnedFd,
+    label: String,
+    medium: Medium,
+    transfer: Transfer,
+    framing: Option<Framing>,
+    nodelay: bool,
+    keepalive: bool,
+    process_names: bool,
+    allow: Option<AllowPeers>,
+    crlf: Option<crate::addr::Crlf>,
+}
+
+impl Listener {
+    /// Hand this listener's socket over as `n` [`ListenerShard`]s sharing it (the first owns
+    /// it, the others are `dup(2)`s), or `None`, changing nothing, when it is not a plain
+    /// stream listener (datagram, FIFO, one-connection kinds, TLS: those are served by
+    /// [`crate::server::serve`]). The socket leaves this runtime's poller, so a new client
+    /// wakes only the shards' threads; this listener accepts nothing more and only keeps the
+    /// socket file until it is dropped.
+    pub fn shards(&mut self, n: usize) -> Result<Option<Vec<ListenerShard>>> {
+        if self.tls.is_some() || !matches!(self.accepting, Accepting::Stream(_)) {
+            return Ok(None);
+        }
+        let Accepting::Stream(l) = std::mem::replace(&mut self.accepting, Accepting::Once(None))
+        else {
+            unreachable!("checked above");
+        };
+        let (medium, transfer, framing) = (l.medium, l.transfer, l.framing);
+        let (nodelay, keepalive, process_names) = (l.nodelay, l.keepalive, l.process_names);
+        // `into_inner` takes the socket out of this runtime's epoll (EPOLL_CTL_DEL).
+        let first = l.fd.into_inner();
+        let mut fds = Vec::with_capacity(n.max(1));
+        for _ in 1..n.max(1) {
+            fds.push(
+                first
+                    .try_clone()
+                    .map_err(crate::error::io_err("dup", &self.label))?,
+            );
+        }
+        fds.insert(0, first);
+        Ok(Some(
+            fds.into_iter()
+                .map(|fd| ListenerShard {
+                    fd,
+                    label: self.label.clone(),
+                    medium,
+                    transfer,
+                    framing,
+                    nodelay,
+                    keepalive,
+                    process_names,
+                    allow: self.allow.clone(),
+                    crlf: self.crlf,
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl ListenerShard {
+    /// Register the socket with the current runtime and accept on it.
+    pub fn into_listener(self) -> Result<Listener> {
+        let sock = socket2::Socket::from(self.fd);
+        let mut l = accept::StreamListener::new(sock, self.label.clone(), self.medium)
+            .map_err(crate::error::io_err("listen", &self.label))?;
+        l.transfer = self.transfer;
+        l.framing = self.framing;
+        l.nodelay = self.nodelay;
+        l.keepalive = self.keepalive;
+        l.process_names = self.process_names;
+        Ok(Listener {
+            label: self.label,
+            accepting: Accepting::Stream(l),
+            allow: self.allow,
+            _cleanup: None,
+            refused: 0,
+            crlf: self.crlf,
+            tls: None,
+        })
+    }
+}
+
 /// The next client of a listener, before any layer (TLS) runs on it.
 async fn accept_plain(
     accepting: &mut Accepting,

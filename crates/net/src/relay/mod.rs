@@ -13,10 +13,11 @@
 //! been quiet that long. A datagram source cannot end, so once the other direction has ended
 //! it lingers [`DATAGRAM_LINGER`] unless told otherwise. [`RelayOptions::directions`] runs one
 //! direction only: the other's source is never read, and the connection ends with the one.
-//! Memory per connection is bounded: one buffer or one pipe per direction, made on the first
-//! byte.
+//! Memory per connection is bounded: one buffer (and, once bulk flows, one pipe) per
+//! direction, taken on the first byte.
 
 mod buffered;
+use buffered::Copied;
 pub(crate) mod datagram;
 pub mod fds;
 pub mod splice;
@@ -58,7 +59,7 @@ pub enum CopyMode {
 #[derive(Clone, Debug)]
 pub struct RelayOptions {
     pub copy: CopyMode,
-    /// Largest buffer of the buffered copy (it starts at 64 KiB and grows while reads fill it).
+    /// Largest buffer of the buffered copy (it starts at 16 KiB and grows while reads fill it).
     pub buffer: usize,
     /// End the connection when nothing moved either way for this long.
     pub idle_timeout: Option<Duration>,
@@ -275,14 +276,31 @@ async fn direction(
         (Source::Fd(src), Sink::Fd(dst)) if from.bytes() && to.bytes() => {
             if let Some(f) = faults.as_mut() {
                 crate::narrate!("copy {} -> {}: with faults", from.label, to.label);
-                fault::copy_stream(f, src, dst, opts.buffer, meter, hook.as_mut()).await
+                // Boxed, as every path only some directions take (faults, taps, messages):
+                // inline, each direction of every connection would reserve room for the
+                // largest of them (4.4 KB each, measured) for its whole life.
+                Box::pin(fault::copy_stream(
+                    f,
+                    src,
+                    dst,
+                    opts.buffer,
+                    meter,
+                    hook.as_mut(),
+                ))
+                .await
             } else if hook.is_none() && use_splice(opts.copy, reader.medium, writer.medium) {
+                // The first bytes go through a (recycled) buffer: a short connection never
+                // makes a pipe; one that fills the buffer goes on with splice(2).
                 crate::narrate!(
-                    "copy {} -> {}: splice(2) through a pipe",
+                    "copy {} -> {}: splice(2) through a pipe once a read fills 16 KiB",
                     from.label,
                     to.label
                 );
-                splice::copy(src, dst, meter).await
+                match buffered::copy(src, dst, opts.buffer, meter, true).await {
+                    Ok(Copied::Bulk) => splice::copy(src, dst, meter).await,
+                    Ok(Copied::Eof) => Ok(()),
+                    Err(e) => Err(e),
+                }
             } else {
                 crate::narrate!(
                     "copy {} -> {}: read/write, buffer up to {} KiB",
@@ -290,19 +308,31 @@ async fn direction(
                     to.label,
                     opts.buffer / 1024
                 );
-                buffered::copy(src, dst, opts.buffer, meter, hook.as_mut()).await
+                match hook.as_mut() {
+                    // Boxed: the tap's state machine is room an untapped direction need not
+                    // reserve.
+                    Some(h) => {
+                        Box::pin(buffered::copy_tapped(src, dst, opts.buffer, meter, h)).await
+                    }
+                    None => buffered::copy(src, dst, opts.buffer, meter, false)
+                        .await
+                        .map(|_| ()),
+                }
             }
         }
         _ => {
-            let mut out = MsgOut::new(&writer, to.transfer, to.framing);
-            let mut input = MsgIn::new(reader, from.transfer, from.framing, opts.max_frame);
-            match faults.as_mut() {
-                Some(f) => {
-                    let (i, o) = (&mut input, &mut out);
-                    fault::copy_messages(f, i, o, opts.buffer, meter, hook.as_mut()).await
+            Box::pin(async {
+                let mut out = MsgOut::new(&writer, to.transfer, to.framing);
+                let mut input = MsgIn::new(reader, from.transfer, from.framing, opts.max_frame);
+                match faults.as_mut() {
+                    Some(f) => {
+                        let (i, o) = (&mut input, &mut out);
+                        fault::copy_messages(f, i, o, opts.buffer, meter, hook.as_mut()).await
+                    }
+                    None => messages(&mut input, &mut out, meter, hook.as_mut()).await,
                 }
-                None => messages(&mut input, &mut out, meter, hook.as_mut()).await,
-            }
+            })
+            .await
         }
     };
     if let (Some(h), Err(Fault::Read(e) | Fault::Write(e))) = (hook.as_mut(), &result) {
@@ -314,14 +344,14 @@ async fn direction(
                 (_, SideId::A) => SideId::B,
                 (_, SideId::B) => SideId::A,
             };
-            h.reset(by, e).await;
+            Box::pin(h.reset(by, e)).await;
         }
     }
     match result {
         Ok(()) => {
             writer.finish();
             if let Some(h) = hook.as_mut() {
-                h.shutdown().await;
+                Box::pin(h.shutdown()).await;
             }
             Ok(DirEnd::Eof)
         }
@@ -411,7 +441,9 @@ pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<St
         linger: opts.linger,
     };
     let conn_tap = match &opts.tap {
-        Some(t) => Some(t.open(a, b).await),
+        // Boxed, as the tap's close below: inline, every connection's task would reserve
+        // room for these state machines, tapped or not, for its whole life.
+        Some(t) => Some(Box::pin(t.open(a, b)).await),
         None => None,
     };
     let hook = |d: Dir| conn_tap.as_ref().map(|t| t.hook(d));
@@ -433,7 +465,9 @@ pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<St
         }
     };
     let (f, bk) = (fwd.read(), back.read());
-    close_tap(conn_tap, f, bk).await;
+    if conn_tap.is_some() {
+        Box::pin(close_tap(conn_tap, f, bk)).await;
+    }
     crate::narrate!(
         "close {} <-> {}: {} bytes ->, {} bytes <-{}",
         a.label,
