@@ -690,24 +690,39 @@ async fn server_handshake(
             // one after the session tickets by the client's delayed ACK.
             io.set_nodelay(true).map_err(|e| e.to_string())?;
             let io = tokio::io::BufReader::with_capacity(READ_AHEAD, io);
-            let s = in_time(tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await)?;
+            let mut s =
+                in_time(tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await)?;
             let label = server_label(&label, s.get_ref().1);
-            judge(s.get_ref().1, subjects, &label)?;
+            if let Err(refused) = judge(s.get_ref().1, subjects, &label) {
+                refuse(&mut s).await;
+                return Err(refused);
+            }
             bridge(s, label, framing).map_err(|e| e.to_string())?
         }
         Medium::UnixStream => {
             let io = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))
                 .map_err(|e| e.to_string())?;
             let io = tokio::io::BufReader::with_capacity(READ_AHEAD, io);
-            let s = in_time(tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await)?;
+            let mut s =
+                in_time(tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await)?;
             let label = server_label(&label, s.get_ref().1);
-            judge(s.get_ref().1, subjects, &label)?;
+            if let Err(refused) = judge(s.get_ref().1, subjects, &label) {
+                refuse(&mut s).await;
+                return Err(refused);
+            }
             bridge(s, label, framing).map_err(|e| e.to_string())?
         }
         _ => return Err("not a stream socket".to_owned().into()),
     };
     c.peer = peer;
     Ok(c)
+}
+
+/// A client refused after its handshake gets a TLS close_notify, so it reads a clean end of
+/// the session (not a truncation error), then the connection closes. Bounded: a client that
+/// reads nothing cannot hold the task.
+async fn refuse<S: AsyncWrite + Unpin>(s: &mut S) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), s.shutdown()).await;
 }
 
 /// `--allow-subject`: the client's certificate (verified against `cafile=` by the handshake)
