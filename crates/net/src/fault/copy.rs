@@ -293,6 +293,11 @@ impl Writer<'_> {
             if let Some(once) = self.overdue() {
                 return self.once(once, None, rx, q, out).await;
             }
+            // A reset at the offset just reached fires now: the reader stops there (see
+            // `copy_stream`), so no next chunk would come to trigger it.
+            if let (Some((0, Once::Reset)), true) = (self.next_sized(), self.run.active()) {
+                return self.once(Once::Reset, None, rx, q, out).await;
+            }
             let item = match race(self.next_timed(), rx.recv()).await {
                 Ok(Some(i)) => i,
                 // The reader failed: its error is the direction's.
@@ -598,6 +603,14 @@ pub(crate) async fn copy_stream(
 ) -> Result<(), Fault> {
     let q = Queue::new(queue.max(8192));
     let chunk_max = (queue / 2).max(4096);
+    // A reset at a byte offset: the reader reads no further than it, so what the sender sends
+    // after it is still unread when the reset comes. On a Unix socket that is what makes the
+    // sender's recv(2) fail with ECONNRESET rather than read end of stream; without the limit
+    // the reader may have drained everything the sender had sent (a race with the reset).
+    let mut reset_at = match f.spec.reset_after {
+        Some(Trigger::Bytes(n)) => Some(n),
+        _ => None,
+    };
     let (mut stamper, mut writer) = parts(f, meter, hook);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let reader = async {
@@ -605,7 +618,23 @@ pub(crate) async fn copy_stream(
         let _ = src.readable().await.map_err(Fault::Read)?;
         let mut size = START.min(chunk_max);
         loop {
-            let want = q.reserve_some(START.min(size), size).await;
+            let mut limit = usize::MAX;
+            if let Some(at) = reset_at {
+                if stamper.bytes >= at {
+                    // The writer resets when it gets there and the direction ends, dropping
+                    // this reader. Faults off meanwhile (SIGUSR1, --faults-for): the reset
+                    // does not fire, so reading goes on.
+                    while stamper.run.active() {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    reset_at = None;
+                } else {
+                    limit = usize::try_from(at - stamper.bytes).unwrap_or(usize::MAX);
+                }
+            }
+            let want = q
+                .reserve_some(START.min(size).min(limit), size.min(limit))
+                .await;
             let mut buf = q.take_room(want);
             let n = fdio::read_stream(src, &mut buf[..want])
                 .await
@@ -625,7 +654,18 @@ pub(crate) async fn copy_stream(
     };
     let mut out = Out::Stream(dst);
     let writing = writer.run(&mut rx, &q, &mut out);
-    tokio::try_join!(reader, writing).map(drop)
+    // The writer's end is the direction's: a reader held at a reset's offset is dropped then.
+    tokio::pin!(reader, writing);
+    let mut reading = true;
+    loop {
+        tokio::select! {
+            r = &mut reader, if reading => {
+                r?;
+                reading = false;
+            }
+            w = &mut writing => return w,
+        }
+    }
 }
 
 /// Relay messages with faults (drop, duplicate, reorder, corrupt, and the stream faults that
