@@ -438,6 +438,15 @@ fn single_side(
     };
     let mut native_opts = Vec::new();
     let mut write = None;
+    // SO_REUSEADDR is an IP option: on a Unix socket it changes nothing, and socat takes it
+    // there without a word (socat's own test.sh puts it on every listener).
+    let unix = matches!(
+        opens,
+        Opens::Kind {
+            kind: "unix" | "unix-dgram" | "seqpacket",
+            ..
+        }
+    );
     for item in options.iter().filter(|o| !o.is_empty()) {
         let (name, value) = match item.split_once('=') {
             Some((n, v)) => (n, Some(v)),
@@ -449,6 +458,9 @@ fn single_side(
             continue;
         };
         match (opt.verdict, opt.effect) {
+            (Verdict::Native("reuseaddr"), _) if unix => set.notes.push(format!(
+                "{name} in '{raw}' ignored: SO_REUSEADDR means nothing on a Unix socket"
+            )),
             (_, Effect::FileWrite(w)) => write = Some(w),
             (Verdict::Native(_), _) => native_opts.push((*item).to_owned()),
             (_, Effect::Fork) => side.fork = true,
@@ -1236,6 +1248,17 @@ mod tests {
         assert_eq!(
             translate(&["-V".into()], &probe_nothing).unwrap(),
             Request::Version
+        );
+    }
+    #[test]
+    fn reuseaddr_on_a_unix_socket_is_dropped_as_socat_ignores_it() {
+        assert_eq!(
+            native("UNIX-LISTEN:/tmp/x.sock,reuseaddr,fork EXEC:cat"),
+            "sockbox relay listen:unix:/tmp/x.sock connect:exec:cat"
+        );
+        assert_eq!(
+            native("TCP-LISTEN:80,reuseaddr UNIX-CONNECT:/s"),
+            "sockbox relay --once listen:tcp:80,reuseaddr connect:unix:/s"
         );
     }
 }
