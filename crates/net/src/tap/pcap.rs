@@ -136,37 +136,11 @@ impl PcapView {
         payload: &[u8],
         comment: Option<&str>,
     ) -> io::Result<()> {
-        let len = headers.len() + payload.len();
-        let pad = (4 - len % 4) % 4;
-        let mut opts = Vec::new();
-        if let Some(c) = comment {
-            option(&mut opts, 1, c.as_bytes());
-        }
-        let flags: u32 = match dir {
-            Dir::AtoB => 1,
-            Dir::BtoA => 2,
-        };
-        option(&mut opts, 2, &flags.to_le_bytes());
-        end_options(&mut opts);
-        let total = (12 + 20 + len + pad + opts.len()) as u32;
-        let us = time
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_micros() as u64;
-        let mut head = [0u8; 28];
-        head[0..4].copy_from_slice(&6u32.to_le_bytes());
-        head[4..8].copy_from_slice(&total.to_le_bytes());
-        head[8..12].copy_from_slice(&0u32.to_le_bytes());
-        head[12..16].copy_from_slice(&((us >> 32) as u32).to_le_bytes());
-        head[16..20].copy_from_slice(&(us as u32).to_le_bytes());
-        head[20..24].copy_from_slice(&(len as u32).to_le_bytes());
-        head[24..28].copy_from_slice(&(len as u32).to_le_bytes());
-        self.out.write_all(&head)?;
-        self.out.write_all(headers)?;
+        let mut parts = Vec::new();
+        let around = frame(&mut parts, time, dir, headers, payload.len(), comment);
+        self.out.write_all(&parts[..around])?;
         self.out.write_all(payload)?;
-        self.out.write_all(&[0u8; 3][..pad])?;
-        self.out.write_all(&opts)?;
-        self.out.write_all(&total.to_le_bytes())
+        self.out.write_all(&parts[around..])
     }
 
     /// A TCP segment from `from` to the other side.
@@ -179,6 +153,17 @@ impl PcapView {
         payload: &[u8],
         comment: Option<&str>,
     ) -> io::Result<()> {
+        let h = self.segment_headers(conn, from, flags, payload);
+        let dir = match from {
+            SideId::A => Dir::AtoB,
+            SideId::B => Dir::BtoA,
+        };
+        self.packet(time, dir, &h, payload, comment)
+    }
+
+    /// The IPv4 and TCP headers of a segment of `payload`
+    /// from `from`, sequence numbers advanced.
+    fn segment_headers(&mut self, conn: u64, from: SideId, flags: u8, payload: &[u8]) -> [u8; 40] {
         let f = self.conns.get_mut(&conn).expect("flow opened");
         let (s, r) = match from {
             SideId::A => (0, 1),
@@ -214,8 +199,7 @@ impl PcapView {
         // SYN and FIN take one sequence number each.
         let used = payload.len() as u32 + u32::from(flags & (TCP_SYN | TCP_FIN) != 0);
         f.seq[s] = seq.wrapping_add(used);
-        let dir = if s == 0 { Dir::AtoB } else { Dir::BtoA };
-        self.packet(time, dir, &h, payload, comment)
+        h
     }
 
     /// A UDP datagram from the sender of `dir`.
@@ -296,13 +280,85 @@ impl PcapView {
             ));
         }
         let comment = (!notes.is_empty()).then(|| notes.join("; "));
+        // Every segment of the chunk in one gathered write: the blocks' heads and tails go into
+        // `parts`, the payload is written from the chunk itself (one system call per chunk, not
+        // two per segment).
+        let mut parts = Vec::with_capacity(pieces * 128);
+        let mut cuts = Vec::with_capacity(pieces);
         for piece in data.chunks(MAX_SEGMENT) {
             let c = if first { comment.as_deref() } else { None };
             first = false;
-            self.segment(ev.conn, ev.time, dir.sender(), TCP_PSH, piece, c)?;
+            let h = self.segment_headers(ev.conn, dir.sender(), TCP_PSH, piece);
+            let start = parts.len();
+            let around = frame(&mut parts, ev.time, dir, &h, piece.len(), c);
+            cuts.push((start, around, parts.len()));
         }
-        Ok(())
+        let mut slices = Vec::with_capacity(pieces * 3);
+        for ((start, around, end), piece) in cuts.into_iter().zip(data.chunks(MAX_SEGMENT)) {
+            slices.push(io::IoSlice::new(&parts[start..around]));
+            slices.push(io::IoSlice::new(piece));
+            slices.push(io::IoSlice::new(&parts[around..end]));
+        }
+        write_all_vectored(&mut self.out, &mut slices)
     }
+}
+
+/// An enhanced packet block around a payload of `len` bytes, appended to `out`: its head and
+/// the packet's `headers`, then (from the returned offset on) the padding, options and trailing
+/// length that follow the payload.
+fn frame(
+    out: &mut Vec<u8>,
+    time: SystemTime,
+    dir: Dir,
+    headers: &[u8],
+    payload: usize,
+    comment: Option<&str>,
+) -> usize {
+    let len = headers.len() + payload;
+    let pad = (4 - len % 4) % 4;
+    let mut opts = Vec::new();
+    if let Some(c) = comment {
+        option(&mut opts, 1, c.as_bytes());
+    }
+    let flags: u32 = match dir {
+        Dir::AtoB => 1,
+        Dir::BtoA => 2,
+    };
+    option(&mut opts, 2, &flags.to_le_bytes());
+    end_options(&mut opts);
+    let total = (12 + 20 + len + pad + opts.len()) as u32;
+    let us = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as u64;
+    out.extend_from_slice(&6u32.to_le_bytes());
+    out.extend_from_slice(&total.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&((us >> 32) as u32).to_le_bytes());
+    out.extend_from_slice(&(us as u32).to_le_bytes());
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out.extend_from_slice(headers);
+    let around = out.len();
+    out.extend_from_slice(&[0u8; 3][..pad]);
+    out.extend_from_slice(&opts);
+    out.extend_from_slice(&total.to_le_bytes());
+    around
+}
+
+/// `write_all` for a gathered write (`Write::write_all_vectored` is not stable yet): writes
+/// until every slice is out, through short writes and interruptions.
+fn write_all_vectored(out: &mut dyn Write, mut slices: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+    io::IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match out.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn other(s: SideId) -> SideId {
