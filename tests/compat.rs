@@ -1086,3 +1086,113 @@ fn native_dual_holds_its_program_to_the_end() {
     let text = String::from_utf8_lossy(&explained.stdout);
     assert!(text.contains(&format!("connect '{addr}'")), "{text}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// socat's UDP-RECV: every sender merged, both sides opened at once
+
+/// True once something has `port` bound for UDP (IPv4 or IPv6), read from /proc/net/udp*:
+/// a test cannot ask a datagram socket whether it is up without sending into it.
+fn udp_bound(port: u16) -> bool {
+    let want = format!(":{port:04X} ");
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|a| format!("{a} ").ends_with(&want))
+            })
+    })
+}
+
+/// socat test.sh 387 (USE_IPV6_JOIN_GROUP): `-t 0.1 UDP6-RECV:PORT,ipv6-join-group=[ff02::2]:lo
+/// /dev/null` only checks that the option is taken: socat opens both addresses at once and
+/// ends with /dev/null's end of file. sockbox used to wait for a first datagram before opening
+/// /dev/null, and never exited. Run in a namespace of its own, whose lo does multicast.
+#[test]
+fn socat_udp6_recv_joining_a_group_ends_with_its_other_side() {
+    require_tool("socat");
+    let ns = Netns::new("join");
+    must(Command::new("ip").args(["-n", &ns.name, "link", "set", "lo", "multicast", "on"]));
+    let port = free_port().to_string();
+    let recv = format!("UDP6-RECV:{port},ipv6-join-group=[ff02::2]:lo");
+    for tool in Tool::both("socat") {
+        let started = std::time::Instant::now();
+        let out = match tool {
+            Tool::Real(name) => ns.run(name, &["-t", "0.1", &recv, "/dev/null"]),
+            Tool::Sockbox(_) => ns.sockbox(&["socat", "-t", "0.1", &recv, "/dev/null"]),
+        };
+        assert_eq!(out.code, 0, "{tool:?}: {}", out.stderr);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{tool:?} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// `socat -u -T 1 UDP4-RECV:PORT OPEN:FILE,creat`: three senders (three sockets), their
+/// datagrams in arrival order in one file, then an end after a second of quiet; and with no
+/// sender at all, the same end after a second. Both tools: the same file, exit 0, in time.
+#[test]
+fn socat_udp_recv_merges_senders_and_ends_after_inactivity() {
+    let dir = tempdir();
+    let mut files = Vec::new();
+    for tool in Tool::both("socat") {
+        let tag = format!("{tool:?}").replace(['(', ')', '"'], "");
+        for words in [&["one\n", "two\n", "three\n"][..], &[]] {
+            let port = free_port();
+            let file = dir.path().join(format!("{tag}-{}.out", words.len()));
+            let mut p = tool.spawn(&strings(&[
+                "-u",
+                "-T",
+                "1",
+                &format!("UDP4-RECV:{port}"),
+                &format!("OPEN:{},creat", file.display()),
+            ]));
+            wait_for(&format!("{tool:?} to bind udp {port}"), WAIT, || {
+                udp_bound(port).then_some(())
+            });
+            let started = std::time::Instant::now();
+            for w in words {
+                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                s.send_to(w.as_bytes(), ("127.0.0.1", port)).unwrap();
+                thread::sleep(Duration::from_millis(100));
+            }
+            assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+            let took = started.elapsed();
+            assert!(
+                took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+                "{tool:?}: -T 1 ended after {took:?}"
+            );
+            files.push(std::fs::read(&file).unwrap_or_default());
+        }
+    }
+    assert_eq!(files[0], b"one\ntwo\nthree\n");
+    assert_eq!(files[1], b"");
+    assert_eq!(files[..2], files[2..]);
+}
+
+/// `socat -T 1 UDP-RECV:PORT /dev/null` with nobody sending: /dev/null's end of file ends it,
+/// well before the second of -T, for both.
+#[test]
+fn socat_udp_recv_against_dev_null_ends_at_once() {
+    for tool in Tool::both("socat") {
+        let port = free_port();
+        let started = std::time::Instant::now();
+        let mut p = tool.spawn(&strings(&[
+            "-T",
+            "1",
+            &format!("UDP-RECV:{port}"),
+            "/dev/null",
+        ]));
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{tool:?} took {:?}",
+            started.elapsed()
+        );
+    }
+}

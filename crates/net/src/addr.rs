@@ -312,6 +312,10 @@ pub struct Options {
     pub multicast_loop: Option<bool>,
     /// IP_MULTICAST_IF / IPV6_MULTICAST_IF (udp): the interface multicast is sent on.
     pub multicast_if: Option<String>,
+    /// `merge` (a udp or unix-dgram socket listened on): one connection for every sender,
+    /// opened at once, instead of one per sender opened on its first datagram; what is sent
+    /// back to it is dropped, there being no one peer to answer (socat's `UDP-RECV`).
+    pub merge: bool,
     /// Terminal settings and the options of the terminal kinds (pty, tty, exec with a pty,
     /// readline).
     pub terminal: TermOptions,

@@ -1251,6 +1251,21 @@ mod tests {
         );
     }
     #[test]
+    fn recv_addresses_merge_every_sender() {
+        assert_eq!(
+            native("-t 0.1 UDP6-RECV:5000,ipv6-join-group=[ff02::2]:lo /dev/null"),
+            "sockbox relay --once --linger 100ms listen:udp6:5000,join=ff02::2%lo,merge \
+             connect:file:/dev/null"
+        );
+        assert_eq!(
+            native("UNIX-RECV:/tmp/log.sock -"),
+            "sockbox listen unix-dgram:/tmp/log.sock,merge"
+        );
+        // RECVFROM and LISTEN wait for a first datagram, as socat does.
+        assert_eq!(native("UDP-RECVFROM:5000 -"), "sockbox listen udp:5000");
+    }
+
+    #[test]
     fn reuseaddr_on_a_unix_socket_is_dropped_as_socat_ignores_it() {
         assert_eq!(
             native("UNIX-LISTEN:/tmp/x.sock,reuseaddr,fork EXEC:cat"),
