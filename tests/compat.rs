@@ -1196,3 +1196,52 @@ fn socat_udp_recv_against_dev_null_ends_at_once() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// socat's pf= (protocol family)
+
+/// socat test.sh 43/44 (LISTEN_PF_IP4/6): `TCP-LISTEN:PORT,pf=ip4,reuseaddr PIPE` listens on
+/// 0.0.0.0 only (so [::1] is refused) and echoes one client; `pf=ip6` listens on [::] and
+/// serves [::1]. The client side `TCP:localhost:PORT,pf=ip4` connects over IPv4 only. Both
+/// tools: the same echo, the same refusal, exit 0.
+#[test]
+fn socat_pf_chooses_the_ip_version() {
+    for tool in Tool::both("socat") {
+        for (pf, client_at, not_at) in [("ip4", "127.0.0.1", Some("::1")), ("ip6", "::1", None)] {
+            let port = free_port();
+            let mut p = tool.spawn(&strings(&[
+                &format!("TCP-LISTEN:{port},pf={pf},reuseaddr"),
+                "PIPE",
+            ]));
+            let mut s = wait_for(&format!("{tool:?} pf={pf} to accept"), WAIT, || {
+                TcpStream::connect((client_at, port)).ok()
+            });
+            if let Some(other) = not_at {
+                let e = TcpStream::connect((other, port)).unwrap_err();
+                assert_eq!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionRefused,
+                    "{tool:?} {pf}"
+                );
+            }
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            s.write_all(b"hello family\n").unwrap();
+            let mut got = [0u8; 13];
+            s.read_exact(&mut got).unwrap();
+            assert_eq!(&got, b"hello family\n", "{tool:?} pf={pf}");
+            drop(s);
+            assert_eq!(p.wait_code(WAIT), 0, "{tool:?} pf={pf}: {}", p.stderr());
+        }
+        // The connecting side: an IPv4-only listener reached by name with pf=ip4.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            read_to_end(&mut c, "pf client")
+        });
+        let mut p = tool.spawn(&strings(&["-", &format!("TCP:localhost:{port},pf=ip4")]));
+        p.feed(b"over ipv4\n".to_vec());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(server.join().unwrap(), b"over ipv4\n", "{tool:?}");
+    }
+}

@@ -438,6 +438,7 @@ fn single_side(
     };
     let mut native_opts = Vec::new();
     let mut write = None;
+    let mut family = None;
     // SO_REUSEADDR is an IP option: on a Unix socket it changes nothing, and socat takes it
     // there without a word (socat's own test.sh puts it on every listener).
     let unix = matches!(
@@ -463,6 +464,7 @@ fn single_side(
             )),
             (_, Effect::FileWrite(w)) => write = Some(w),
             (Verdict::Native(_), _) => native_opts.push((*item).to_owned()),
+            (_, Effect::Family) => family = Some(protocol_family(need(name, value, raw)?, raw)?),
             (_, Effect::Fork) => side.fork = true,
             (_, Effect::Range) => side.allow.push(need(name, value, raw)?.to_owned()),
             (_, Effect::MaxChildren) => {
@@ -561,6 +563,9 @@ fn single_side(
         text.push_str(o);
     }
     let mut addr: Address = text.parse().map_err(|e| usage(format!("'{raw}': {e}")))?;
+    if let Some(v) = family {
+        set_family(&mut addr, v, raw, set)?;
+    }
     if let (Some(v), Endpoint::Tcp(t) | Endpoint::Udp(t)) = (set.version, &mut addr.endpoint) {
         if t.version == IpVersion::Any {
             t.version = v;
@@ -569,6 +574,49 @@ fn single_side(
     side.addr = addr;
     side.flow = flow;
     Ok(side)
+}
+
+/// socat's `pf=` values (`retropt_socket_pf`): the IP version they name.
+fn protocol_family(value: &str, raw: &str) -> Result<IpVersion, Error> {
+    match value.to_ascii_lowercase().as_str() {
+        "ip4" | "ipv4" | "inet" | "inet4" | "2" => Ok(IpVersion::V4),
+        "ip6" | "ipv6" | "inet6" | "10" => Ok(IpVersion::V6),
+        _ => Err(usage(format!(
+            "socat option 'pf={value}' in '{raw}': expected ip4 or ip6"
+        ))),
+    }
+}
+
+/// `pf=ip4|ip6` on a tcp, udp or TLS address: its version (tcp4:, udp6: ...). A word that says
+/// the other version already (TCP6-LISTEN with pf=ip4) is a contradiction socat would only
+/// fail on later; a proxy's own connection is left to the resolver, with a note.
+fn set_family(
+    addr: &mut Address,
+    v: IpVersion,
+    raw: &str,
+    set: &mut Settings,
+) -> Result<(), Error> {
+    match &mut addr.endpoint {
+        Endpoint::Tcp(t) | Endpoint::Udp(t) => {
+            if t.version != IpVersion::Any && t.version != v {
+                return Err(usage(format!(
+                    "'{raw}': pf= names the other IP version than the address type"
+                )));
+            }
+            t.version = v;
+            Ok(())
+        }
+        Endpoint::Proxy(_) => {
+            set.notes.push(format!(
+                "pf= in '{raw}' ignored: sockbox reaches the proxy at whatever address its name \
+                 has"
+            ));
+            Ok(())
+        }
+        _ => Err(usage(format!(
+            "'{raw}': pf= (the IP version) applies to TCP, UDP and OPENSSL addresses"
+        ))),
+    }
 }
 
 /// socat's spellings of standard input as the read half of a dual address `R!!W`.
@@ -1250,6 +1298,29 @@ mod tests {
             Request::Version
         );
     }
+    #[test]
+    fn protocol_family_is_the_ip_version() {
+        assert_eq!(
+            native("TCP-LISTEN:80,pf=ip4,reuseaddr PIPE"),
+            "sockbox listen tcp4:80,reuseaddr --echo"
+        );
+        assert_eq!(
+            native("UDP-RECV:53,pf=ip6 -"),
+            "sockbox listen udp6:53,merge"
+        );
+        assert_eq!(
+            native("- TCP:localhost:80,pf=inet6"),
+            "sockbox connect tcp6:localhost:80"
+        );
+        assert_eq!(
+            native("OPENSSL-LISTEN:443,pf=ip6,cert=/c.pem TCP4:h:80,protocol-family=ip4"),
+            "sockbox relay --once listen:tcp6:443,tls,cert=/c.pem connect:tcp4:h:80"
+        );
+        assert!(refused("TCP6-LISTEN:80,pf=ip4 -").contains("other IP version"));
+        assert!(refused("UNIX-CONNECT:/s,pf=ip4 -").contains("applies to TCP"));
+        assert!(refused("TCP:h:1,pf=ipx -").contains("expected ip4 or ip6"));
+    }
+
     #[test]
     fn recv_addresses_merge_every_sender() {
         assert_eq!(

@@ -368,6 +368,8 @@ pub enum Effect {
     MaxChildren,
     /// `creat`, `trunc`, `append` on OPEN/GOPEN: a file opened for writing.
     FileWrite(FileWrite),
+    /// `pf=ip4|ip6`: the IP version of a tcp/udp/tls address.
+    Family,
 }
 
 const fn opt(names: &'static [&'static str], verdict: Verdict) -> SocatOption {
@@ -472,6 +474,12 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
         &["range"],
         "--allow-ip CIDR on the listening side",
         Effect::Range,
+    ),
+    mapped(
+        &["pf", "protocol-family"],
+        "the kind's IP version: ip4 is tcp4:/udp4: (a listener binds 0.0.0.0, a name resolves \
+         to IPv4 only), ip6 is tcp6:/udp6: ([::], IPv6 only)",
+        Effect::Family,
     ),
     mapped(
         &["max-children"],
@@ -885,8 +893,6 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
             "priority",
             "rcvlowat",
             "sndlowat",
-            "pf",
-            "protocol-family",
             "socktype",
             "protocol",
             "so-timestamp",
