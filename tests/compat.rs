@@ -1245,3 +1245,47 @@ fn socat_pf_chooses_the_ip_version() {
         assert_eq!(server.join().unwrap(), b"over ipv4\n", "{tool:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// socat's quoting in addresses (nestlex)
+
+/// socat drops the quotes of an address's parameters and option values and solves its
+/// backslashes (test.sh's IGNOREEOF writes `file:"PATH",ignoreeof`, EXECSPACES a quoted EXEC
+/// line). A file with a space in its name read and written through quotes, and test.sh's
+/// EXECSPACES line: the same bytes and exit status from both tools.
+#[test]
+fn socat_quoted_parameters_lose_their_quotes() {
+    let dir = tempdir();
+    let content = random_bytes(10_000);
+    let input = write_file(dir.path(), "in put", &content);
+    let exec = r#"exec:"bash -c \"echo \\\"$1\\\"\"  \"\" \"test123\"""#;
+    for tool in Tool::both("socat") {
+        let tag = format!("{tool:?}").replace(['(', ')', '"'], "");
+        let p = tool.spawn(&strings(&[
+            "-u",
+            &format!("file:\"{}\",ignoreeof", input.display()),
+            "-",
+        ]));
+        // ignoreeof follows the file: it ends only by -T; read what it printed, then stop it.
+        let got = p.wait_stdout_len(content.len());
+        assert_eq!(sha256(&got), sha256(&content), "{tool:?}");
+        drop(p);
+        let out = dir.path().join(format!("{tag} out put"));
+        let mut p = tool.spawn(&strings(&[
+            "-u",
+            "-",
+            &format!("OPEN:\"{}\",creat", out.display()),
+        ]));
+        p.feed(content.clone());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(
+            sha256(&std::fs::read(&out).unwrap()),
+            sha256(&content),
+            "{tool:?}"
+        );
+        let mut p = tool.spawn(&strings(&["-u", exec, "-"]));
+        p.close_stdin();
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(p.stdout(), b"test123\n", "{tool:?}");
+    }
+}

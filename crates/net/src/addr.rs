@@ -18,6 +18,7 @@ use std::time::Duration;
 mod parse;
 
 pub use parse::completion_words;
+pub(crate) use parse::escape_value;
 pub use parse::{parse_duration, parse_retry, parse_size, AddrError, BAUD_RATES, HELP};
 
 /// Which IP versions an inet endpoint may use (`tcp` / `tcp4` / `tcp6`).

@@ -1029,6 +1029,12 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// `text` as a target or option value in the address grammar (commas, backslashes and `!!`
+/// escaped): for a front end that has a value in hand and must write it into an address.
+pub(crate) fn escape_value(text: &str) -> String {
+    escaped(text).to_string()
+}
+
 fn escaped(text: &str) -> Escaped<'_> {
     Escaped {
         text,

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use super::table::{self, Effect, Flow, Opens, Verdict};
 use super::{nearest, seconds, usage, PathKind, Plan};
-use crate::addr::{Address, Dual, Endpoint, FileWrite, IpVersion, Role};
+use crate::addr::{escape_value, Address, Dual, Endpoint, FileWrite, IpVersion, Role};
 use crate::error::Error;
 
 /// What `sockbox socat` was asked: the plan, or help / version.
@@ -211,8 +211,8 @@ fn refused_flag(flag: &str) -> Error {
     }
 }
 
-/// Splits at the first comma outside quotes and not escaped (socat's rules for EXEC and
-/// SYSTEM; for every other kind quotes are plain characters).
+/// Splits at each comma outside quotes and not escaped (socat's nestlex rules: a comma
+/// inside '...' or "..." belongs to the value).
 fn split_options(s: &str, quotes: bool) -> (&str, Vec<&str>) {
     let mut parts = Vec::new();
     let mut start = 0;
@@ -235,6 +235,100 @@ fn split_options(s: &str, quotes: bool) -> (&str, Vec<&str>) {
     parts.push(&s[start..]);
     let target = parts.remove(0);
     (target, parts)
+}
+
+/// One parameter or option value as socat reads it (nestlex.c, as `xioparse_single` and
+/// `parseopts` call it): quotes dropped ('...' taken as written, "..." with escapes solved
+/// inside), a backslash escapes the next character (`\n`, `\t` ... are C escapes), and
+/// brackets `( [ {` are kept with what they hold. So `file:"/tmp/a b"` opens `/tmp/a b`.
+fn unquote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    nestlex(s, 0, &[], true, true, &mut out);
+    out
+}
+
+/// socat's `_nestlex`: copies `s` from byte `i` into `out` until one of `ends` (not copied),
+/// and returns where it stopped. `quoting`: quotes and brackets are recognized; `drop`: the
+/// outermost quotes are dropped (nested ones are copied as they are).
+fn nestlex(
+    s: &str,
+    mut i: usize,
+    ends: &[&str],
+    quoting: bool,
+    drop: bool,
+    out: &mut String,
+) -> usize {
+    const NESTS: [(char, char); 3] = [('(', ')'), ('[', ']'), ('{', '}')];
+    while let Some(c) = s[i..].chars().next() {
+        if ends.iter().any(|e| s[i..].starts_with(e)) {
+            return i;
+        }
+        if quoting && (c == '\'' || c == '"') {
+            if !drop {
+                out.push(c);
+            }
+            let end = c.to_string();
+            // Hard quotes ('): no quoting inside; soft ("): quotes and brackets nest.
+            i = nestlex(s, i + 1, &[end.as_str()], c == '"', false, out);
+            if s[i..].starts_with(c) {
+                if !drop {
+                    out.push(c);
+                }
+                i += 1;
+            }
+            continue;
+        }
+        if let Some(&(open, close)) = NESTS.iter().find(|(o, _)| quoting && *o == c) {
+            out.push(open);
+            let end = close.to_string();
+            i = nestlex(s, i + 1, &[end.as_str()], true, false, out);
+            if s[i..].starts_with(close) {
+                out.push(close);
+                i += 1;
+            }
+            continue;
+        }
+        i += c.len_utf8();
+        if c == '\\' {
+            let Some(n) = s[i..].chars().next() else {
+                break;
+            };
+            i += n.len_utf8();
+            out.push(match n {
+                '0' => '\0',
+                'a' => '\x07',
+                'b' => '\x08',
+                'f' => '\x0c',
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                'v' => '\x0b',
+                other => other,
+            });
+            continue;
+        }
+        out.push(c);
+    }
+    i
+}
+
+/// EXEC's command line, split as socat's child splits it (xio-exec.c): at spaces, by
+/// nestlex, quotes dropped.
+fn exec_argv(line: &str) -> Vec<String> {
+    let mut argv = Vec::new();
+    let mut i = 0;
+    loop {
+        while line[i..].starts_with(' ') {
+            i += 1;
+        }
+        if i >= line.len() {
+            break;
+        }
+        let mut word = String::new();
+        i = nestlex(line, i, &[" "], true, true, &mut word);
+        argv.push(word);
+    }
+    argv
 }
 
 /// Which way socat uses a half of a dual address `R!!W`: it opens R for reading only and W
@@ -410,15 +504,8 @@ fn single_side(
             )));
         }
     };
-    let quotes = matches!(
-        opens,
-        Opens::Kind {
-            kind: "exec" | "sh",
-            ..
-        }
-    );
     let (target, options) = match body {
-        Some(body) => split_options(body, quotes),
+        Some(body) => split_options(body, true),
         // `STDIO,OPTIONS` / `-,OPTIONS`: options and no target.
         None => {
             let list = raw[word_end..].strip_prefix(',').unwrap_or("");
@@ -448,10 +535,19 @@ fn single_side(
             ..
         }
     );
+    // socat's quoting and escapes, solved: what the native text then spells its own way.
+    let target = unquote(target);
+    let target = target.as_str();
     for item in options.iter().filter(|o| !o.is_empty()) {
         let (name, value) = match item.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (*item, None),
+            Some((n, v)) => (unquote(n), Some(unquote(v))),
+            None => (unquote(item), None),
+        };
+        let (name, value) = (name.as_str(), value.as_deref());
+        // The option as the native grammar reads it.
+        let item = &match value {
+            Some(v) => format!("{name}={}", escape_value(v)),
+            None => name.to_owned(),
         };
         let Some(opt) = table::socat_option(name) else {
             // Not socat's: perhaps a native option (frame=line); the native parser decides.
@@ -492,7 +588,18 @@ fn single_side(
             flow,
             ..
         } if target.is_empty() => (kind.to_owned(), flow),
-        Opens::Kind { flow, .. } => (format!("{word}:{target}"), flow),
+        // EXEC: socat's child splits the line at spaces; the native line is that argv.
+        Opens::Kind {
+            kind: "exec", flow, ..
+        } => (
+            Address::new(Endpoint::Exec(exec_argv(target))).to_string(),
+            flow,
+        ),
+        // SYSTEM: the line goes to sh -c as it is.
+        Opens::Kind {
+            kind: "sh", flow, ..
+        } => (format!("{word}:{target}"), flow),
+        Opens::Kind { flow, .. } => (format!("{word}:{}", escape_value(target)), flow),
         // Taken above: ECHO and PIPE have no target or options here.
         Opens::Echo => {
             return Err(usage(format!(
@@ -509,7 +616,7 @@ fn single_side(
         // FIFO there is written as one.
         Opens::File { create } if half == Some(Half::Write) => {
             match (write, probe(Path::new(target))) {
-                (None, PathKind::Fifo) => (format!("fifo:{target}"), Flow::Both),
+                (None, PathKind::Fifo) => (format!("fifo:{}", escape_value(target)), Flow::Both),
                 _ => {
                     let default = if create {
                         FileWrite::Truncate
@@ -527,13 +634,13 @@ fn single_side(
         }
         // A terminal device (socat applies termios options to whatever it opened).
         Opens::Generic if is_terminal_path(target) || native_opts.iter().any(|o| is_termios(o)) => {
-            (format!("tty:{target}"), Flow::Both)
+            (format!("tty:{}", escape_value(target)), Flow::Both)
         }
         Opens::Generic => {
             let path = Path::new(target);
             let text = match probe(path) {
-                PathKind::Socket if write.is_none() => format!("unix:{target}"),
-                PathKind::Fifo if write.is_none() => format!("fifo:{target}"),
+                PathKind::Socket if write.is_none() => format!("unix:{}", escape_value(target)),
+                PathKind::Fifo if write.is_none() => format!("fifo:{}", escape_value(target)),
                 // GOPEN opens what is not a socket with O_APPEND, and creates a missing file:
                 // as a write half, that is append.
                 _ if half == Some(Half::Write) => {
@@ -698,8 +805,8 @@ fn file_address(
             "{}:{target}: {target} is a directory",
             word.to_ascii_uppercase()
         ))),
-        PathKind::Fifo if write.is_none() => Ok(format!("fifo:{target}")),
-        _ => Ok(format!("file:{target}")),
+        PathKind::Fifo if write.is_none() => Ok(format!("fifo:{}", escape_value(target))),
+        _ => Ok(format!("file:{}", escape_value(target))),
     }
 }
 
@@ -1298,6 +1405,52 @@ mod tests {
             Request::Version
         );
     }
+    #[test]
+    fn quotes_and_escapes_are_socats() {
+        // The shell has removed its own quotes; these are the ones socat reads.
+        let run = |v: &[&str]| {
+            let args: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            match translate(&args, &probe_nothing) {
+                Ok(Request::Run { plan, .. }) => plan.command_line(),
+                other => panic!("{v:?}: {other:?}"),
+            }
+        };
+        assert_eq!(
+            run(&["-u", r#"file:"/tmp/in put",ignoreeof"#, "-"]),
+            "sockbox connect 'file:/tmp/in put,follow' --recv-only --linger 500ms"
+        );
+        assert_eq!(
+            run(&["-", "OPEN:'/tmp/a,b',creat"]),
+            r"sockbox connect 'file:/tmp/a\,b,creat'"
+        );
+        assert_eq!(
+            run(&["-", r"UNIX-CONNECT:/tmp/a\ b"]),
+            "sockbox connect 'unix:/tmp/a b'"
+        );
+        // EXEC: socat drops the outer quotes, then splits the line at spaces (test.sh's
+        // EXECSPACES).
+        assert_eq!(
+            run(&[
+                "-u",
+                r#"exec:"bash -c \"echo \\\"$1\\\"\"  \"\" \"test123\"""#,
+                "-"
+            ]),
+            r#"sockbox connect 'exec:bash -c '\''echo "$1"'\'' '\'''\'' test123' --recv-only"#
+        );
+        // Option values lose their quotes too; brackets keep what they hold.
+        assert_eq!(
+            run(&["UNIX-LISTEN:/tmp/s,mode=\"0600\"", "-"]),
+            "sockbox listen unix:/tmp/s,mode=0600"
+        );
+        assert_eq!(unquote("[ff02::2]:lo"), "[ff02::2]:lo");
+        assert_eq!(unquote(r#"a"b'c'\"d"e"#), r#"ab'c'"de"#);
+        assert_eq!(unquote(r"x\ty\,z"), "x\ty,z");
+        assert_eq!(
+            exec_argv(r#"sh -c "a  b" '' x"#),
+            ["sh", "-c", "a  b", "", "x"]
+        );
+    }
+
     #[test]
     fn protocol_family_is_the_ip_version() {
         assert_eq!(
