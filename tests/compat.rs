@@ -291,7 +291,7 @@ fn unsupported_lines_get_one_line_and_exit_2() {
         &["nc", "--ssl", "-u", "127.0.0.1", "443"],
         &["nc", "-l", "-x", "127.0.0.1:1080", "8080"],
         &["nc", "-X", "7", "-x", "127.0.0.1:1080", "127.0.0.1", "80"],
-        &["nc", "127.0.0.1", "www"],
+        &["nc", "127.0.0.1", "no-such-service"],
     ];
     for args in cases {
         let out = run_sockbox(args, b"");
@@ -1287,5 +1287,77 @@ fn socat_quoted_parameters_lose_their_quotes() {
         p.close_stdin();
         assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
         assert_eq!(p.stdout(), b"test123\n", "{tool:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service names as ports
+
+/// socat test.sh 228 (TCP4SERVICE) and nc's `HOST SERVICE`: ports written as names from
+/// /etc/services. In a namespace of the test's own (so port 8080 is free): the tool listens on
+/// `TCP4-LISTEN:http-alt` and echoes; the same tool connects to `TCP4:127.0.0.1:webcache`
+/// (http-alt's alias), and nc / `sockbox nc` to `127.0.0.1 http-alt`. The same echo from all.
+#[test]
+fn service_names_are_looked_up_as_socat_and_nc_do() {
+    require_tool("socat");
+    let services = std::fs::read_to_string("/etc/services").unwrap_or_default();
+    assert!(
+        services
+            .lines()
+            .any(|l| l.starts_with("http-alt") && l.contains("8080/tcp")),
+        "this test reads /etc/services (package netbase), which should name 8080/tcp http-alt"
+    );
+    let ns = Netns::new("svc");
+    let in_ns = |tool: Tool, args: &[&str]| -> Command {
+        match tool {
+            Tool::Real(name) => {
+                require_tool(name);
+                ns.cmd(name, args)
+            }
+            Tool::Sockbox(front) => {
+                let mut all = vec![front];
+                all.extend_from_slice(args);
+                ns.cmd(sockbox_bin(), &all)
+            }
+        }
+    };
+    for (server, client) in [
+        (Tool::Real("socat"), Tool::Real("socat")),
+        (Tool::Sockbox("socat"), Tool::Sockbox("socat")),
+        (Tool::Real("socat"), Tool::Real("nc")),
+        (Tool::Sockbox("socat"), Tool::Sockbox("nc")),
+    ] {
+        let _echo = Proc::spawn(
+            &format!("{server:?} echo"),
+            in_ns(server, &["TCP4-LISTEN:http-alt,reuseaddr,fork", "PIPE"]),
+        );
+        let args: &[&str] = match client {
+            Tool::Real("nc") | Tool::Sockbox("nc") => &["-N", "127.0.0.1", "http-alt"],
+            _ => &[
+                "-t",
+                "5",
+                "-",
+                "TCP4:127.0.0.1:webcache,retry=100,interval=0.05",
+            ],
+        };
+        // nc has no retry: wait for the echo server with socat's own retry first.
+        if matches!(client, Tool::Real("nc") | Tool::Sockbox("nc")) {
+            let mut probe = Proc::spawn(
+                "probe",
+                ns.cmd(
+                    "socat",
+                    &[
+                        "-u",
+                        "/dev/null",
+                        "TCP4:127.0.0.1:8080,retry=100,interval=0.05",
+                    ],
+                ),
+            );
+            assert_eq!(probe.wait_code(WAIT), 0, "{}", probe.stderr());
+        }
+        let mut c = Proc::spawn(&format!("{client:?}"), in_ns(client, args));
+        c.feed(b"by name\n".to_vec());
+        assert_eq!(c.wait_code(WAIT), 0, "{client:?}: {}", c.stderr());
+        assert_eq!(c.stdout(), b"by name\n", "{server:?} / {client:?}");
     }
 }

@@ -18,10 +18,11 @@
 
 use std::path::Path;
 
-use super::table::{self, Effect, Flow, Opens, Verdict};
+use super::table::{self, Effect, Flow, Form, Opens, Verdict};
 use super::{nearest, seconds, usage, PathKind, Plan};
 use crate::addr::{escape_value, Address, Dual, Endpoint, FileWrite, IpVersion, Role};
 use crate::error::Error;
+use crate::scan::{services, Protocol as Proto};
 
 /// What `sockbox socat` was asked: the plan, or help / version.
 #[derive(Debug, PartialEq, Eq)]
@@ -599,7 +600,12 @@ fn single_side(
         Opens::Kind {
             kind: "sh", flow, ..
         } => (format!("{word}:{target}"), flow),
-        Opens::Kind { flow, .. } => (format!("{word}:{}", escape_value(target)), flow),
+        Opens::Kind {
+            kind, form, flow, ..
+        } => {
+            let target = service_port(kind, form, target, raw)?;
+            (format!("{word}:{}", escape_value(&target)), flow)
+        }
         // Taken above: ECHO and PIPE have no target or options here.
         Opens::Echo => {
             return Err(usage(format!(
@@ -681,6 +687,37 @@ fn single_side(
     side.addr = addr;
     side.flow = flow;
     Ok(side)
+}
+
+/// The port of an inet or proxy address's target with a service name looked up, as socat's
+/// getservbyname(3) does (`TCP:h:www`, `TCP-LISTEN:http-alt`); other kinds as they are.
+fn service_port(kind: &str, form: Form, target: &str, raw: &str) -> Result<String, Error> {
+    let proto = match kind {
+        "udp" | "udp4" | "udp6" => Proto::Udp,
+        "tcp" | "tcp4" | "tcp6" | "tls" | "http-connect" | "socks4" | "socks4a" | "socks5" => {
+            Proto::Tcp
+        }
+        _ => return Ok(target.to_owned()),
+    };
+    let (head, port) = match target.rsplit_once(':') {
+        Some((head, port)) => (Some(head), port),
+        None if form == Form::PortOnly => (None, target),
+        None => return Ok(target.to_owned()),
+    };
+    let name = |c: char| c.is_ascii_alphanumeric() || "-_.+".contains(c);
+    if port.is_empty() || port.bytes().all(|b| b.is_ascii_digit()) || !port.chars().all(name) {
+        return Ok(target.to_owned());
+    }
+    let Some(number) = services::system_port(port, proto) else {
+        return Err(usage(format!(
+            "'{raw}': '{port}' is not a port number, nor a {} service in /etc/services",
+            if proto == Proto::Udp { "udp" } else { "tcp" }
+        )));
+    };
+    Ok(match head {
+        Some(h) => format!("{h}:{number}"),
+        None => number.to_string(),
+    })
 }
 
 /// socat's `pf=` values (`retropt_socket_pf`): the IP version they name.
@@ -1449,6 +1486,24 @@ mod tests {
             exec_argv(r#"sh -c "a  b" '' x"#),
             ["sh", "-c", "a  b", "", "x"]
         );
+    }
+
+    #[test]
+    fn service_names_are_ports() {
+        // From this host's /etc/services, as socat reads them (Debian's netbase has these).
+        if services::system_port("www", Proto::Tcp) != Some(80) {
+            return;
+        }
+        assert_eq!(
+            native("- TCP:127.0.0.1:www"),
+            "sockbox connect tcp:127.0.0.1:80"
+        );
+        assert_eq!(
+            native("TCP-LISTEN:http-alt,fork TCP6:[::1]:http"),
+            "sockbox relay listen:tcp:8080 'connect:tcp6:[::1]:80'"
+        );
+        assert_eq!(native("- UDP:h:domain"), "sockbox connect udp:h:53");
+        assert!(refused("- TCP:h:no-such-service").contains("nor a tcp service"));
     }
 
     #[test]
