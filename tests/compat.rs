@@ -1361,3 +1361,39 @@ fn service_names_are_looked_up_as_socat_and_nc_do() {
         assert_eq!(c.stdout(), b"by name\n", "{server:?} / {client:?}");
     }
 }
+
+/// socat test.sh 9 (FILE): `- F,ignoreeof!!F` with F missing: socat's GOPEN creates the file
+/// for its read half too (O_CREAT), follows it, and what stdin writes into it comes back; and
+/// `OPEN:G,creat,ignoreeof!!OPEN:G` the same. Both tools: the file made, the line on stdout
+/// and in the file, exit 0. (test.sh gives -t 0.1; here -t 1, as
+/// sockbox rereads a followed file every 250 ms, socat at once before it ends.)
+#[test]
+fn socat_dual_follow_creates_a_missing_file() {
+    let dir = tempdir();
+    for tool in Tool::both("socat") {
+        let tag = format!("{tool:?}").replace(['(', ')', '"'], "");
+        let f = dir.path().join(format!("{tag}.file"));
+        let f = f.display();
+        let mut p = tool.spawn(&strings(&["-t", "1", "-", &format!("{f},ignoreeof!!{f}")]));
+        p.feed(b"made and followed\n".to_vec());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(p.stdout(), b"made and followed\n", "{tool:?}");
+        assert_eq!(
+            std::fs::read(f.to_string()).unwrap(),
+            b"made and followed\n"
+        );
+        // OPEN: makes it only with creat (without, socat fails to open it).
+        let g = dir.path().join(format!("{tag}.open"));
+        let g = g.display();
+        let mut p = tool.spawn(&strings(&[
+            "-t",
+            "1",
+            "-",
+            &format!("OPEN:{g},creat,ignoreeof!!OPEN:{g}"),
+        ]));
+        p.feed(b"opened\n".to_vec());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(p.stdout(), b"opened\n", "{tool:?}");
+        assert_eq!(std::fs::read(g.to_string()).unwrap(), b"opened\n");
+    }
+}

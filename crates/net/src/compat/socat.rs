@@ -653,6 +653,18 @@ fn single_side(
                     write = Some(write.unwrap_or(FileWrite::Append));
                     file_address(word, target, probe, write)?
                 }
+                // ... also to read it: a read half that follows a missing file (ignoreeof)
+                // reads the new, empty file as it grows (test.sh's FILE: `F,ignoreeof!!F`).
+                PathKind::Missing
+                    if half == Some(Half::Read)
+                        && write.is_none()
+                        && native_opts
+                            .iter()
+                            .any(|o| o == "ignoreeof" || o == "follow") =>
+                {
+                    write = Some(FileWrite::Create);
+                    file_address(word, target, probe, write)?
+                }
                 _ => file_address(word, target, probe, write)?,
             };
             (text, Flow::Both)
@@ -1347,6 +1359,16 @@ mod tests {
         assert_eq!(
             native("-!!OPEN:/out,append TCP:h:1"),
             "sockbox relay 'connect:stdio!!file:/out,append' connect:tcp:h:1"
+        );
+        // GOPEN makes a missing file, also the one a followed read half reads; OPEN without
+        // creat does not (socat fails to open it).
+        assert_eq!(
+            native("-t 0.1 - /tmp/f9,ignoreeof!!/tmp/f9"),
+            "sockbox connect 'file:/tmp/f9,creat,follow!!file:/tmp/f9,append' --linger 100ms"
+        );
+        assert_eq!(
+            native("- OPEN:/tmp/f9,ignoreeof!!/tmp/f9"),
+            "sockbox connect 'file:/tmp/f9,follow!!file:/tmp/f9,append' --linger 500ms"
         );
         // Standard I/O however spelt is still stdio.
         assert_eq!(
