@@ -581,15 +581,18 @@ impl Listener {
     /// UDP socket a refused source's datagrams are dropped (one warning per source). Call it
     /// before the first `accept`.
     pub fn allow_only(&mut self, allow: AllowPeers) -> Result<()> {
+        if matches!(&self.accepting, Accepting::Datagram(p) if p.merged.is_some()) {
+            return Err(Error::Usage(format!(
+                "{}: with merge every sender is one connection, so none can be turned away; \
+                 --allow-*/--deny-* need the listener without merge",
+                self.label
+            )));
+        }
         let knows = match &self.accepting {
             Accepting::Stream(l) => match l.medium {
                 Medium::UnixStream | Medium::Seqpacket => access::Knows::Credentials,
                 _ => access::Knows::Address,
             },
-            // Merged, no sender is a connection of its own: none can be turned away.
-            Accepting::Datagram(p) if p.merged.is_some() => {
-                access::Knows::Nothing { unix: !p.inet }
-            }
             Accepting::Datagram(p) if p.inet => access::Knows::Address,
             Accepting::Datagram(_) => access::Knows::Nothing { unix: true },
             Accepting::Fifo(_) | Accepting::Once(_) => access::Knows::Nothing { unix: false },
