@@ -291,7 +291,7 @@ fn unsupported_lines_get_one_line_and_exit_2() {
         &["nc", "--ssl", "-u", "127.0.0.1", "443"],
         &["nc", "-l", "-x", "127.0.0.1:1080", "8080"],
         &["nc", "-X", "7", "-x", "127.0.0.1:1080", "127.0.0.1", "80"],
-        &["nc", "127.0.0.1", "www"],
+        &["nc", "127.0.0.1", "no-such-service"],
     ];
     for args in cases {
         let out = run_sockbox(args, b"");
@@ -1085,4 +1085,315 @@ fn native_dual_holds_its_program_to_the_end() {
     assert_eq!(explained.code, 0, "{}", explained.stderr);
     let text = String::from_utf8_lossy(&explained.stdout);
     assert!(text.contains(&format!("connect '{addr}'")), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// socat's UDP-RECV: every sender merged, both sides opened at once
+
+/// True once something has `port` bound for UDP (IPv4 or IPv6), read from /proc/net/udp*:
+/// a test cannot ask a datagram socket whether it is up without sending into it.
+fn udp_bound(port: u16) -> bool {
+    let want = format!(":{port:04X} ");
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|a| format!("{a} ").ends_with(&want))
+            })
+    })
+}
+
+/// socat test.sh 387 (USE_IPV6_JOIN_GROUP): `-t 0.1 UDP6-RECV:PORT,ipv6-join-group=[ff02::2]:lo
+/// /dev/null` only checks that the option is taken: socat opens both addresses at once and
+/// ends with /dev/null's end of file. sockbox used to wait for a first datagram before opening
+/// /dev/null, and never exited. Run in a namespace of its own, whose lo does multicast.
+#[test]
+fn socat_udp6_recv_joining_a_group_ends_with_its_other_side() {
+    require_tool("socat");
+    let ns = Netns::new("join");
+    must(Command::new("ip").args(["-n", &ns.name, "link", "set", "lo", "multicast", "on"]));
+    let port = free_port().to_string();
+    let recv = format!("UDP6-RECV:{port},ipv6-join-group=[ff02::2]:lo");
+    for tool in Tool::both("socat") {
+        let started = std::time::Instant::now();
+        let out = match tool {
+            Tool::Real(name) => ns.run(name, &["-t", "0.1", &recv, "/dev/null"]),
+            Tool::Sockbox(_) => ns.sockbox(&["socat", "-t", "0.1", &recv, "/dev/null"]),
+        };
+        assert_eq!(out.code, 0, "{tool:?}: {}", out.stderr);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{tool:?} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// `socat -u -T 1 UDP4-RECV:PORT OPEN:FILE,creat`: three senders (three sockets), their
+/// datagrams in arrival order in one file, then an end after a second of quiet; and with no
+/// sender at all, the same end after a second. Both tools: the same file, exit 0, in time.
+#[test]
+fn socat_udp_recv_merges_senders_and_ends_after_inactivity() {
+    let dir = tempdir();
+    let mut files = Vec::new();
+    for tool in Tool::both("socat") {
+        let tag = format!("{tool:?}").replace(['(', ')', '"'], "");
+        for words in [&["one\n", "two\n", "three\n"][..], &[]] {
+            let port = free_port();
+            let file = dir.path().join(format!("{tag}-{}.out", words.len()));
+            let mut p = tool.spawn(&strings(&[
+                "-u",
+                "-T",
+                "1",
+                &format!("UDP4-RECV:{port}"),
+                &format!("OPEN:{},creat", file.display()),
+            ]));
+            wait_for(&format!("{tool:?} to bind udp {port}"), WAIT, || {
+                udp_bound(port).then_some(())
+            });
+            let started = std::time::Instant::now();
+            for w in words {
+                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                s.send_to(w.as_bytes(), ("127.0.0.1", port)).unwrap();
+                thread::sleep(Duration::from_millis(100));
+            }
+            assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+            let took = started.elapsed();
+            assert!(
+                took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+                "{tool:?}: -T 1 ended after {took:?}"
+            );
+            files.push(std::fs::read(&file).unwrap_or_default());
+        }
+    }
+    assert_eq!(files[0], b"one\ntwo\nthree\n");
+    assert_eq!(files[1], b"");
+    assert_eq!(files[..2], files[2..]);
+}
+
+/// `socat -T 1 UDP-RECV:PORT /dev/null` with nobody sending: /dev/null's end of file ends it,
+/// well before the second of -T, for both.
+#[test]
+fn socat_udp_recv_against_dev_null_ends_at_once() {
+    for tool in Tool::both("socat") {
+        let port = free_port();
+        let started = std::time::Instant::now();
+        let mut p = tool.spawn(&strings(&[
+            "-T",
+            "1",
+            &format!("UDP-RECV:{port}"),
+            "/dev/null",
+        ]));
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{tool:?} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// socat's pf= (protocol family)
+
+/// socat test.sh 43/44 (LISTEN_PF_IP4/6): `TCP-LISTEN:PORT,pf=ip4,reuseaddr PIPE` listens on
+/// 0.0.0.0 only (so [::1] is refused) and echoes one client; `pf=ip6` listens on [::] and
+/// serves [::1]. The client side `TCP:localhost:PORT,pf=ip4` connects over IPv4 only. Both
+/// tools: the same echo, the same refusal, exit 0.
+#[test]
+fn socat_pf_chooses_the_ip_version() {
+    for tool in Tool::both("socat") {
+        for (pf, client_at, not_at) in [("ip4", "127.0.0.1", Some("::1")), ("ip6", "::1", None)] {
+            let port = free_port();
+            let mut p = tool.spawn(&strings(&[
+                &format!("TCP-LISTEN:{port},pf={pf},reuseaddr"),
+                "PIPE",
+            ]));
+            let mut s = wait_for(&format!("{tool:?} pf={pf} to accept"), WAIT, || {
+                TcpStream::connect((client_at, port)).ok()
+            });
+            if let Some(other) = not_at {
+                let e = TcpStream::connect((other, port)).unwrap_err();
+                assert_eq!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionRefused,
+                    "{tool:?} {pf}"
+                );
+            }
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            s.write_all(b"hello family\n").unwrap();
+            let mut got = [0u8; 13];
+            s.read_exact(&mut got).unwrap();
+            assert_eq!(&got, b"hello family\n", "{tool:?} pf={pf}");
+            drop(s);
+            assert_eq!(p.wait_code(WAIT), 0, "{tool:?} pf={pf}: {}", p.stderr());
+        }
+        // The connecting side: an IPv4-only listener reached by name with pf=ip4.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            read_to_end(&mut c, "pf client")
+        });
+        let mut p = tool.spawn(&strings(&["-", &format!("TCP:localhost:{port},pf=ip4")]));
+        p.feed(b"over ipv4\n".to_vec());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(server.join().unwrap(), b"over ipv4\n", "{tool:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// socat's quoting in addresses (nestlex)
+
+/// socat drops the quotes of an address's parameters and option values and solves its
+/// backslashes (test.sh's IGNOREEOF writes `file:"PATH",ignoreeof`, EXECSPACES a quoted EXEC
+/// line). A file with a space in its name read and written through quotes, and test.sh's
+/// EXECSPACES line: the same bytes and exit status from both tools.
+#[test]
+fn socat_quoted_parameters_lose_their_quotes() {
+    let dir = tempdir();
+    let content = random_bytes(10_000);
+    let input = write_file(dir.path(), "in put", &content);
+    let exec = r#"exec:"bash -c \"echo \\\"$1\\\"\"  \"\" \"test123\"""#;
+    for tool in Tool::both("socat") {
+        let tag = format!("{tool:?}").replace(['(', ')', '"'], "");
+        let p = tool.spawn(&strings(&[
+            "-u",
+            &format!("file:\"{}\",ignoreeof", input.display()),
+            "-",
+        ]));
+        // ignoreeof follows the file: it ends only by -T; read what it printed, then stop it.
+        let got = p.wait_stdout_len(content.len());
+        assert_eq!(sha256(&got), sha256(&content), "{tool:?}");
+        drop(p);
+        let out = dir.path().join(format!("{tag} out put"));
+        let mut p = tool.spawn(&strings(&[
+            "-u",
+            "-",
+            &format!("OPEN:\"{}\",creat", out.display()),
+        ]));
+        p.feed(content.clone());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(
+            sha256(&std::fs::read(&out).unwrap()),
+            sha256(&content),
+            "{tool:?}"
+        );
+        let mut p = tool.spawn(&strings(&["-u", exec, "-"]));
+        p.close_stdin();
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(p.stdout(), b"test123\n", "{tool:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service names as ports
+
+/// socat test.sh 228 (TCP4SERVICE) and nc's `HOST SERVICE`: ports written as names from
+/// /etc/services. In a namespace of the test's own (so port 8080 is free): the tool listens on
+/// `TCP4-LISTEN:http-alt` and echoes; the same tool connects to `TCP4:127.0.0.1:webcache`
+/// (http-alt's alias), and nc / `sockbox nc` to `127.0.0.1 http-alt`. The same echo from all.
+#[test]
+fn service_names_are_looked_up_as_socat_and_nc_do() {
+    require_tool("socat");
+    let services = std::fs::read_to_string("/etc/services").unwrap_or_default();
+    assert!(
+        services
+            .lines()
+            .any(|l| l.starts_with("http-alt") && l.contains("8080/tcp")),
+        "this test reads /etc/services (package netbase), which should name 8080/tcp http-alt"
+    );
+    let ns = Netns::new("svc");
+    let in_ns = |tool: Tool, args: &[&str]| -> Command {
+        match tool {
+            Tool::Real(name) => {
+                require_tool(name);
+                ns.cmd(name, args)
+            }
+            Tool::Sockbox(front) => {
+                let mut all = vec![front];
+                all.extend_from_slice(args);
+                ns.cmd(sockbox_bin(), &all)
+            }
+        }
+    };
+    for (server, client) in [
+        (Tool::Real("socat"), Tool::Real("socat")),
+        (Tool::Sockbox("socat"), Tool::Sockbox("socat")),
+        (Tool::Real("socat"), Tool::Real("nc")),
+        (Tool::Sockbox("socat"), Tool::Sockbox("nc")),
+    ] {
+        let _echo = Proc::spawn(
+            &format!("{server:?} echo"),
+            in_ns(server, &["TCP4-LISTEN:http-alt,reuseaddr,fork", "PIPE"]),
+        );
+        let args: &[&str] = match client {
+            Tool::Real("nc") | Tool::Sockbox("nc") => &["-N", "127.0.0.1", "http-alt"],
+            _ => &[
+                "-t",
+                "5",
+                "-",
+                "TCP4:127.0.0.1:webcache,retry=100,interval=0.05",
+            ],
+        };
+        // nc has no retry: wait for the echo server with socat's own retry first.
+        if matches!(client, Tool::Real("nc") | Tool::Sockbox("nc")) {
+            let mut probe = Proc::spawn(
+                "probe",
+                ns.cmd(
+                    "socat",
+                    &[
+                        "-u",
+                        "/dev/null",
+                        "TCP4:127.0.0.1:8080,retry=100,interval=0.05",
+                    ],
+                ),
+            );
+            assert_eq!(probe.wait_code(WAIT), 0, "{}", probe.stderr());
+        }
+        let mut c = Proc::spawn(&format!("{client:?}"), in_ns(client, args));
+        c.feed(b"by name\n".to_vec());
+        assert_eq!(c.wait_code(WAIT), 0, "{client:?}: {}", c.stderr());
+        assert_eq!(c.stdout(), b"by name\n", "{server:?} / {client:?}");
+    }
+}
+
+/// socat test.sh 9 (FILE): `- F,ignoreeof!!F` with F missing: socat's GOPEN creates the file
+/// for its read half too (O_CREAT), follows it, and what stdin writes into it comes back; and
+/// `OPEN:G,creat,ignoreeof!!OPEN:G` the same. Both tools: the file made, the line on stdout
+/// and in the file, exit 0. (test.sh gives -t 0.1; here -t 1, as
+/// sockbox rereads a followed file every 250 ms, socat at once before it ends.)
+#[test]
+fn socat_dual_follow_creates_a_missing_file() {
+    let dir = tempdir();
+    for tool in Tool::both("socat") {
+        let tag = format!("{tool:?}").replace(['(', ')', '"'], "");
+        let f = dir.path().join(format!("{tag}.file"));
+        let f = f.display();
+        let mut p = tool.spawn(&strings(&["-t", "1", "-", &format!("{f},ignoreeof!!{f}")]));
+        p.feed(b"made and followed\n".to_vec());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(p.stdout(), b"made and followed\n", "{tool:?}");
+        assert_eq!(
+            std::fs::read(f.to_string()).unwrap(),
+            b"made and followed\n"
+        );
+        // OPEN: makes it only with creat (without, socat fails to open it).
+        let g = dir.path().join(format!("{tag}.open"));
+        let g = g.display();
+        let mut p = tool.spawn(&strings(&[
+            "-t",
+            "1",
+            "-",
+            &format!("OPEN:{g},creat,ignoreeof!!OPEN:{g}"),
+        ]));
+        p.feed(b"opened\n".to_vec());
+        assert_eq!(p.wait_code(WAIT), 0, "{tool:?}: {}", p.stderr());
+        assert_eq!(p.stdout(), b"opened\n", "{tool:?}");
+        assert_eq!(std::fs::read(g.to_string()).unwrap(), b"opened\n");
+    }
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 mod parse;
 
 pub use parse::completion_words;
+pub(crate) use parse::escape_value;
 pub use parse::{parse_duration, parse_retry, parse_size, AddrError, BAUD_RATES, HELP};
 
 /// Which IP versions an inet endpoint may use (`tcp` / `tcp4` / `tcp6`).
@@ -312,6 +313,10 @@ pub struct Options {
     pub multicast_loop: Option<bool>,
     /// IP_MULTICAST_IF / IPV6_MULTICAST_IF (udp): the interface multicast is sent on.
     pub multicast_if: Option<String>,
+    /// `merge` (a udp or unix-dgram socket listened on): one connection for every sender,
+    /// opened at once, instead of one per sender opened on its first datagram; what is sent
+    /// back to it is dropped, there being no one peer to answer (socat's `UDP-RECV`).
+    pub merge: bool,
     /// Terminal settings and the options of the terminal kinds (pty, tty, exec with a pty,
     /// readline).
     pub terminal: TermOptions,

@@ -267,6 +267,8 @@ struct Spelling {
     /// The role a socat spelling implies (`TCP-LISTEN` listens).
     role: Option<Role>,
     form: Form,
+    /// socat's `*-RECV` words: the address has `merge`.
+    merge: bool,
 }
 
 const fn plain(name: &'static str, kind: Kind) -> Spelling {
@@ -275,6 +277,7 @@ const fn plain(name: &'static str, kind: Kind) -> Spelling {
         kind,
         role: None,
         form: Form::Plain,
+        merge: false,
     }
 }
 
@@ -331,11 +334,13 @@ fn find_spelling(word: &str) -> Option<Result<Spelling, &'static str>> {
             role,
             form,
             flow: compat::Flow::Both,
+            merge,
         } => Ok(Spelling {
             name: entry.names[0],
             kind: native(kind)?,
             role,
             form,
+            merge,
         }),
         Opens::Kind { .. } => Err(
             "socat's STDIN and STDOUT only read or only write; sockbox's stdio (-) does both:              use `connect --send-only`/`--recv-only`, or `sockbox socat`",
@@ -350,6 +355,7 @@ fn find_spelling(word: &str) -> Option<Result<Spelling, &'static str>> {
             kind: Kind::File,
             role: None,
             form: Form::Plain,
+            merge: false,
         }),
         Opens::Echo => Err(
             "socat's ECHO is not an address in sockbox: `listen ADDR --echo` serves echo, \
@@ -533,6 +539,7 @@ enum Opt {
     MulticastTtl,
     MulticastLoop,
     MulticastIf,
+    Merge,
     Raw,
     Echo,
     Baud,
@@ -746,6 +753,7 @@ const OPTIONS: &[OptSpec] = &[
         C_UDP,
         "an interface name of 1-15 bytes without '/', ':' or spaces",
     ),
+    flag(Opt::Merge, "merge", C_UDP | C_UNIX_DGRAM),
     flag(Opt::Raw, "raw", TERMIOS),
     flag(Opt::Echo, "echo", TERMIOS),
     valued(Opt::Baud, "baud", "N", TERMIOS, BAUD),
@@ -1019,6 +1027,12 @@ impl fmt::Display for Escaped<'_> {
         }
         Ok(())
     }
+}
+
+/// `text` as a target or option value in the address grammar (commas, backslashes and `!!`
+/// escaped): for a front end that has a value in hand and must write it into an address.
+pub(crate) fn escape_value(text: &str) -> String {
+    escaped(text).to_string()
 }
 
 fn escaped(text: &str) -> Escaped<'_> {
@@ -1484,6 +1498,7 @@ impl Parser<'_> {
         let endpoint = self.endpoint(&spelling, word, target, role)?;
         let mut options = self.options(&endpoint, options)?;
         options.tls |= spelling.kind == Kind::Tls;
+        options.merge |= spelling.merge;
         self.check_tls(&options)?;
         let endpoint = adopt_bind_host(spelling.form, endpoint, &mut options);
         let endpoint = self.adopt_proxy_port(endpoint, &mut options)?;
@@ -2109,6 +2124,7 @@ impl Parser<'_> {
             // Flags returned above.
             Opt::Broadcast
             | Opt::Follow
+            | Opt::Merge
             | Opt::Crlf
             | Opt::Reuseaddr
             | Opt::Reuseport
@@ -2197,6 +2213,7 @@ fn set_flag(options: &mut Options, opt: Opt, on: bool) {
         Opt::V6only => options.v6only = on,
         Opt::Broadcast => options.broadcast = on,
         Opt::Follow => options.follow = on,
+        Opt::Merge => options.merge = on,
 
         Opt::Raw => options.terminal.raw = on,
         Opt::Echo => options.terminal.echo = Some(on),
@@ -2409,6 +2426,9 @@ fn write_options(f: &mut fmt::Formatter<'_>, o: &Options) -> fmt::Result {
     if let Some(v) = &o.multicast_if {
         write!(f, ",multicast-if={}", escaped(v))?;
     }
+    if o.merge {
+        f.write_str(",merge")?;
+    }
     if o.tls {
         f.write_str(",tls")?;
     }
@@ -2613,6 +2633,11 @@ OPTIONS
                      multicast (default 1)
   multicast-if=IFACE interface multicast is  udp*
                      sent on
+  merge              listened on: every      udp*, unix-dgram
+                     sender's datagrams in
+                     one connection, opened
+                     at once; replies are
+                     dropped
   raw                cfmakeraw(3): bytes as  pty, tty, exec (with pty),
                      they are, no echo       stdio (a terminal)
   echo=0|1           ECHO                    the same
@@ -2705,16 +2730,18 @@ SOCAT SPELLINGS
   TCP-LISTEN:P  TCP-L:P                     listen:tcp:P
   UDP:H:P  UDP4:H:P  UDP6:H:P               udp:H:P  udp4:H:P  udp6:H:P
   UDP-CONNECT:H:P  UDP-SENDTO:H:P           connect:udp:H:P
-  UDP-LISTEN:P  UDP-L:P  UDP-RECVFROM:P
-  UDP-RECV:P                                listen:udp:P
+  UDP-LISTEN:P  UDP-L:P  UDP-RECVFROM:P     listen:udp:P
+  UDP-RECV:P                                listen:udp:P,merge
   UNIX-CONNECT:PATH  UNIX-CLIENT:PATH       connect:unix:PATH
   UNIX-LISTEN:PATH  UNIX-L:PATH             listen:unix:PATH
   UNIX-SENDTO:PATH                          connect:unix-dgram:PATH
-  UNIX-RECVFROM:PATH  UNIX-RECV:PATH        listen:unix-dgram:PATH
+  UNIX-RECVFROM:PATH                        listen:unix-dgram:PATH
+  UNIX-RECV:PATH                            listen:unix-dgram:PATH,merge
   ABSTRACT-CONNECT:N  ABSTRACT-CLIENT:N     connect:unix:@N
   ABSTRACT-LISTEN:N                         listen:unix:@N
   ABSTRACT-SENDTO:N                         connect:unix-dgram:@N
-  ABSTRACT-RECVFROM:N  ABSTRACT-RECV:N      listen:unix-dgram:@N
+  ABSTRACT-RECVFROM:N                       listen:unix-dgram:@N
+  ABSTRACT-RECV:N                           listen:unix-dgram:@N,merge
   STDIO  -                                  stdio
   EXEC:CMD                                  exec:CMD
   SYSTEM:LINE                               sh:LINE
@@ -3043,9 +3070,9 @@ mod tests {
             ("UDP-RECVFROM:53", "listen:udp:53"),
             ("UDP4-RECVFROM:53", "listen:udp4:53"),
             ("UDP6-RECVFROM:53", "listen:udp6:53"),
-            ("UDP-RECV:53", "listen:udp:53"),
-            ("UDP4-RECV:53", "listen:udp4:53"),
-            ("UDP6-RECV:53", "listen:udp6:53"),
+            ("UDP-RECV:53", "listen:udp:53,merge"),
+            ("UDP4-RECV:53", "listen:udp4:53,merge"),
+            ("UDP6-RECV:53", "listen:udp6:53,merge"),
         ];
         for (socat, sockbox) in cases {
             canonical(socat, sockbox);
@@ -3061,14 +3088,14 @@ mod tests {
             ("UNIX-L:/p", "listen:unix:/p"),
             ("UNIX-SENDTO:/p", "connect:unix-dgram:/p"),
             ("UNIX-RECVFROM:/p", "listen:unix-dgram:/p"),
-            ("UNIX-RECV:/p", "listen:unix-dgram:/p"),
+            ("UNIX-RECV:/p", "listen:unix-dgram:/p,merge"),
             ("UNIX:/p", "unix:/p"),
             ("ABSTRACT-CONNECT:n", "connect:unix:@n"),
             ("ABSTRACT-CLIENT:n", "connect:unix:@n"),
             ("ABSTRACT-LISTEN:n", "listen:unix:@n"),
             ("ABSTRACT-SENDTO:n", "connect:unix-dgram:@n"),
             ("ABSTRACT-RECVFROM:n", "listen:unix-dgram:@n"),
-            ("ABSTRACT-RECV:n", "listen:unix-dgram:@n"),
+            ("ABSTRACT-RECV:n", "listen:unix-dgram:@n,merge"),
             ("ABSTRACT-LISTEN:@n", "listen:unix:@@n"),
             ("STDIO", "stdio"),
             ("-", "stdio"),
@@ -4245,6 +4272,7 @@ mod tests {
                     multicast_ttl: x.3,
                     multicast_loop: x.4,
                     multicast_if: x.5,
+                    merge: f[4] && f[1],
                     terminal: term,
                     tls: s.0[0],
                     no_verify: s.0[1],
@@ -4329,6 +4357,7 @@ mod tests {
             o.multicast_ttl = o.multicast_ttl.filter(|_| keep(Opt::MulticastTtl));
             o.multicast_loop = o.multicast_loop.filter(|_| keep(Opt::MulticastLoop));
             o.multicast_if = o.multicast_if.filter(|_| keep(Opt::MulticastIf));
+            o.merge &= keep(Opt::Merge);
             let t = &mut o.terminal;
             // Terminal settings on exec need its pty.
             let exec_pty = !matches!(endpoint, Endpoint::Exec(_)) || (t.pty && keep(Opt::Pty));

@@ -19,7 +19,11 @@ fn verdict_cells(v: Verdict) -> (&'static str, String) {
 fn opens_cells(o: Opens) -> (&'static str, String) {
     match o {
         Opens::Kind {
-            kind, role, flow, ..
+            kind,
+            role,
+            flow,
+            merge,
+            ..
         } => {
             let role = match role {
                 Some(Role::Listen) => "listen:",
@@ -31,7 +35,12 @@ fn opens_cells(o: Opens) -> (&'static str, String) {
                 table::Flow::ReadOnly => " (read only: data flows from it)",
                 table::Flow::WriteOnly => " (write only: data flows to it)",
             };
-            ("mapped", format!("`{role}{kind}:`{flow}"))
+            let merge = if merge {
+                " with `merge` (every sender's datagrams in one connection, opened at once)"
+            } else {
+                ""
+            };
+            ("mapped", format!("`{role}{kind}:`{merge}{flow}"))
         }
         Opens::Generic => (
             "mapped",

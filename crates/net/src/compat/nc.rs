@@ -21,6 +21,7 @@ use std::net::IpAddr;
 use super::table::{self, Verdict};
 use super::{nearest, seconds, usage, Plan};
 use crate::error::Error;
+use crate::scan::{services, Protocol as Proto};
 
 /// What `sockbox nc` was asked.
 #[derive(Debug, PartialEq, Eq)]
@@ -301,13 +302,24 @@ fn kind(f: &Flags) -> String {
     }
 }
 
-fn port(p: &str) -> Result<&str, Error> {
-    match p.parse::<u16>() {
-        Ok(_) => Ok(p),
-        Err(_) => Err(usage(format!(
-            "nc: '{p}' is not a port number (service names are not looked up)"
-        ))),
+/// `value` as a port: digits as they are, else the service name's port in /etc/services.
+fn port_number(value: &str, proto: Proto) -> Option<u16> {
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return value.parse().ok();
     }
+    services::system_port(value, proto)
+}
+
+/// A port as nc takes it: a number, or a service name from /etc/services (nc and ncat look
+/// names up with getservbyname(3), for UDP with -u).
+fn port(f: &Flags, p: &str) -> Result<u16, Error> {
+    let proto = if f.udp { Proto::Udp } else { Proto::Tcp };
+    port_number(p, proto).ok_or_else(|| {
+        usage(format!(
+            "nc: '{p}' is not a port number, nor a {} service in /etc/services",
+            if f.udp { "udp" } else { "tcp" }
+        ))
+    })
 }
 
 fn plan(mut f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
@@ -412,7 +424,7 @@ fn plan(mut f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
             ([h], Some(p)) => (Some(h.clone()), p.clone()),
             _ => return Err(usage("nc -l: expected [HOST] PORT (or -p PORT)")),
         };
-        let p = port(&p)?;
+        let p = port(&f, &p)?;
         match h {
             Some(h) => format!("{}:{}:{p}", kind(&f), host(&f, &h)?),
             None => format!("{}:{p}", kind(&f)),
@@ -425,7 +437,7 @@ fn plan(mut f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
         };
         let mut a = match &f.proxy {
             Some(proxy) => proxied(&f, proxy, h, p)?,
-            None => format!("{}:{}:{}", kind(&f), host(&f, h)?, port(p)?),
+            None => format!("{}:{}:{}", kind(&f), host(&f, h)?, port(&f, p)?),
         };
         if f.broadcast {
             a.push_str(",broadcast");
@@ -433,7 +445,7 @@ fn plan(mut f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
 
         let bind_host = f.source.as_deref().map(|s| host(&f, s)).transpose()?;
         match (bind_host, &f.source_port) {
-            (Some(s), Some(p)) => a.push_str(&format!(",bind={s}:{}", port(p)?)),
+            (Some(s), Some(p)) => a.push_str(&format!(",bind={s}:{}", port(&f, p)?)),
             (Some(s), None) => a.push_str(&format!(",bind={s}")),
             (None, Some(p)) => {
                 let any = if f.version == Some('6') {
@@ -441,7 +453,7 @@ fn plan(mut f: Flags, pos: Vec<String>) -> Result<(Plan, bool), Error> {
                 } else {
                     "0.0.0.0"
                 };
-                a.push_str(&format!(",bind={any}:{}", port(p)?));
+                a.push_str(&format!(",bind={any}:{}", port(&f, p)?));
             }
             (None, None) => {}
         }
@@ -542,7 +554,7 @@ fn proxied(f: &Flags, (proxy, ncat): &(String, bool), h: &str, p: &str) -> Resul
     } else {
         format!("{proxy}:{default_port}")
     };
-    let mut a = format!("{kind}:{proxy}/{}:{}", host(f, h)?, port(p)?);
+    let mut a = format!("{kind}:{proxy}/{}:{}", host(f, h)?, port(f, p)?);
     if let Some(auth) = &f.proxy_auth {
         a.push_str(&format!(
             ",auth={}",
@@ -795,7 +807,7 @@ mod tests {
         assert!(refused("--ssl -u h 443").contains("DTLS"));
         assert!(refused("-Q h 80").contains("unknown option '-Q'"));
         assert!(refused("--keep-opn h 80").contains("did you mean '--keep-open'"));
-        assert!(refused("h www").contains("service names"));
+        assert!(refused("h no-such-service").contains("nor a tcp service in /etc/services"));
         assert!(refused("-k h 80").contains("-l"));
         assert!(refused("h").contains("HOST PORT"));
         assert!(refused("-w").contains("needs a value"));

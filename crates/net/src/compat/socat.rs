@@ -18,10 +18,11 @@
 
 use std::path::Path;
 
-use super::table::{self, Effect, Flow, Opens, Verdict};
+use super::table::{self, Effect, Flow, Form, Opens, Verdict};
 use super::{nearest, seconds, usage, PathKind, Plan};
-use crate::addr::{Address, Dual, Endpoint, FileWrite, IpVersion, Role};
+use crate::addr::{escape_value, Address, Dual, Endpoint, FileWrite, IpVersion, Role};
 use crate::error::Error;
+use crate::scan::{services, Protocol as Proto};
 
 /// What `sockbox socat` was asked: the plan, or help / version.
 #[derive(Debug, PartialEq, Eq)]
@@ -211,8 +212,8 @@ fn refused_flag(flag: &str) -> Error {
     }
 }
 
-/// Splits at the first comma outside quotes and not escaped (socat's rules for EXEC and
-/// SYSTEM; for every other kind quotes are plain characters).
+/// Splits at each comma outside quotes and not escaped (socat's nestlex rules: a comma
+/// inside '...' or "..." belongs to the value).
 fn split_options(s: &str, quotes: bool) -> (&str, Vec<&str>) {
     let mut parts = Vec::new();
     let mut start = 0;
@@ -235,6 +236,100 @@ fn split_options(s: &str, quotes: bool) -> (&str, Vec<&str>) {
     parts.push(&s[start..]);
     let target = parts.remove(0);
     (target, parts)
+}
+
+/// One parameter or option value as socat reads it (nestlex.c, as `xioparse_single` and
+/// `parseopts` call it): quotes dropped ('...' taken as written, "..." with escapes solved
+/// inside), a backslash escapes the next character (`\n`, `\t` ... are C escapes), and
+/// brackets `( [ {` are kept with what they hold. So `file:"/tmp/a b"` opens `/tmp/a b`.
+fn unquote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    nestlex(s, 0, &[], true, true, &mut out);
+    out
+}
+
+/// socat's `_nestlex`: copies `s` from byte `i` into `out` until one of `ends` (not copied),
+/// and returns where it stopped. `quoting`: quotes and brackets are recognized; `drop`: the
+/// outermost quotes are dropped (nested ones are copied as they are).
+fn nestlex(
+    s: &str,
+    mut i: usize,
+    ends: &[&str],
+    quoting: bool,
+    drop: bool,
+    out: &mut String,
+) -> usize {
+    const NESTS: [(char, char); 3] = [('(', ')'), ('[', ']'), ('{', '}')];
+    while let Some(c) = s[i..].chars().next() {
+        if ends.iter().any(|e| s[i..].starts_with(e)) {
+            return i;
+        }
+        if quoting && (c == '\'' || c == '"') {
+            if !drop {
+                out.push(c);
+            }
+            let end = c.to_string();
+            // Hard quotes ('): no quoting inside; soft ("): quotes and brackets nest.
+            i = nestlex(s, i + 1, &[end.as_str()], c == '"', false, out);
+            if s[i..].starts_with(c) {
+                if !drop {
+                    out.push(c);
+                }
+                i += 1;
+            }
+            continue;
+        }
+        if let Some(&(open, close)) = NESTS.iter().find(|(o, _)| quoting && *o == c) {
+            out.push(open);
+            let end = close.to_string();
+            i = nestlex(s, i + 1, &[end.as_str()], true, false, out);
+            if s[i..].starts_with(close) {
+                out.push(close);
+                i += 1;
+            }
+            continue;
+        }
+        i += c.len_utf8();
+        if c == '\\' {
+            let Some(n) = s[i..].chars().next() else {
+                break;
+            };
+            i += n.len_utf8();
+            out.push(match n {
+                '0' => '\0',
+                'a' => '\x07',
+                'b' => '\x08',
+                'f' => '\x0c',
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                'v' => '\x0b',
+                other => other,
+            });
+            continue;
+        }
+        out.push(c);
+    }
+    i
+}
+
+/// EXEC's command line, split as socat's child splits it (xio-exec.c): at spaces, by
+/// nestlex, quotes dropped.
+fn exec_argv(line: &str) -> Vec<String> {
+    let mut argv = Vec::new();
+    let mut i = 0;
+    loop {
+        while line[i..].starts_with(' ') {
+            i += 1;
+        }
+        if i >= line.len() {
+            break;
+        }
+        let mut word = String::new();
+        i = nestlex(line, i, &[" "], true, true, &mut word);
+        argv.push(word);
+    }
+    argv
 }
 
 /// Which way socat uses a half of a dual address `R!!W`: it opens R for reading only and W
@@ -410,15 +505,8 @@ fn single_side(
             )));
         }
     };
-    let quotes = matches!(
-        opens,
-        Opens::Kind {
-            kind: "exec" | "sh",
-            ..
-        }
-    );
     let (target, options) = match body {
-        Some(body) => split_options(body, quotes),
+        Some(body) => split_options(body, true),
         // `STDIO,OPTIONS` / `-,OPTIONS`: options and no target.
         None => {
             let list = raw[word_end..].strip_prefix(',').unwrap_or("");
@@ -438,6 +526,7 @@ fn single_side(
     };
     let mut native_opts = Vec::new();
     let mut write = None;
+    let mut family = None;
     // SO_REUSEADDR is an IP option: on a Unix socket it changes nothing, and socat takes it
     // there without a word (socat's own test.sh puts it on every listener).
     let unix = matches!(
@@ -447,10 +536,19 @@ fn single_side(
             ..
         }
     );
+    // socat's quoting and escapes, solved: what the native text then spells its own way.
+    let target = unquote(target);
+    let target = target.as_str();
     for item in options.iter().filter(|o| !o.is_empty()) {
         let (name, value) = match item.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (*item, None),
+            Some((n, v)) => (unquote(n), Some(unquote(v))),
+            None => (unquote(item), None),
+        };
+        let (name, value) = (name.as_str(), value.as_deref());
+        // The option as the native grammar reads it.
+        let item = &match value {
+            Some(v) => format!("{name}={}", escape_value(v)),
+            None => name.to_owned(),
         };
         let Some(opt) = table::socat_option(name) else {
             // Not socat's: perhaps a native option (frame=line); the native parser decides.
@@ -463,6 +561,7 @@ fn single_side(
             )),
             (_, Effect::FileWrite(w)) => write = Some(w),
             (Verdict::Native(_), _) => native_opts.push((*item).to_owned()),
+            (_, Effect::Family) => family = Some(protocol_family(need(name, value, raw)?, raw)?),
             (_, Effect::Fork) => side.fork = true,
             (_, Effect::Range) => side.allow.push(need(name, value, raw)?.to_owned()),
             (_, Effect::MaxChildren) => {
@@ -490,7 +589,23 @@ fn single_side(
             flow,
             ..
         } if target.is_empty() => (kind.to_owned(), flow),
-        Opens::Kind { flow, .. } => (format!("{word}:{target}"), flow),
+        // EXEC: socat's child splits the line at spaces; the native line is that argv.
+        Opens::Kind {
+            kind: "exec", flow, ..
+        } => (
+            Address::new(Endpoint::Exec(exec_argv(target))).to_string(),
+            flow,
+        ),
+        // SYSTEM: the line goes to sh -c as it is.
+        Opens::Kind {
+            kind: "sh", flow, ..
+        } => (format!("{word}:{target}"), flow),
+        Opens::Kind {
+            kind, form, flow, ..
+        } => {
+            let target = service_port(kind, form, target, raw)?;
+            (format!("{word}:{}", escape_value(&target)), flow)
+        }
         // Taken above: ECHO and PIPE have no target or options here.
         Opens::Echo => {
             return Err(usage(format!(
@@ -507,7 +622,7 @@ fn single_side(
         // FIFO there is written as one.
         Opens::File { create } if half == Some(Half::Write) => {
             match (write, probe(Path::new(target))) {
-                (None, PathKind::Fifo) => (format!("fifo:{target}"), Flow::Both),
+                (None, PathKind::Fifo) => (format!("fifo:{}", escape_value(target)), Flow::Both),
                 _ => {
                     let default = if create {
                         FileWrite::Truncate
@@ -525,17 +640,29 @@ fn single_side(
         }
         // A terminal device (socat applies termios options to whatever it opened).
         Opens::Generic if is_terminal_path(target) || native_opts.iter().any(|o| is_termios(o)) => {
-            (format!("tty:{target}"), Flow::Both)
+            (format!("tty:{}", escape_value(target)), Flow::Both)
         }
         Opens::Generic => {
             let path = Path::new(target);
             let text = match probe(path) {
-                PathKind::Socket if write.is_none() => format!("unix:{target}"),
-                PathKind::Fifo if write.is_none() => format!("fifo:{target}"),
+                PathKind::Socket if write.is_none() => format!("unix:{}", escape_value(target)),
+                PathKind::Fifo if write.is_none() => format!("fifo:{}", escape_value(target)),
                 // GOPEN opens what is not a socket with O_APPEND, and creates a missing file:
                 // as a write half, that is append.
                 _ if half == Some(Half::Write) => {
                     write = Some(write.unwrap_or(FileWrite::Append));
+                    file_address(word, target, probe, write)?
+                }
+                // ... also to read it: a read half that follows a missing file (ignoreeof)
+                // reads the new, empty file as it grows (test.sh's FILE: `F,ignoreeof!!F`).
+                PathKind::Missing
+                    if half == Some(Half::Read)
+                        && write.is_none()
+                        && native_opts
+                            .iter()
+                            .any(|o| o == "ignoreeof" || o == "follow") =>
+                {
+                    write = Some(FileWrite::Create);
                     file_address(word, target, probe, write)?
                 }
                 _ => file_address(word, target, probe, write)?,
@@ -561,6 +688,9 @@ fn single_side(
         text.push_str(o);
     }
     let mut addr: Address = text.parse().map_err(|e| usage(format!("'{raw}': {e}")))?;
+    if let Some(v) = family {
+        set_family(&mut addr, v, raw, set)?;
+    }
     if let (Some(v), Endpoint::Tcp(t) | Endpoint::Udp(t)) = (set.version, &mut addr.endpoint) {
         if t.version == IpVersion::Any {
             t.version = v;
@@ -569,6 +699,80 @@ fn single_side(
     side.addr = addr;
     side.flow = flow;
     Ok(side)
+}
+
+/// The port of an inet or proxy address's target with a service name looked up, as socat's
+/// getservbyname(3) does (`TCP:h:www`, `TCP-LISTEN:http-alt`); other kinds as they are.
+fn service_port(kind: &str, form: Form, target: &str, raw: &str) -> Result<String, Error> {
+    let proto = match kind {
+        "udp" | "udp4" | "udp6" => Proto::Udp,
+        "tcp" | "tcp4" | "tcp6" | "tls" | "http-connect" | "socks4" | "socks4a" | "socks5" => {
+            Proto::Tcp
+        }
+        _ => return Ok(target.to_owned()),
+    };
+    let (head, port) = match target.rsplit_once(':') {
+        Some((head, port)) => (Some(head), port),
+        None if form == Form::PortOnly => (None, target),
+        None => return Ok(target.to_owned()),
+    };
+    let name = |c: char| c.is_ascii_alphanumeric() || "-_.+".contains(c);
+    if port.is_empty() || port.bytes().all(|b| b.is_ascii_digit()) || !port.chars().all(name) {
+        return Ok(target.to_owned());
+    }
+    let Some(number) = services::system_port(port, proto) else {
+        return Err(usage(format!(
+            "'{raw}': '{port}' is not a port number, nor a {} service in /etc/services",
+            if proto == Proto::Udp { "udp" } else { "tcp" }
+        )));
+    };
+    Ok(match head {
+        Some(h) => format!("{h}:{number}"),
+        None => number.to_string(),
+    })
+}
+
+/// socat's `pf=` values (`retropt_socket_pf`): the IP version they name.
+fn protocol_family(value: &str, raw: &str) -> Result<IpVersion, Error> {
+    match value.to_ascii_lowercase().as_str() {
+        "ip4" | "ipv4" | "inet" | "inet4" | "2" => Ok(IpVersion::V4),
+        "ip6" | "ipv6" | "inet6" | "10" => Ok(IpVersion::V6),
+        _ => Err(usage(format!(
+            "socat option 'pf={value}' in '{raw}': expected ip4 or ip6"
+        ))),
+    }
+}
+
+/// `pf=ip4|ip6` on a tcp, udp or TLS address: its version (tcp4:, udp6: ...). A word that says
+/// the other version already (TCP6-LISTEN with pf=ip4) is a contradiction socat would only
+/// fail on later; a proxy's own connection is left to the resolver, with a note.
+fn set_family(
+    addr: &mut Address,
+    v: IpVersion,
+    raw: &str,
+    set: &mut Settings,
+) -> Result<(), Error> {
+    match &mut addr.endpoint {
+        Endpoint::Tcp(t) | Endpoint::Udp(t) => {
+            if t.version != IpVersion::Any && t.version != v {
+                return Err(usage(format!(
+                    "'{raw}': pf= names the other IP version than the address type"
+                )));
+            }
+            t.version = v;
+            Ok(())
+        }
+        Endpoint::Proxy(_) => {
+            set.notes.push(format!(
+                "pf= in '{raw}' ignored: sockbox reaches the proxy at whatever address its name \
+                 has"
+            ));
+            Ok(())
+        }
+        _ => Err(usage(format!(
+            "'{raw}': pf= (the IP version) applies to TCP, UDP and OPENSSL addresses"
+        ))),
+    }
 }
 
 /// socat's spellings of standard input as the read half of a dual address `R!!W`.
@@ -650,8 +854,8 @@ fn file_address(
             "{}:{target}: {target} is a directory",
             word.to_ascii_uppercase()
         ))),
-        PathKind::Fifo if write.is_none() => Ok(format!("fifo:{target}")),
-        _ => Ok(format!("file:{target}")),
+        PathKind::Fifo if write.is_none() => Ok(format!("fifo:{}", escape_value(target))),
+        _ => Ok(format!("file:{}", escape_value(target))),
     }
 }
 
@@ -1156,6 +1360,16 @@ mod tests {
             native("-!!OPEN:/out,append TCP:h:1"),
             "sockbox relay 'connect:stdio!!file:/out,append' connect:tcp:h:1"
         );
+        // GOPEN makes a missing file, also the one a followed read half reads; OPEN without
+        // creat does not (socat fails to open it).
+        assert_eq!(
+            native("-t 0.1 - /tmp/f9,ignoreeof!!/tmp/f9"),
+            "sockbox connect 'file:/tmp/f9,creat,follow!!file:/tmp/f9,append' --linger 100ms"
+        );
+        assert_eq!(
+            native("- OPEN:/tmp/f9,ignoreeof!!/tmp/f9"),
+            "sockbox connect 'file:/tmp/f9,follow!!file:/tmp/f9,append' --linger 500ms"
+        );
         // Standard I/O however spelt is still stdio.
         assert_eq!(
             native("echo FD:0!!FD:1"),
@@ -1250,6 +1464,108 @@ mod tests {
             Request::Version
         );
     }
+    #[test]
+    fn quotes_and_escapes_are_socats() {
+        // The shell has removed its own quotes; these are the ones socat reads.
+        let run = |v: &[&str]| {
+            let args: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            match translate(&args, &probe_nothing) {
+                Ok(Request::Run { plan, .. }) => plan.command_line(),
+                other => panic!("{v:?}: {other:?}"),
+            }
+        };
+        assert_eq!(
+            run(&["-u", r#"file:"/tmp/in put",ignoreeof"#, "-"]),
+            "sockbox connect 'file:/tmp/in put,follow' --recv-only --linger 500ms"
+        );
+        assert_eq!(
+            run(&["-", "OPEN:'/tmp/a,b',creat"]),
+            r"sockbox connect 'file:/tmp/a\,b,creat'"
+        );
+        assert_eq!(
+            run(&["-", r"UNIX-CONNECT:/tmp/a\ b"]),
+            "sockbox connect 'unix:/tmp/a b'"
+        );
+        // EXEC: socat drops the outer quotes, then splits the line at spaces (test.sh's
+        // EXECSPACES).
+        assert_eq!(
+            run(&[
+                "-u",
+                r#"exec:"bash -c \"echo \\\"$1\\\"\"  \"\" \"test123\"""#,
+                "-"
+            ]),
+            r#"sockbox connect 'exec:bash -c '\''echo "$1"'\'' '\'''\'' test123' --recv-only"#
+        );
+        // Option values lose their quotes too; brackets keep what they hold.
+        assert_eq!(
+            run(&["UNIX-LISTEN:/tmp/s,mode=\"0600\"", "-"]),
+            "sockbox listen unix:/tmp/s,mode=0600"
+        );
+        assert_eq!(unquote("[ff02::2]:lo"), "[ff02::2]:lo");
+        assert_eq!(unquote(r#"a"b'c'\"d"e"#), r#"ab'c'"de"#);
+        assert_eq!(unquote(r"x\ty\,z"), "x\ty,z");
+        assert_eq!(
+            exec_argv(r#"sh -c "a  b" '' x"#),
+            ["sh", "-c", "a  b", "", "x"]
+        );
+    }
+
+    #[test]
+    fn service_names_are_ports() {
+        // From this host's /etc/services, as socat reads them (Debian's netbase has these).
+        if services::system_port("www", Proto::Tcp) != Some(80) {
+            return;
+        }
+        assert_eq!(
+            native("- TCP:127.0.0.1:www"),
+            "sockbox connect tcp:127.0.0.1:80"
+        );
+        assert_eq!(
+            native("TCP-LISTEN:http-alt,fork TCP6:[::1]:http"),
+            "sockbox relay listen:tcp:8080 'connect:tcp6:[::1]:80'"
+        );
+        assert_eq!(native("- UDP:h:domain"), "sockbox connect udp:h:53");
+        assert!(refused("- TCP:h:no-such-service").contains("nor a tcp service"));
+    }
+
+    #[test]
+    fn protocol_family_is_the_ip_version() {
+        assert_eq!(
+            native("TCP-LISTEN:80,pf=ip4,reuseaddr PIPE"),
+            "sockbox listen tcp4:80,reuseaddr --echo"
+        );
+        assert_eq!(
+            native("UDP-RECV:53,pf=ip6 -"),
+            "sockbox listen udp6:53,merge"
+        );
+        assert_eq!(
+            native("- TCP:localhost:80,pf=inet6"),
+            "sockbox connect tcp6:localhost:80"
+        );
+        assert_eq!(
+            native("OPENSSL-LISTEN:443,pf=ip6,cert=/c.pem TCP4:h:80,protocol-family=ip4"),
+            "sockbox relay --once listen:tcp6:443,tls,cert=/c.pem connect:tcp4:h:80"
+        );
+        assert!(refused("TCP6-LISTEN:80,pf=ip4 -").contains("other IP version"));
+        assert!(refused("UNIX-CONNECT:/s,pf=ip4 -").contains("applies to TCP"));
+        assert!(refused("TCP:h:1,pf=ipx -").contains("expected ip4 or ip6"));
+    }
+
+    #[test]
+    fn recv_addresses_merge_every_sender() {
+        assert_eq!(
+            native("-t 0.1 UDP6-RECV:5000,ipv6-join-group=[ff02::2]:lo /dev/null"),
+            "sockbox relay --once --linger 100ms listen:udp6:5000,join=ff02::2%lo,merge \
+             connect:file:/dev/null"
+        );
+        assert_eq!(
+            native("UNIX-RECV:/tmp/log.sock -"),
+            "sockbox listen unix-dgram:/tmp/log.sock,merge"
+        );
+        // RECVFROM and LISTEN wait for a first datagram, as socat does.
+        assert_eq!(native("UDP-RECVFROM:5000 -"), "sockbox listen udp:5000");
+    }
+
     #[test]
     fn reuseaddr_on_a_unix_socket_is_dropped_as_socat_ignores_it() {
         assert_eq!(

@@ -51,6 +51,9 @@ pub enum Opens {
         role: Option<Role>,
         form: Form,
         flow: Flow,
+        /// socat's `*-RECV`: every sender's datagrams merged into one connection, opened at
+        /// once (the native `merge` option), not one conversation per sender.
+        merge: bool,
     },
     /// `GOPEN:` and a bare path: a socket file connects, a FIFO or a file opens.
     Generic,
@@ -86,6 +89,21 @@ const fn kind(
             role,
             form,
             flow: Flow::Both,
+            merge: false,
+        },
+    }
+}
+
+/// socat's `*-RECV`: a datagram socket listened on, every sender merged (`merge`).
+const fn merged(names: &'static [&'static str], kind: &'static str, form: Form) -> SocatAddress {
+    SocatAddress {
+        names,
+        opens: Opens::Kind {
+            kind,
+            role: L,
+            form,
+            flow: Flow::Both,
+            merge: true,
         },
     }
 }
@@ -114,6 +132,7 @@ pub const SOCAT_ADDRESSES: &[SocatAddress] = &[
             role: None,
             form: Form::Plain,
             flow: Flow::Both,
+            merge: false,
         },
     },
     SocatAddress {
@@ -123,6 +142,7 @@ pub const SOCAT_ADDRESSES: &[SocatAddress] = &[
             role: None,
             form: Form::Plain,
             flow: Flow::ReadOnly,
+            merge: false,
         },
     },
     SocatAddress {
@@ -132,6 +152,7 @@ pub const SOCAT_ADDRESSES: &[SocatAddress] = &[
             role: None,
             form: Form::Plain,
             flow: Flow::WriteOnly,
+            merge: false,
         },
     },
     refused(
@@ -174,15 +195,15 @@ pub const SOCAT_ADDRESSES: &[SocatAddress] = &[
     kind(&["udp-recvfrom"], "udp", L, Form::PortOnly),
     kind(&["udp4-recvfrom"], "udp4", L, Form::PortOnly),
     kind(&["udp6-recvfrom"], "udp6", L, Form::PortOnly),
-    kind(&["udp-recv"], "udp", L, Form::PortOnly),
-    kind(&["udp4-recv"], "udp4", L, Form::PortOnly),
-    kind(&["udp6-recv"], "udp6", L, Form::PortOnly),
+    merged(&["udp-recv"], "udp", Form::PortOnly),
+    merged(&["udp4-recv"], "udp4", Form::PortOnly),
+    merged(&["udp6-recv"], "udp6", Form::PortOnly),
     kind(&["unix-connect"], "unix", C, Form::Plain),
     kind(&["unix-client", "unix", "local"], "unix", C, Form::Plain),
     kind(&["unix-listen", "unix-l"], "unix", L, Form::Plain),
     kind(&["unix-sendto", "unix-send"], "unix-dgram", C, Form::Plain),
     kind(&["unix-recvfrom"], "unix-dgram", L, Form::Plain),
-    kind(&["unix-recv"], "unix-dgram", L, Form::Plain),
+    merged(&["unix-recv"], "unix-dgram", Form::Plain),
     kind(
         &["abstract-connect", "abstract-client", "abstract"],
         "unix",
@@ -192,7 +213,7 @@ pub const SOCAT_ADDRESSES: &[SocatAddress] = &[
     kind(&["abstract-listen"], "unix", L, Form::AbstractName),
     kind(&["abstract-sendto"], "unix-dgram", C, Form::AbstractName),
     kind(&["abstract-recvfrom"], "unix-dgram", L, Form::AbstractName),
-    kind(&["abstract-recv"], "unix-dgram", L, Form::AbstractName),
+    merged(&["abstract-recv"], "unix-dgram", Form::AbstractName),
     kind(&["exec"], "exec", None, Form::Plain),
     kind(&["system"], "sh", None, Form::Plain),
     kind(&["pipe", "fifo"], "fifo", None, Form::Plain),
@@ -347,6 +368,8 @@ pub enum Effect {
     MaxChildren,
     /// `creat`, `trunc`, `append` on OPEN/GOPEN: a file opened for writing.
     FileWrite(FileWrite),
+    /// `pf=ip4|ip6`: the IP version of a tcp/udp/tls address.
+    Family,
 }
 
 const fn opt(names: &'static [&'static str], verdict: Verdict) -> SocatOption {
@@ -451,6 +474,12 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
         &["range"],
         "--allow-ip CIDR on the listening side",
         Effect::Range,
+    ),
+    mapped(
+        &["pf", "protocol-family"],
+        "the kind's IP version: ip4 is tcp4:/udp4: (a listener binds 0.0.0.0, a name resolves \
+         to IPv4 only), ip6 is tcp6:/udp6: ([::], IPv6 only)",
+        Effect::Family,
     ),
     mapped(
         &["max-children"],
@@ -864,8 +893,6 @@ pub const SOCAT_OPTIONS: &[SocatOption] = &[
             "priority",
             "rcvlowat",
             "sndlowat",
-            "pf",
-            "protocol-family",
             "socktype",
             "protocol",
             "so-timestamp",

@@ -8,6 +8,12 @@
 //! from that peer starts a new one. A peer that does not keep up loses datagrams rather than
 //! stalling everyone (the queue per peer is bounded), which is what UDP would do anyway.
 //!
+//! With `merge` (socat's `UDP-RECV`) there is no demultiplexing: the first accept hands out
+//! the socket itself as one connection, at once, reading every sender's datagrams in arrival
+//! order; there is no one peer to answer, so what is written to it is dropped. The relay then
+//! opens its other side without waiting for a first datagram, and its time limits (`--linger`,
+//! `--idle-timeout`) and the other side's end of stream end the connection, as with socat.
+//!
 //! A new source is let in only when the listener's access rules allow its address
 //! ([`AllowPeers::check_ip`]) and fewer than the peer cap (`--max-conns`) are in conversation;
 //! otherwise its datagrams are dropped, no `Conn` is made, and one warning says so per source
@@ -43,6 +49,8 @@ pub(crate) struct Peers {
     /// The socket until the first accept starts the task.
     idle: Option<Fd>,
     new_peers: Option<mpsc::Receiver<Conn>>,
+    /// `merge`: the socket is one connection, for every sender (no task, no channels).
+    pub(crate) merged: Option<String>,
 }
 
 impl Peers {
@@ -52,7 +60,13 @@ impl Peers {
             max: None,
             idle: Some(fd),
             new_peers: None,
+            merged: None,
         }
+    }
+
+    /// Hand out the socket as one connection for every sender, labelled `label` (`merge`).
+    pub(crate) fn merge(&mut self, label: String) {
+        self.merged = Some(label);
     }
 
     /// At most `max` conversations at once.
@@ -62,6 +76,10 @@ impl Peers {
 
     /// The next new peer; the first call starts demultiplexing under `allow`. Cancel-safe.
     pub(crate) async fn next(&mut self, allow: Option<&AllowPeers>) -> Option<Conn> {
+        if let Some(label) = &self.merged {
+            // The one connection, then no more.
+            return self.idle.take().map(|fd| merged_conn(fd, label));
+        }
         if let Some(fd) = self.idle.take() {
             let gate = Gate {
                 allow: allow.cloned(),
@@ -75,6 +93,26 @@ impl Peers {
         }
         self.new_peers.as_mut()?.recv().await
     }
+}
+
+/// The socket as one connection: it reads every sender's datagrams (`recv(2)` on the unbound
+/// peer side), and its writer has no address to send to, so it drops what it is given.
+fn merged_conn(fd: Fd, label: &str) -> Conn {
+    let fd = Arc::new(fd);
+    crate::narrate!(
+        "{label}: every sender's datagrams in one connection (merge); replies are dropped"
+    );
+    let mut conn = Conn::new(format!("{label} (every sender)"), Transfer::Message, None);
+    conn.reader = Some(Reader {
+        src: Source::Fd(fd.clone()),
+        medium: Medium::Datagram,
+    });
+    conn.writer = Some(Writer {
+        dst: Sink::SendTo(fd, None),
+        medium: Medium::Datagram,
+        shutdown: false,
+    });
+    conn
 }
 
 type Conversations = HashMap<String, mpsc::Sender<Vec<u8>>>;

@@ -344,6 +344,12 @@ pub(crate) enum Described {
 }
 
 async fn connect_with(addr: &Address, timeout: Option<Duration>, d: Described) -> Result<Conn> {
+    if addr.options.merge {
+        return Err(Error::Usage(format!(
+            "{addr}: merge is for a datagram socket that is listened on (every sender in one \
+             connection); a connected socket has one peer"
+        )));
+    }
     // TLS files are read before anything opens: a bad one is a usage error.
     let tls = match addr.options.tls {
         true => Some(tls::Client::new(addr)?),
@@ -484,7 +490,18 @@ impl Listener {
         }
         match &addr.endpoint {
             Endpoint::Tcp(_) | Endpoint::Udp(_) | Endpoint::Unix(..) => {
-                Bound::bind(addr).await?.into_listener()
+                let mut listener = Bound::bind(addr).await?.into_listener()?;
+                if addr.options.merge {
+                    match &mut listener.accepting {
+                        Accepting::Datagram(p) => p.merge(listener.label.clone()),
+                        _ => {
+                            return Err(Error::Usage(format!(
+                                "{addr}: merge applies to a datagram socket (udp, unix-dgram)"
+                            )))
+                        }
+                    }
+                }
+                Ok(listener)
             }
             Endpoint::Fifo(path) => {
                 let guard = fifo::create(addr, path)?;
@@ -551,7 +568,11 @@ impl Listener {
     /// True when this listener yields one connection and no more (stdio, file, exec, sh): its
     /// server's outcome is that connection's.
     pub fn yields_one(&self) -> bool {
-        matches!(self.accepting, Accepting::Once(_))
+        match &self.accepting {
+            Accepting::Once(_) => true,
+            Accepting::Datagram(p) => p.merged.is_some(),
+            _ => false,
+        }
     }
 
     /// Let in only the peers `allow` lets in; everyone else is refused right after
@@ -560,6 +581,13 @@ impl Listener {
     /// UDP socket a refused source's datagrams are dropped (one warning per source). Call it
     /// before the first `accept`.
     pub fn allow_only(&mut self, allow: AllowPeers) -> Result<()> {
+        if matches!(&self.accepting, Accepting::Datagram(p) if p.merged.is_some()) {
+            return Err(Error::Usage(format!(
+                "{}: with merge every sender is one connection, so none can be turned away; \
+                 --allow-*/--deny-* need the listener without merge",
+                self.label
+            )));
+        }
         let knows = match &self.accepting {
             Accepting::Stream(l) => match l.medium {
                 Medium::UnixStream | Medium::Seqpacket => access::Knows::Credentials,
