@@ -828,3 +828,119 @@ fn relay_names_the_seqpacket_daemon_behind_it_as_docs_traffic_md_shows() {
     assert!(err.lines().any(|l| l == open), "no line {open:?} in\n{err}");
     assert!(err.contains("[1 close] > 23 bytes in 2 messages"), "{err}");
 }
+
+#[test]
+fn listen_echo_dump_and_pcap_show_the_echo_coming_back() {
+    let dir = tempdir();
+    let pcap = path_in(&dir, "echo.pcapng");
+    let listen = spawn_sockbox(&[
+        "listen",
+        "tcp:127.0.0.1:0",
+        "--echo",
+        "--dump",
+        "--pcap",
+        &pcap,
+    ]);
+    let port = announced_port(&listen);
+    let mut c = tcp_client(port);
+    for what in [&b"one\n"[..], b"two\n"] {
+        std::io::Write::write_all(&mut c, what).unwrap();
+        let mut got = vec![0u8; what.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(got, what);
+    }
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&c, "the echo's end"), b"");
+    let mut listen = listen;
+    assert_eq!(listen.wait_code(WAIT), 0, "{}", listen.stderr());
+    let err = listen.stderr();
+    assert_no_panic(&err);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("[1 ") || l.contains("shutdown]"))
+        .map(|l| {
+            l.split_once(' ')
+                .filter(|_| !l.starts_with('['))
+                .map_or(l, |x| x.1)
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "[1 >] one",
+            "[1 <] one",
+            "[1 >] two",
+            "[1 <] two",
+            "[1 > shutdown] A ended its side (half-close)",
+            "[1 < shutdown] B ended its side (half-close)",
+        ],
+        "{err}"
+    );
+    assert!(err.contains("[1 close] > 8 bytes, < 8 bytes"), "{err}");
+    // The capture has both ways too: the bytes sent, then the same bytes back, and a FIN each.
+    let rows = tshark(
+        &pcap,
+        Some("tcp.len > 0 || tcp.flags.fin == 1"),
+        &["tcp.srcport", "tcp.payload", "tcp.flags.fin"],
+    );
+    let from_b: Vec<&String> = rows.iter().filter(|r| r.starts_with("80\t")).collect();
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert_eq!(from_b.len(), 3, "{rows:?}");
+    assert!(from_b[0].replace(':', "").contains("6f6e650a"), "{rows:?}");
+}
+
+#[test]
+fn connect_echo_json_dump_has_the_echoed_bytes_as_b_to_a() {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    // The peer says hello, reads its echo, ends its side and waits for the echo's end.
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = server.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        std::io::Write::write_all(&mut s, b"hello\n").unwrap();
+        let mut got = [0u8; 6];
+        s.read_exact(&mut got).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        (got, read_to_end(&s, "connect --echo's end"))
+    });
+    let out = run_sockbox(
+        &[
+            "connect",
+            &format!("tcp:127.0.0.1:{port}"),
+            "--echo",
+            "--dump=json",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (got, rest) = peer.join().unwrap();
+    assert_eq!((&got, rest.as_slice()), (b"hello\n", &b""[..]));
+    let events: Vec<serde_json::Value> = out
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<String> = events
+        .iter()
+        .map(|e| match e["event"].as_str().unwrap() {
+            "data" => format!("data {} {}", e["dir"], e["text"]),
+            "shutdown" => format!("shutdown {}", e["dir"]),
+            other => other.to_string(),
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "open",
+            r#"data "a2b" "hello\n""#,
+            r#"data "b2a" "hello\n""#,
+            r#"shutdown "a2b""#,
+            r#"shutdown "b2a""#,
+            "close"
+        ],
+        "{}",
+        out.stderr
+    );
+    assert_eq!(events[5]["b2a"]["bytes"], 6);
+}
