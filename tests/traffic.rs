@@ -700,3 +700,247 @@ fn a_dump_reader_that_reads_nothing_ends_the_dump_not_the_relay() {
     drop(reader);
     drop(echo);
 }
+
+/// The process name the kernel gives `pid` (`/proc/PID/comm`), as sockbox shows it.
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/comm: {e}"))
+        .trim_end()
+        .to_string()
+}
+
+/// `pid N (NAME) uid U gid G`: a Unix peer (this test's user) as the dump and the capture
+/// name it.
+fn named(pid: u32, name: &str) -> String {
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    format!("pid {pid} ({name}) uid {uid} gid {gid}")
+}
+
+#[test]
+fn relay_names_both_unix_peers_in_the_json_dump_and_the_pcap_even_when_quiet() {
+    require_tool("curl");
+    let dir = tempdir();
+    let (srv, front, pcap, log) = (
+        path_in(&dir, "srv.sock"),
+        path_in(&dir, "front.sock"),
+        path_in(&dir, "cap.pcapng"),
+        path_in(&dir, "events.json"),
+    );
+    let server = http_server(&srv);
+    let server_pid = server.pid();
+    let server_is = named(server_pid, &comm(server_pid));
+    // -q: no peer lines on stderr, but the tap still names both processes.
+    let relay = spawn_sockbox(&[
+        "-q",
+        "relay",
+        &format!("unix:{front}"),
+        &format!("unix:{srv}"),
+        "--dump=json",
+        "--dump-to",
+        &log,
+        "--pcap",
+        &pcap,
+    ]);
+    wait_path(std::path::Path::new(&front));
+    let mut c = Command::new("curl");
+    c.args(["-s", "--max-time", "20", "--unix-socket", &front])
+        .arg("http://docker/status/201");
+    let mut curl = Proc::spawn("curl", c);
+    let curl_pid = curl.pid();
+    curl.close_stdin();
+    assert_eq!(curl.wait_code(WAIT), 0, "{}", curl.stderr());
+    stop(relay);
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let open: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(open["event"], "open", "{text}");
+    let b = &open["b"]["peer"];
+    assert_eq!(b["kind"], "unix", "{open}");
+    assert_eq!(b["name"], srv.as_str(), "{open}");
+    assert_eq!(b["cred"]["pid"], server_pid, "B is the server: {open}");
+    assert_eq!(b["cred"]["process"], comm(server_pid).as_str(), "{open}");
+    assert_eq!(b["cred"]["uid"], nix::unistd::getuid().as_raw(), "{open}");
+    let a = &open["a"]["peer"]["cred"];
+    assert_eq!(a["pid"], curl_pid, "A is curl: {open}");
+    assert_eq!(a["process"], "curl", "{open}");
+
+    // The capture's connection comment names both; B's packets name their sender.
+    let first = tshark(&pcap, Some("frame.number == 1"), &["frame.comment"]);
+    let want = format!("B unix:{srv} ({srv} {server_is})");
+    assert!(first[0].contains(&want), "{first:?} lacks {want}");
+    assert!(
+        first[0].contains(&format!("A pid {curl_pid} (curl)")),
+        "{first:?}"
+    );
+    let from_b = tshark(
+        &pcap,
+        Some("tcp.len > 0 && tcp.srcport == 80"),
+        &["frame.comment"],
+    );
+    assert!(!from_b.is_empty(), "no data from B in the capture");
+    assert!(
+        from_b
+            .iter()
+            .all(|c| c.contains(&format!("pid {server_pid} ("))),
+        "B's packets name the server: {from_b:?}"
+    );
+}
+
+#[test]
+fn relay_names_the_seqpacket_daemon_behind_it_as_docs_traffic_md_shows() {
+    let dir = tempdir();
+    let (back, front) = (path_in(&dir, "ctl.sock"), path_in(&dir, "ctl-spy.sock"));
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("traffic_peer.py"))
+        .args(["seqpacket-server", &back]);
+    let mut daemon = Proc::spawn("seqpacket-server", cmd);
+    wait_for("seqpacket-server ready", WAIT, || {
+        complete_lines(&daemon.stdout()).into_iter().next()
+    });
+    let python_name = comm(daemon.pid());
+    let daemon_is = named(daemon.pid(), &python_name);
+    let relay = spawn_sockbox(&[
+        "relay",
+        &format!("seqpacket:{front}"),
+        &format!("seqpacket:{back}"),
+        "--dump=auto",
+        "--time",
+        "delta",
+    ]);
+    relay.wait_stderr("relaying");
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("traffic_peer.py"))
+        .args(["seqpacket", &front, "3", "20"]);
+    let mut client = Proc::spawn("seqpacket client", cmd);
+    // The same interpreter as the daemon (its name read now could be the test's: not yet
+    // exec'd).
+    let client_is = named(client.pid(), &python_name);
+    client.close_stdin();
+    assert_eq!(client.wait_code(WAIT), 0, "{}", client.stderr());
+    assert_eq!(complete_lines(&client.stdout()), ["echo 3", "echo 20"]);
+    assert_eq!(daemon.wait_code(WAIT), 0, "{}", daemon.stderr());
+    relay.wait_stderr("[1 close]");
+    let err = stop(relay);
+    // docs/traffic.md's "A seqpacket daemon" open line, with this run's processes.
+    let open = format!(
+        "+0.000000 [1 open] {client_is} <-> seqpacket:{back} ({back} {daemon_is}), messages"
+    );
+    assert!(err.lines().any(|l| l == open), "no line {open:?} in\n{err}");
+    assert!(err.contains("[1 close] > 23 bytes in 2 messages"), "{err}");
+}
+
+#[test]
+fn listen_echo_dump_and_pcap_show_the_echo_coming_back() {
+    let dir = tempdir();
+    let pcap = path_in(&dir, "echo.pcapng");
+    let listen = spawn_sockbox(&[
+        "listen",
+        "tcp:127.0.0.1:0",
+        "--echo",
+        "--dump",
+        "--pcap",
+        &pcap,
+    ]);
+    let port = announced_port(&listen);
+    let mut c = tcp_client(port);
+    for what in [&b"one\n"[..], b"two\n"] {
+        std::io::Write::write_all(&mut c, what).unwrap();
+        let mut got = vec![0u8; what.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(got, what);
+    }
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&c, "the echo's end"), b"");
+    let mut listen = listen;
+    assert_eq!(listen.wait_code(WAIT), 0, "{}", listen.stderr());
+    let err = listen.stderr();
+    assert_no_panic(&err);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("[1 ") || l.contains("shutdown]"))
+        .map(|l| {
+            l.split_once(' ')
+                .filter(|_| !l.starts_with('['))
+                .map_or(l, |x| x.1)
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "[1 >] one",
+            "[1 <] one",
+            "[1 >] two",
+            "[1 <] two",
+            "[1 > shutdown] A ended its side (half-close)",
+            "[1 < shutdown] B ended its side (half-close)",
+        ],
+        "{err}"
+    );
+    assert!(err.contains("[1 close] > 8 bytes, < 8 bytes"), "{err}");
+    // The capture has both ways too: the bytes sent, then the same bytes back, and a FIN each.
+    let rows = tshark(
+        &pcap,
+        Some("tcp.len > 0 || tcp.flags.fin == 1"),
+        &["tcp.srcport", "tcp.payload", "tcp.flags.fin"],
+    );
+    let from_b: Vec<&String> = rows.iter().filter(|r| r.starts_with("80\t")).collect();
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert_eq!(from_b.len(), 3, "{rows:?}");
+    assert!(from_b[0].replace(':', "").contains("6f6e650a"), "{rows:?}");
+}
+
+#[test]
+fn connect_echo_json_dump_has_the_echoed_bytes_as_b_to_a() {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    // The peer says hello, reads its echo, ends its side and waits for the echo's end.
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = server.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        std::io::Write::write_all(&mut s, b"hello\n").unwrap();
+        let mut got = [0u8; 6];
+        s.read_exact(&mut got).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        (got, read_to_end(&s, "connect --echo's end"))
+    });
+    let out = run_sockbox(
+        &[
+            "connect",
+            &format!("tcp:127.0.0.1:{port}"),
+            "--echo",
+            "--dump=json",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (got, rest) = peer.join().unwrap();
+    assert_eq!((&got, rest.as_slice()), (b"hello\n", &b""[..]));
+    let events: Vec<serde_json::Value> = out
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<String> = events
+        .iter()
+        .map(|e| match e["event"].as_str().unwrap() {
+            "data" => format!("data {} {}", e["dir"], e["text"]),
+            "shutdown" => format!("shutdown {}", e["dir"]),
+            other => other.to_string(),
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "open",
+            r#"data "a2b" "hello\n""#,
+            r#"data "b2a" "hello\n""#,
+            r#"shutdown "a2b""#,
+            r#"shutdown "b2a""#,
+            "close"
+        ],
+        "{}",
+        out.stderr
+    );
+    assert_eq!(events[5]["b2a"]["bytes"], 6);
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use sockbox_net::addr::{Address, Role, Transfer};
-use sockbox_net::endpoint::{self, Conn, Listener};
+use sockbox_net::endpoint::{self, Conn, Described, Listener};
 use sockbox_net::relay::{self, CopyMode, Directions, LiveTotals, RelayOptions};
 use sockbox_net::server::{self, Sharded, Totals};
 use sockbox_net::{Error, PEER};
@@ -232,9 +232,16 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             if !allow.is_empty() {
                 listener.allow_only(allow)?;
             }
-            if !tracing::enabled!(target: PEER, tracing::Level::INFO) {
+            // A tap names both peers' processes, shown or not on stderr.
+            if !tracing::enabled!(target: PEER, tracing::Level::INFO) && tap.is_none() {
                 listener.unnamed_processes();
             }
+            // B's process (SO_PEERCRED, /proc) is asked for only when a tap shows it: a plain
+            // relay's short connections make no system call for it.
+            let described = match tap {
+                Some(_) => Described::Fully,
+                None => Described::Not,
+            };
             // A plain relay runs one accept loop and runtime per core (see `Sharded`); taps,
             // faults and --max-conns keep the one accept loop they are written for.
             let shardable = max_conns.is_none() && tap.is_none() && faults.is_none();
@@ -253,7 +260,8 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
                         drop(client);
                         return Ok(relay::Stats::default());
                     }
-                    let mut upstream = endpoint::connect_for(&to, timeout, &client).await?;
+                    let mut upstream =
+                        endpoint::connect_for(&to, timeout, &client, described).await?;
                     let stats = relay::relay(&mut client, &mut upstream, &opts).await;
                     server::close_pair(client, upstream).await;
                     stats

@@ -11,6 +11,9 @@
     traffic_peer.py fd-server PATH           listens on PATH, prints `ready`, accepts one
                                               client and receives until end of stream
                                                       -> got BYTES FDS
+    traffic_peer.py seqpacket-server PATH    a seqpacket daemon: listens on PATH, prints
+                                              `ready`, accepts one client, sends each message
+                                              back until end of stream  -> served N
 
 Every socket operation is bounded by a 20 s timeout.
 """
@@ -96,6 +99,25 @@ def fd_server(path):
     out(f"got {total} {nfds}")
 
 
+def seqpacket_server(path):
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.settimeout(TIMEOUT)
+    srv.bind(path)
+    srv.listen(1)
+    out("ready")
+    c, _ = srv.accept()
+    c.settimeout(TIMEOUT)
+    n = 0
+    while True:
+        msg = c.recv(1 << 20)
+        if not msg:
+            break
+        c.send(msg)
+        n += 1
+    c.close()
+    out(f"served {n}")
+
+
 def main():
     mode, path, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
     if mode == "http":
@@ -106,6 +128,8 @@ def main():
         fds(path, rest)
     elif mode == "fd-server":
         fd_server(path)
+    elif mode == "seqpacket-server":
+        seqpacket_server(path)
     else:
         sys.exit(f"unknown mode {mode}")
 

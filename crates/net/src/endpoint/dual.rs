@@ -11,16 +11,18 @@
 
 use std::time::Duration;
 
-use super::{fifo, Conn};
+use super::{fifo, Conn, Described};
 use crate::addr::{Address, Dual, Endpoint};
 use crate::error::{Error, Result};
 
 /// Open both halves of `dual` and join them. `client` is the connection a server accepted,
-/// when there is one: a program half knows it by its environment, as in [`super::connect_for`].
+/// when there is one: a program half knows it by its environment, and a Unix half is
+/// `described` or not, as in [`super::connect_for`].
 pub(crate) async fn open(
     dual: &Dual,
     timeout: Option<Duration>,
     client: Option<&Conn>,
+    described: Described,
 ) -> Result<Conn> {
     let (read, write) = (dual.read(), dual.write());
     let label = format!("{read}!!{write}");
@@ -38,10 +40,10 @@ pub(crate) async fn open(
     let reading = async {
         match &read.endpoint {
             Endpoint::Fifo(path) => fifo::open_for_reading(read, path).await,
-            _ => open_half(read, timeout, client).await,
+            _ => open_half(read, timeout, client, described).await,
         }
     };
-    let (mut r, mut w) = tokio::try_join!(reading, open_half(write, timeout, client))?;
+    let (mut r, mut w) = tokio::try_join!(reading, open_half(write, timeout, client, described))?;
     let reader = r.reader.take().ok_or_else(|| {
         Error::Usage(format!(
             "{label}: its read half {read} opened with nothing to read"
@@ -74,9 +76,10 @@ async fn open_half(
     addr: &Address,
     timeout: Option<Duration>,
     client: Option<&Conn>,
+    described: Described,
 ) -> Result<Conn> {
     match client {
-        Some(c) => Box::pin(super::connect_for(addr, timeout, c)).await,
+        Some(c) => Box::pin(super::connect_for(addr, timeout, c, described)).await,
         None => Box::pin(super::connect(addr, timeout)).await,
     }
 }

@@ -334,12 +334,13 @@ pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> 
 }
 
 /// How much a connection learns about the process at its other end (Unix sockets).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Described {
-    /// `SO_PEERCRED` and the process name: for what `connect`, `recv` and `fd` show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Described {
+    /// `SO_PEERCRED` and the process name: for what `connect`, `recv` and `fd` show, and for
+    /// the relay's side connected to when a tap (`--dump`, `--pcap`) names both peers.
     Fully,
-    /// Nothing: the relay's side connected to is never described to anyone, and asking
-    /// (a `getsockopt` and a read of /proc) was five system calls per connection.
+    /// Nothing: the relay's side connected to, with no tap, is described to nobody, and
+    /// asking (a `getsockopt` and a read of /proc) was five system calls per connection.
     Not,
 }
 
@@ -393,20 +394,25 @@ async fn open_kind(addr: &Address, timeout: Option<Duration>, d: Described) -> R
         Endpoint::Pty => Box::pin(pty::open(addr)).await,
         Endpoint::Tty(path) => tty::open(addr, path),
         Endpoint::Readline => readline::open(addr),
-        Endpoint::Dual(d) => Box::pin(dual::open(d, timeout, None)).await,
+        Endpoint::Dual(halves) => Box::pin(dual::open(halves, timeout, None, d)).await,
     }
 }
 
 /// Open `addr` for `client`, a connection a server accepted (the B side of `relay`): as
 /// [`connect`] does, and a program (`exec:`, `sh:`) knows the client by [`peer_env`]. The
-/// process behind a Unix socket connected to is not asked for (`SO_PEERCRED`): nobody reads
-/// it on this side.
-pub async fn connect_for(addr: &Address, timeout: Option<Duration>, client: &Conn) -> Result<Conn> {
+/// process behind a Unix socket connected to is asked for (`SO_PEERCRED`, once) only when
+/// `described` says someone reads it: a relay's tap does, its plain copy does not.
+pub async fn connect_for(
+    addr: &Address,
+    timeout: Option<Duration>,
+    client: &Conn,
+    described: Described,
+) -> Result<Conn> {
     match &addr.endpoint {
         Endpoint::Exec(argv) => exec::spawn(addr, argv, &peer_env(client)),
         Endpoint::Sh(line) => exec::spawn(addr, &sh_argv(line), &peer_env(client)),
-        Endpoint::Dual(d) => Box::pin(dual::open(d, timeout, Some(client))).await,
-        _ => connect_with(addr, timeout, Described::Not).await,
+        Endpoint::Dual(d) => Box::pin(dual::open(d, timeout, Some(client), described)).await,
+        _ => connect_with(addr, timeout, described).await,
     }
 }
 

@@ -542,7 +542,7 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
         side,
         opts,
         &m,
-        conn_tap.as_ref().map(|t| t.hook(Dir::AtoB)),
+        conn_tap.as_ref().map(|t| t.echo_hook()),
         conn_faults.as_ref().and_then(|f| f.dir(Dir::AtoB)),
     ));
     // The way back is the same socket: an empty second direction that has ended, so a datagram

@@ -402,6 +402,17 @@ impl ConnTap {
         Hook::Tap(DirTap {
             conn: self.clone(),
             dir,
+            echoed: false,
+        })
+    }
+
+    /// The hook of an echo (`--echo`): one copy, A to B, whose sink is A itself, so each
+    /// chunk, and the end of stream, is shown both ways.
+    pub(crate) fn echo_hook(&self) -> Hook {
+        Hook::Tap(DirTap {
+            conn: self.clone(),
+            dir: Dir::AtoB,
+            echoed: true,
         })
     }
 
@@ -415,6 +426,36 @@ impl ConnTap {
 pub(crate) struct DirTap {
     conn: ConnTap,
     dir: Dir,
+    /// What moves A to B is written back to A (an echo): B to A moves the same bytes.
+    echoed: bool,
+}
+
+impl DirTap {
+    /// `data` moved in this direction and, echoed, back (in a second buffer: the views keep
+    /// each event's own).
+    async fn moved(&self, data: Vec<u8>, message: bool, fds: Vec<FdInfo>) {
+        let back = self.echoed.then(|| self.conn.tap.buffer(&data));
+        let dir = self.dir;
+        self.conn
+            .send(What::Data {
+                dir,
+                data,
+                message,
+                fds,
+            })
+            .await;
+        if let Some(data) = back {
+            let (dir, fds) = (Dir::BtoA, Vec::new());
+            self.conn
+                .send(What::Data {
+                    dir,
+                    data,
+                    message,
+                    fds,
+                })
+                .await;
+        }
+    }
 }
 
 /// What a direction's copy calls at each point: after a chunk or message is written, at end of
@@ -429,17 +470,7 @@ impl Hook {
     /// `data` was moved (written to the sink); `message`: it was one whole message.
     pub(crate) async fn data(&mut self, data: &[u8], message: bool) {
         match self {
-            Hook::Tap(t) => {
-                let data = t.conn.tap.buffer(data);
-                t.conn
-                    .send(What::Data {
-                        dir: t.dir,
-                        data,
-                        message,
-                        fds: Vec::new(),
-                    })
-                    .await;
-            }
+            Hook::Tap(t) => t.moved(t.conn.tap.buffer(data), message, Vec::new()).await,
         }
     }
 
@@ -454,14 +485,7 @@ impl Hook {
                 next.resize(len, 0);
                 let mut data = std::mem::replace(buf, next);
                 data.truncate(n);
-                t.conn
-                    .send(What::Data {
-                        dir: t.dir,
-                        data,
-                        message: false,
-                        fds: Vec::new(),
-                    })
-                    .await;
+                t.moved(data, false, Vec::new()).await;
             }
         }
     }
@@ -474,33 +498,32 @@ impl Hook {
                     .iter()
                     .filter_map(|fd| fdpass::describe(fd.as_fd()).ok())
                     .collect();
-                let data = t.conn.tap.buffer(data);
-                t.conn
-                    .send(What::Data {
-                        dir: t.dir,
-                        data,
-                        message,
-                        fds,
-                    })
-                    .await;
+                t.moved(t.conn.tap.buffer(data), message, fds).await;
             }
         }
     }
 
-    /// End of stream in this direction; the sink's write side has been shut down.
+    /// End of stream in this direction; the sink's write side has been shut down (echoed:
+    /// the echo's end of stream, B to A, too).
     pub(crate) async fn shutdown(&mut self) {
         match self {
-            Hook::Tap(t) => t.conn.send(What::Shutdown { dir: t.dir }).await,
+            Hook::Tap(t) => {
+                t.conn.send(What::Shutdown { dir: t.dir }).await;
+                if t.echoed {
+                    t.conn.send(What::Shutdown { dir: Dir::BtoA }).await;
+                }
+            }
         }
     }
 
-    /// A side reset the connection: the source when reading failed, the sink when writing did.
+    /// A side reset the connection: the source when reading failed, the sink when writing did
+    /// (echoed, both are A's socket: A reset it).
     pub(crate) async fn reset(&mut self, by: SideId, err: &io::Error) {
         match self {
             Hook::Tap(t) => {
                 t.conn
                     .send(What::Reset {
-                        by,
+                        by: if t.echoed { SideId::A } else { by },
                         error: err.to_string(),
                     })
                     .await;
