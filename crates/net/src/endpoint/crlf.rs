@@ -55,6 +55,7 @@ pub(crate) fn wrap(mut conn: Conn, ways: Crlf) -> Result<Conn> {
             conn.reader = Some(Reader {
                 src: Source::Fd(Arc::new(pipe_r)),
                 medium: Medium::Pipe,
+                endless: rd.endless,
             });
         } else {
             conn.reader = Some(rd);

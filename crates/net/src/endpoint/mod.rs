@@ -95,6 +95,10 @@ pub(crate) enum Sink {
 pub struct Reader {
     pub(crate) src: Source,
     pub medium: Medium,
+    /// This source never reads end of stream by itself: a `tty:` device (a serial line has no
+    /// end of file), a `pty` whose slave sockbox holds open. Once the other direction has
+    /// ended, the relay ends this one after a linger, as it does a datagram source.
+    pub(crate) endless: bool,
 }
 
 /// The writing half of a connection.
@@ -209,6 +213,7 @@ impl Conn {
         c.reader = Some(Reader {
             src: Source::Fd(fd.clone()),
             medium,
+            endless: false,
         });
         c.writer = Some(Writer {
             dst: Sink::Fd(fd),
@@ -229,6 +234,7 @@ impl Conn {
         c.reader = rd.map(|(fd, medium)| Reader {
             src: Source::Fd(Arc::new(fd)),
             medium,
+            endless: false,
         });
         c.writer = wr.map(|(fd, medium, shutdown)| Writer {
             dst: Sink::Fd(Arc::new(fd)),
@@ -248,6 +254,7 @@ impl Conn {
         c.reader = Some(Reader {
             src: Source::Fd(fd.clone()),
             medium: Medium::Terminal,
+            endless: false,
         });
         c.writer = Some(Writer {
             dst: Sink::Fd(fd),
@@ -255,6 +262,13 @@ impl Conn {
             shutdown: eof,
         });
         c
+    }
+
+    /// Mark what this connection reads as never ending by itself (see [`Reader::endless`]).
+    pub(crate) fn reads_endlessly(&mut self) {
+        if let Some(r) = &mut self.reader {
+            r.endless = true;
+        }
     }
 
     /// The socket under a connection (stream, seqpacket, or a connected datagram socket),
