@@ -564,6 +564,61 @@ fn tls_over_unix_socket() {
     assert!(out.stderr.contains("sni="), "{}", out.stderr);
 }
 
+/// The address `listen` prints on its "listening on" line, once it is listening; the run is
+/// then stopped. An address refused (a usage error) fails the test with sockbox's words.
+fn printed_listening_address(addr: &str) -> String {
+    let mut p = spawn_sockbox(&["listen", addr, "--echo", "--keep"]);
+    wait_for(&format!("listen {addr} to listen or exit"), WAIT, || {
+        if p.stderr().contains("listening on ") {
+            return Some(());
+        }
+        p.try_status().map(|st| {
+            panic!(
+                "listen {addr} exited ({st}) before listening: {}",
+                p.stderr()
+            )
+        })
+    });
+    let printed = announced_addr(&p);
+    p.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(p.wait_code(WAIT), 0, "listen {addr}: {}", p.stderr());
+    printed
+}
+
+/// A printed address parses back: each "listening on" address, given to `listen` again, is
+/// taken and printed the same; `tls` appears once (it was printed twice on a Unix socket).
+#[test]
+fn printed_listening_addresses_parse_back() {
+    let pki = pki();
+    let dir = tempdir();
+    let keys = format!("cert={},key={}", pki.p("server.pem"), pki.p("server.key"));
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let abstract_name = format!("sockbox-test-tls-{}", std::process::id());
+    let cases = [
+        format!("tls:127.0.0.1:0,{keys}"),
+        format!("tcp:127.0.0.1:0,tls,{keys}"),
+        format!("tcp4:127.0.0.1:0,tls,{keys}"),
+        format!("tcp6:[::1]:0,tls,{keys}"),
+        format!("unix:{},tls,{keys}", path("t.sock")),
+        format!("unix:{},{keys},tls", path("t2.sock")),
+        format!("unix:@{abstract_name},tls,{keys}"),
+        format!("unix:{}", path("plain.sock")),
+        "tcp:127.0.0.1:0".to_string(),
+    ];
+    for addr in cases {
+        let printed = printed_listening_address(&addr);
+        let tls = printed.split(',').filter(|o| *o == "tls").count()
+            + usize::from(printed.starts_with("tls:"));
+        assert_eq!(
+            tls,
+            usize::from(addr.contains("tls")),
+            "listen {addr} printed {printed}"
+        );
+        let again = printed_listening_address(&printed);
+        assert_eq!(again, printed, "listen {addr} printed {printed}");
+    }
+}
+
 /// Files that are missing, do not parse, or do not belong together: exit 2 before anything
 /// opens, one line.
 #[test]

@@ -496,9 +496,13 @@ impl Listener {
             let acceptor = tls::Acceptor::new(addr)?;
             let mut listener = Bound::bind(addr).await?.into_listener()?;
             listener.tls = Some(acceptor);
-            listener.label = match listener.label.strip_prefix("tcp:") {
-                Some(rest) => format!("tls:{rest}"),
-                None => format!("{},tls", listener.label),
+            // A TCP listener's label is its bound address, with no options; a Unix one's is the
+            // address as given, `tls` already among its options (printed twice, it would not
+            // parse back).
+            listener.label = match (&addr.endpoint, listener.label.strip_prefix("tcp:")) {
+                (Endpoint::Unix(..), _) => listener.label,
+                (_, Some(rest)) => format!("tls:{rest}"),
+                (_, None) => format!("{},tls", listener.label),
             };
             return Ok(listener);
         }
