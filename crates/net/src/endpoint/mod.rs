@@ -169,8 +169,46 @@ impl Holdings {
 pub(crate) struct Task {
     task: tokio::task::JoinHandle<()>,
     stop: tokio::sync::oneshot::Sender<()>,
-    /// Set when the task failed (it said why on stderr).
-    failed: Arc<std::sync::atomic::AtomicBool>,
+    /// Why the task failed, if it did.
+    failure: Arc<Failure>,
+}
+
+/// Why a connection's layer task failed (a TLS alert after the handshake), said once: by the
+/// verb that [claimed](Failure::claim) it, as the error that ends its run (`connect`), or else
+/// as a warning when the connection closes (a server's client, which the server outlives).
+#[derive(Debug, Default)]
+pub struct Failure {
+    why: std::sync::Mutex<Option<String>>,
+    claimed: std::sync::atomic::AtomicBool,
+}
+
+impl Failure {
+    /// Record why the task failed (the first reason is kept).
+    pub(crate) fn set(&self, why: String) {
+        if let Ok(mut w) = self.why.lock() {
+            w.get_or_insert(why);
+        }
+    }
+
+    /// The caller says this failure itself: no warning at close.
+    pub fn claim(&self) {
+        self.claimed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Why the task failed, once it has.
+    pub fn why(&self) -> Option<String> {
+        self.why.lock().ok().and_then(|w| w.clone())
+    }
+
+    /// At close: a failure nobody claimed is a warning.
+    fn warn_unclaimed(&self) {
+        if !self.claimed.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Some(why) = self.why() {
+                tracing::warn!("{why}");
+            }
+        }
+    }
 }
 
 /// One open two-way channel.
@@ -318,11 +356,17 @@ impl Conn {
             })
             .await;
         }
-        for Task { mut task, stop, .. } in std::mem::take(&mut self.holdings.tasks) {
+        for Task {
+            mut task,
+            stop,
+            failure,
+        } in std::mem::take(&mut self.holdings.tasks)
+        {
             drop(stop);
             if tokio::time::timeout(grace, &mut task).await.is_err() {
                 task.abort();
             }
+            failure.warn_unclaimed();
         }
         let mut child = self.holdings.child.take()?;
         let pid = child.id().unwrap_or(0);
