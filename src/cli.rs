@@ -463,7 +463,7 @@ pub struct ConnectArgs {
     pub retry: RetryArgs,
     /// Once one direction has ended, end the other after this long without traffic (nc -q);
     /// 0 ends it at once. Without it, what the peer sends after stdin ended is read until it
-    /// closes
+    /// closes, except from a peer that cannot end (a datagram socket, a tty, a pty): 1 s
     #[arg(long, value_name = "DUR", value_parser = linger, allow_hyphen_values = true)]
     pub linger: Option<Duration>,
     #[command(flatten)]
@@ -609,7 +609,8 @@ pub struct ListenArgs {
     #[arg(last = true, value_name = "PROG")]
     pub prog: Vec<String>,
     /// Once one direction has ended, end the other after this long without traffic; 0 ends
-    /// it at once. Without it, half-close is honoured with no limit
+    /// it at once. Without it, half-close is honoured with no limit, except for a side that
+    /// cannot end (a datagram socket, a tty, a pty): 1 s
     #[arg(long, value_name = "DUR", value_parser = linger, allow_hyphen_values = true)]
     pub linger: Option<Duration>,
     #[command(flatten)]
@@ -673,7 +674,8 @@ pub struct RelayArgs {
     #[command(flatten)]
     pub retry: RetryArgs,
     /// Once one direction of a connection has ended, end the other after this long without
-    /// traffic (socat -t); 0 ends it at once. Without it, half-close is honoured with no limit
+    /// traffic (socat -t); 0 ends it at once. Without it, half-close is honoured with no limit,
+    /// except for a side that cannot end (a datagram socket, a tty, a pty): 1 s
     #[arg(long, value_name = "DUR", value_parser = linger, allow_hyphen_values = true)]
     pub linger: Option<Duration>,
     /// Copy only from A to B, as written on the command line (socat -u); B is never read and

@@ -503,3 +503,98 @@ fn socat_tty_side_by_side() {
     }
     assert_eq!(seen[0], seen[1], "socat's settings vs sockbox's");
 }
+
+/// One client of a serial-over-TCP relay: sends `AT` and a CR, half-closes, and returns what
+/// it read before the relay ended the connection (a connection left open fails the read's
+/// time bound).
+fn modem_client(port: u16, k: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut c = tcp_client(port);
+    c.write_all(b"AT\r").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    read_to_end(c, &format!("client {k} of the serial line"))
+}
+
+/// Serial over TCP (`relay tcp:P tty:DEV`), the device a pty slave whose master a fake modem
+/// (Python) holds. A tty never reads end of file, so a connection whose client has gone used
+/// to stay, reading the device and taking the next client's answer. Now it ends a linger after
+/// the client's end: the device is closed (its settings put back), and each client in turn
+/// gets its own `OK`.
+#[test]
+fn serial_over_tcp_serves_one_client_after_another() {
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("pty_peer.py")).arg("modem");
+    let mut modem = Proc::spawn("fake modem", cmd);
+    let slave = std::path::PathBuf::from(modem.stdout_line(0, WAIT).expect("the modem's tty"));
+    let before = settings(&slave);
+    let port = free_port();
+    let relay = spawn_sockbox(&[
+        "relay",
+        &format!("tcp:127.0.0.1:{port}"),
+        &format!("tty:{},b115200,raw,echo=0", slave.display()),
+    ]);
+    relay.wait_stderr("relaying");
+    for k in 1..=3 {
+        let got = modem_client(port, k);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            "OK\r\n",
+            "client {k}; the relay said:\n{}\nthe modem:\n{}",
+            relay.stderr(),
+            String::from_utf8_lossy(&modem.stdout())
+        );
+        // The connection's end closed the device, which has its own settings back.
+        wait_for(
+            &format!("the tty's settings back after client {k}"),
+            WAIT,
+            || (settings(&slave) == before).then_some(()),
+        );
+    }
+    modem.close_stdin();
+    assert_eq!(modem.wait_code(WAIT), 0, "{}", modem.stderr());
+    // Each client's command, and nothing else (no echo of an answer back to the modem).
+    let said = String::from_utf8_lossy(&modem.stdout()).into_owned();
+    let got: Vec<&str> = said.lines().skip(1).collect();
+    assert_eq!(got, ["modem got b'AT'"; 3], "{said}");
+}
+
+/// `relay tcp:P pty,link=L`: a pty per client. sockbox holds the slave open, so its master
+/// never reads end of file either: once the client has gone the connection ends a linger
+/// later, with its pty and link, instead of living on.
+#[test]
+fn a_pty_per_client_ends_with_its_client() {
+    use std::io::Write;
+    let dir = tempdir();
+    let link = dir.path().join("ttyV");
+    let port = free_port();
+    let relay = spawn_sockbox(&[
+        "relay",
+        &format!("tcp:127.0.0.1:{port}"),
+        &format!("pty,link={},raw,echo=0", link.display()),
+    ]);
+    relay.wait_stderr("relaying");
+    let mut c = tcp_client(port);
+    c.write_all(b"to the pty\n").unwrap();
+    wait_for_link(&link);
+    let slave = nix::fcntl::open(
+        &link,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_NONBLOCK,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    wait_for("the client's bytes on the slave", WAIT, || {
+        let mut buf = [0u8; 256];
+        if let Ok(n) = nix::unistd::read(&slave, &mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        got.ends_with(b"to the pty\n").then_some(())
+    });
+    nix::unistd::write(&slave, b"reply\n").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let back = read_to_end(c, "the client of the pty");
+    assert_eq!(back, b"reply\n", "{}", relay.stderr());
+    wait_for("the pty's link to go", WAIT, || {
+        std::fs::symlink_metadata(&link).is_err().then_some(())
+    });
+}

@@ -158,13 +158,15 @@ impl Accepting for Proc {
     }
 }
 
-/// One line on stderr (after warnings sockbox always prints, none expected here) naming
-/// `reason`, exit 1.
+/// One error line on stderr (not a warning: it ends the run) naming `reason`, exit 1.
 fn fails_with(out: &Outcome, reason: &str) {
     assert_eq!(out.code, 1, "stderr: {}", out.stderr);
     let lines = out.stderr_lines();
     assert_eq!(lines.len(), 1, "one line expected: {lines:?}");
     assert!(lines[0].starts_with("sockbox: "), "{lines:?}");
+    assert!(!lines[0].starts_with("sockbox: warning:"), "{lines:?}");
+    // Plain words: no Rust debug value (`DnsName("...")`) in a message.
+    assert!(!lines[0].contains("(\""), "{lines:?}");
     assert!(
         lines[0].contains(reason),
         "{:?} should name {reason:?}",
@@ -225,8 +227,12 @@ fn tls12_and_alpn_with_s_server() {
 fn verification_failures_are_one_line_exit_1() {
     let pki = pki();
     let cases = [
-        ("wronghost", "wrong host name"),
-        ("expired", "expired"),
+        (
+            "wronghost",
+            "certificate is not valid for localhost (wrong host name; it is for \
+             elsewhere.example)",
+        ),
+        ("expired", "certificate has expired (not valid after "),
         ("untrusted", "unknown CA"),
     ];
     for (cert, reason) in cases {
@@ -272,7 +278,10 @@ fn client_certificate_to_s_server_and_refused_without() {
         &["connect", &format!("tls:localhost:{port},cafile={ca}")],
         b"no cert\n",
     );
-    fails_with(&out, "client certificate");
+    fails_with(
+        &out,
+        "the peer requires a client certificate (give cert= and key=)",
+    );
 }
 
 /// A relay terminating TLS in front of Python's HTTP server: curl fetches a file through it,
@@ -562,6 +571,61 @@ fn tls_over_unix_socket() {
     let out = run_sockbox(&["connect", &format!("unix:{},tls", sock.display())], b"");
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("sni="), "{}", out.stderr);
+}
+
+/// The address `listen` prints on its "listening on" line, once it is listening; the run is
+/// then stopped. An address refused (a usage error) fails the test with sockbox's words.
+fn printed_listening_address(addr: &str) -> String {
+    let mut p = spawn_sockbox(&["listen", addr, "--echo", "--keep"]);
+    wait_for(&format!("listen {addr} to listen or exit"), WAIT, || {
+        if p.stderr().contains("listening on ") {
+            return Some(());
+        }
+        p.try_status().map(|st| {
+            panic!(
+                "listen {addr} exited ({st}) before listening: {}",
+                p.stderr()
+            )
+        })
+    });
+    let printed = announced_addr(&p);
+    p.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(p.wait_code(WAIT), 0, "listen {addr}: {}", p.stderr());
+    printed
+}
+
+/// A printed address parses back: each "listening on" address, given to `listen` again, is
+/// taken and printed the same; `tls` appears once (it was printed twice on a Unix socket).
+#[test]
+fn printed_listening_addresses_parse_back() {
+    let pki = pki();
+    let dir = tempdir();
+    let keys = format!("cert={},key={}", pki.p("server.pem"), pki.p("server.key"));
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let abstract_name = format!("sockbox-test-tls-{}", std::process::id());
+    let cases = [
+        format!("tls:127.0.0.1:0,{keys}"),
+        format!("tcp:127.0.0.1:0,tls,{keys}"),
+        format!("tcp4:127.0.0.1:0,tls,{keys}"),
+        format!("tcp6:[::1]:0,tls,{keys}"),
+        format!("unix:{},tls,{keys}", path("t.sock")),
+        format!("unix:{},{keys},tls", path("t2.sock")),
+        format!("unix:@{abstract_name},tls,{keys}"),
+        format!("unix:{}", path("plain.sock")),
+        "tcp:127.0.0.1:0".to_string(),
+    ];
+    for addr in cases {
+        let printed = printed_listening_address(&addr);
+        let tls = printed.split(',').filter(|o| *o == "tls").count()
+            + usize::from(printed.starts_with("tls:"));
+        assert_eq!(
+            tls,
+            usize::from(addr.contains("tls")),
+            "listen {addr} printed {printed}"
+        );
+        let again = printed_listening_address(&printed);
+        assert_eq!(again, printed, "listen {addr} printed {printed}");
+    }
 }
 
 /// Files that are missing, do not parse, or do not belong together: exit 2 before anything

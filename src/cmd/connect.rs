@@ -81,16 +81,16 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode> {
         stats?;
         return Ok(ExitCode::SUCCESS);
     }
-    // A TLS session that failed after its handshake (an alert) said why on stderr.
-    let tls_failed = endpoint::tls::failed(&conn);
+    // A TLS session that fails after its handshake (an alert) is this run's error, said here.
+    let tls_failure = endpoint::tls::claim_failure(&conn);
     let mut io = endpoint::connect(&stdio, None).await?;
     let stats = relay::relay(&mut io, &mut conn, &opts).await;
     server::close_pair(io, conn).await;
     super::traffic::sync(&tap).await;
     // The TLS failure is the cause; an error the relay then saw on the pair (a reset: the
     // pump dropped its end with bytes unread) is its consequence, and is not said twice.
-    if tls_failed.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
-        return Ok(ExitCode::FAILURE);
+    if let Some(why) = tls_failure.and_then(|f| f.why()) {
+        return Err(Error::Tls(why).into());
     }
     stats?;
     Ok(ExitCode::SUCCESS)

@@ -15,6 +15,10 @@
                            removed), then its exit status on a last line "exit N"
   rawstdio DIR ARGV...     run ARGV (with DIR/srv.sock listened on) on a new pty; print the
                            terminal's echo/icanon while it runs and after it exits
+  modem                    a fake modem: a new pty whose slave (printed first) is the "serial
+                           device"; answers each command from the master side (`AT` with
+                           `OK\\r\\n`, anything else with `ERROR\\r\\n`, each ended by CR),
+                           printing each command it got, until its stdin closes
 
 Every wait is bounded (10 s); a failure exits 1 with the reason on stderr.
 """
@@ -301,6 +305,31 @@ def hold(path, seconds):
     print("closed", flush=True)
 
 
+def modem():
+    master, slave = pty.openpty()
+    # The slave stays open here, as a serial device stays there between its users: the
+    # master never reads EIO while sockbox closes and reopens it.
+    print(os.ttyname(slave), flush=True)
+    pending = b""
+    deadline = time.time() + 6 * BOUND
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            sys.exit("modem: stdin still open after 60 s")
+        r, _, _ = select.select([master, sys.stdin], [], [], left)
+        if sys.stdin in r and not sys.stdin.buffer.read1(100):
+            break
+        if master not in r:
+            continue
+        pending += os.read(master, 4096)
+        while b"\r" in pending:
+            line, pending = pending.split(b"\r", 1)
+            print("modem got", repr(line), flush=True)
+            os.write(master, b"OK\r\n" if line.strip() == b"AT" else b"ERROR\r\n")
+    os.close(slave)
+    os.close(master)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "settings":
@@ -315,6 +344,8 @@ def main():
         rawstdio(sys.argv[2], sys.argv[3:])
     elif cmd == "columns":
         columns(sys.argv[2], sys.argv[3:])
+    elif cmd == "modem":
+        modem()
     elif cmd == "hold":
         hold(sys.argv[2], sys.argv[3])
     else:

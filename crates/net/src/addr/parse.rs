@@ -2772,6 +2772,9 @@ EXAMPLES
   listen:tcp:127.0.0.1:8080,reuseport  listen on loopback only
   tcp:8080,backlog=1024                every address, port 8080
   udp4:239.1.2.3:5000,dev=eth0         a UDP group via eth0
+  udp:0.0.0.0:5000,join=239.1.2.3      receive what group 239.1.2.3 gets
+  udp:239.1.2.3:5000,multicast-ttl=4   send to a group, 4 hops at most
+  udp:192.168.1.255:9,broadcast        send to every host of the subnet
   unix:/run/app.sock,mode=0660,group=app   socket file for group app
   unix:@portal,timeout=500ms           abstract socket, 0.5 s to connect
   unix:/run/app.sock,retry=5,interval=200ms   wait for a server to start
@@ -2794,6 +2797,10 @@ EXAMPLES
   tls:8443,cert=srv.pem,key=srv.key    a TLS server (listen/relay side)
   tls:8443,cert=srv.pem,cafile=ca.pem  ... that requires client certs
   unix:/run/app.sock,tls,sni=app.local  TLS over a Unix socket
+  socks5:127.0.0.1:1080/db:5432        db:5432 through a SOCKS 5 proxy
+  socks4a:127.0.0.1:1080/db:5432       SOCKS 4a: the proxy resolves db
+  socks4:127.0.0.1:1080/db:5432        SOCKS 4: db resolved here (IPv4)
+  http-connect:proxy:3128/db:5432,auth=u:pw  an HTTP proxy's CONNECT
 "#;
 
 #[cfg(test)]
@@ -3886,17 +3893,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn help_examples_parse() {
-        let examples = HELP
-            .split("\nEXAMPLES\n")
+    /// The address of each line under EXAMPLES (what comes before two spaces).
+    fn help_examples() -> impl Iterator<Item = &'static str> {
+        HELP.split("\nEXAMPLES\n")
             .nth(1)
             .unwrap_or_default()
             .lines()
-            .filter(|l| !l.trim().is_empty());
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.trim_start().split("  ").next().unwrap_or_default())
+    }
+
+    #[test]
+    fn help_examples_parse() {
         let mut count = 0;
-        for line in examples {
-            let address = line.trim_start().split("  ").next().unwrap_or_default();
+        for address in help_examples() {
             assert!(
                 address.parse::<Address>().is_ok(),
                 "{address:?}: {:?}",
@@ -3905,6 +3915,25 @@ mod tests {
             count += 1;
         }
         assert!(count >= 10, "only {count} examples");
+    }
+
+    /// Every proxy kind has an example of its own, and so do the group options (socks4a,
+    /// socks4, join=, multicast-ttl= and broadcast had none).
+    #[test]
+    fn help_examples_show_each_proxy_and_the_group_options() {
+        let examples: Vec<Address> = help_examples().map(parse).collect();
+        for kind in ["socks5", "socks4a", "socks4", "http-connect"] {
+            assert!(
+                examples.iter().any(|a| a.endpoint.kind() == kind),
+                "no example of {kind}"
+            );
+        }
+        for option in [",join=", ",multicast-ttl=", ",broadcast"] {
+            assert!(
+                help_examples().any(|e| e.contains(option)),
+                "no example with {option}"
+            );
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub(crate) fn wrap(mut conn: Conn, ways: Crlf) -> Result<Conn> {
             conn.holdings.tasks.push(super::Task {
                 task: tokio::spawn(to_crlf(r, w, label.clone())),
                 stop,
-                failed: Default::default(),
+                failure: Default::default(),
             });
             conn.writer = Some(Writer {
                 dst: Sink::Fd(Arc::new(pipe_w)),
@@ -55,6 +55,7 @@ pub(crate) fn wrap(mut conn: Conn, ways: Crlf) -> Result<Conn> {
             conn.reader = Some(Reader {
                 src: Source::Fd(Arc::new(pipe_r)),
                 medium: Medium::Pipe,
+                endless: rd.endless,
             });
         } else {
             conn.reader = Some(rd);

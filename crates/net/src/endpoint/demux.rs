@@ -106,6 +106,7 @@ fn merged_conn(fd: Fd, label: &str) -> Conn {
     conn.reader = Some(Reader {
         src: Source::Fd(fd.clone()),
         medium: Medium::Datagram,
+        endless: true,
     });
     conn.writer = Some(Writer {
         dst: Sink::SendTo(fd, None),
@@ -232,6 +233,7 @@ async fn start_conversation(
     conn.reader = Some(Reader {
         src: Source::Chan(rx),
         medium: Medium::Datagram,
+        endless: true,
     });
     // An unnamed Unix peer cannot be answered: its writer drops replies.
     let reply_to = from.filter(|a| !unix::is_unnamed(a));

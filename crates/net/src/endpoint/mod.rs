@@ -95,6 +95,10 @@ pub(crate) enum Sink {
 pub struct Reader {
     pub(crate) src: Source,
     pub medium: Medium,
+    /// This source never reads end of stream by itself: a `tty:` device (a serial line has no
+    /// end of file), a `pty` whose slave sockbox holds open. Once the other direction has
+    /// ended, the relay ends this one after a linger, as it does a datagram source.
+    pub(crate) endless: bool,
 }
 
 /// The writing half of a connection.
@@ -165,8 +169,46 @@ impl Holdings {
 pub(crate) struct Task {
     task: tokio::task::JoinHandle<()>,
     stop: tokio::sync::oneshot::Sender<()>,
-    /// Set when the task failed (it said why on stderr).
-    failed: Arc<std::sync::atomic::AtomicBool>,
+    /// Why the task failed, if it did.
+    failure: Arc<Failure>,
+}
+
+/// Why a connection's layer task failed (a TLS alert after the handshake), said once: by the
+/// verb that [claimed](Failure::claim) it, as the error that ends its run (`connect`), or else
+/// as a warning when the connection closes (a server's client, which the server outlives).
+#[derive(Debug, Default)]
+pub struct Failure {
+    why: std::sync::Mutex<Option<String>>,
+    claimed: std::sync::atomic::AtomicBool,
+}
+
+impl Failure {
+    /// Record why the task failed (the first reason is kept).
+    pub(crate) fn set(&self, why: String) {
+        if let Ok(mut w) = self.why.lock() {
+            w.get_or_insert(why);
+        }
+    }
+
+    /// The caller says this failure itself: no warning at close.
+    pub fn claim(&self) {
+        self.claimed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Why the task failed, once it has.
+    pub fn why(&self) -> Option<String> {
+        self.why.lock().ok().and_then(|w| w.clone())
+    }
+
+    /// At close: a failure nobody claimed is a warning.
+    fn warn_unclaimed(&self) {
+        if !self.claimed.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Some(why) = self.why() {
+                tracing::warn!("{why}");
+            }
+        }
+    }
 }
 
 /// One open two-way channel.
@@ -209,6 +251,7 @@ impl Conn {
         c.reader = Some(Reader {
             src: Source::Fd(fd.clone()),
             medium,
+            endless: false,
         });
         c.writer = Some(Writer {
             dst: Sink::Fd(fd),
@@ -229,6 +272,7 @@ impl Conn {
         c.reader = rd.map(|(fd, medium)| Reader {
             src: Source::Fd(Arc::new(fd)),
             medium,
+            endless: false,
         });
         c.writer = wr.map(|(fd, medium, shutdown)| Writer {
             dst: Sink::Fd(Arc::new(fd)),
@@ -248,6 +292,7 @@ impl Conn {
         c.reader = Some(Reader {
             src: Source::Fd(fd.clone()),
             medium: Medium::Terminal,
+            endless: false,
         });
         c.writer = Some(Writer {
             dst: Sink::Fd(fd),
@@ -255,6 +300,13 @@ impl Conn {
             shutdown: eof,
         });
         c
+    }
+
+    /// Mark what this connection reads as never ending by itself (see [`Reader::endless`]).
+    pub(crate) fn reads_endlessly(&mut self) {
+        if let Some(r) = &mut self.reader {
+            r.endless = true;
+        }
     }
 
     /// The socket under a connection (stream, seqpacket, or a connected datagram socket),
@@ -304,11 +356,17 @@ impl Conn {
             })
             .await;
         }
-        for Task { mut task, stop, .. } in std::mem::take(&mut self.holdings.tasks) {
+        for Task {
+            mut task,
+            stop,
+            failure,
+        } in std::mem::take(&mut self.holdings.tasks)
+        {
             drop(stop);
             if tokio::time::timeout(grace, &mut task).await.is_err() {
                 task.abort();
             }
+            failure.warn_unclaimed();
         }
         let mut child = self.holdings.child.take()?;
         let pid = child.id().unwrap_or(0);
@@ -488,9 +546,13 @@ impl Listener {
             let acceptor = tls::Acceptor::new(addr)?;
             let mut listener = Bound::bind(addr).await?.into_listener()?;
             listener.tls = Some(acceptor);
-            listener.label = match listener.label.strip_prefix("tcp:") {
-                Some(rest) => format!("tls:{rest}"),
-                None => format!("{},tls", listener.label),
+            // A TCP listener's label is its bound address, with no options; a Unix one's is the
+            // address as given, `tls` already among its options (printed twice, it would not
+            // parse back).
+            listener.label = match (&addr.endpoint, listener.label.strip_prefix("tcp:")) {
+                (Endpoint::Unix(..), _) => listener.label,
+                (_, Some(rest)) => format!("tls:{rest}"),
+                (_, None) => format!("{},tls", listener.label),
             };
             return Ok(listener);
         }

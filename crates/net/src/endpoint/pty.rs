@@ -7,10 +7,11 @@
 //!
 //! Without `wait-slave`, sockbox keeps a slave fd open itself, as socat does: the pty lives
 //! until sockbox ends, whoever opens and closes the slave meanwhile (a virtual null-modem
-//! cable stays up between two programs' sessions). With `wait-slave`, sockbox closes its own
-//! slave fd and reads nothing until someone opens the slave (the master stops reporting
-//! `POLLHUP`); when the last one closes it, reading the master fails with `EIO`, which
-//! `fdio` reads as the end of the stream.
+//! cable stays up between two programs' sessions). So the master never reads end of stream,
+//! and once the other side has ended the relay ends the connection after a linger (the reader
+//! is `endless`). With `wait-slave`, sockbox closes its own slave fd and reads nothing until
+//! someone opens the slave (the master stops reporting `POLLHUP`); when the last one closes
+//! it, reading the master fails with `EIO`, which `fdio` reads as the end of the stream.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -150,6 +151,8 @@ pub(crate) async fn open(addr: &Address) -> Result<Conn> {
         conn.holdings.guards.push(Box::new(link));
     }
     if let Some(slave) = slave {
+        // The master never reads EIO while this slave fd is open: no end of stream.
+        conn.reads_endlessly();
         conn.holdings.guards.push(Box::new(slave));
     }
     Ok(conn)

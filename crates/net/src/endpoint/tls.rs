@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use super::access::SubjectRule;
-use super::{fdio, Conn, Medium};
+use super::{fdio, Conn, Failure, Medium};
 use crate::addr::{Address, Options};
 use crate::error::{Error, Result};
 use crate::narrate;
@@ -211,9 +211,9 @@ impl ServerCertVerifier for ServerCheck {
             map.insert(end_entity.to_vec(), ocsp_response.len());
         }
         match &self.webpki {
-            Some(v) => {
-                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
+            Some(v) => v
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .map_err(|e| expired_with_date(e, end_entity, now)),
             None => Ok(ServerCertVerified::assertion()),
         }
     }
@@ -238,6 +238,29 @@ impl ServerCertVerifier for ServerCheck {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+/// webpki reports a certificate whose validity ends before it begins (what `openssl x509 -days
+/// -1` makes) as `Expired` with no dates; when its end is past, it has expired: say when, as
+/// for any other expired certificate.
+fn expired_with_date(e: rustls::Error, cert: &CertificateDer<'_>, now: UnixTime) -> rustls::Error {
+    if !matches!(
+        e,
+        rustls::Error::InvalidCertificate(CertificateError::Expired)
+    ) {
+        return e;
+    }
+    let not_after = x509_parser::parse_x509_certificate(cert)
+        .ok()
+        .and_then(|(_, c)| u64::try_from(c.validity().not_after.timestamp()).ok());
+    match not_after {
+        Some(t) if t < now.as_secs() => CertificateError::ExpiredContext {
+            time: now,
+            not_after: UnixTime::since_unix_epoch(Duration::from_secs(t)),
+        }
+        .into(),
+        _ => e,
     }
 }
 
@@ -884,17 +907,22 @@ fn describe_cert_error(c: &CertificateError) -> String {
             if presented.is_empty() {
                 "no name".into()
             } else {
-                presented.join(", ")
+                presented
+                    .iter()
+                    .map(|n| plain_name(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         ),
         C::NotValidForName => {
             "certificate is not valid for this host name (wrong host name)".into()
         }
-        C::Expired => "certificate has expired".into(),
-        C::ExpiredContext { time, not_after } => format!(
-            "certificate has expired (not valid after {}, {} s ago)",
-            asn1_time(*not_after),
-            time.as_secs().saturating_sub(not_after.as_secs())
+        C::Expired => {
+            "certificate is never valid (its validity period ends before it begins)".into()
+        }
+        C::ExpiredContext { not_after, .. } => format!(
+            "certificate has expired (not valid after {})",
+            asn1_time(*not_after)
         ),
         C::NotValidYet | C::NotValidYetContext { .. } => "certificate is not valid yet".into(),
         C::UnknownIssuer => "certificate is signed by an unknown CA (not in the system store or \
@@ -907,6 +935,24 @@ fn describe_cert_error(c: &CertificateError) -> String {
         }
         c => format!("invalid certificate: {c:?}"),
     }
+}
+
+/// A name a certificate presents, as webpki gives it (its `Debug` form: `DnsName("a.example")`,
+/// `IpAddress(127.0.0.1)`), written plainly: `a.example`, `127.0.0.1`.
+fn plain_name(presented: &str) -> &str {
+    for kind in ["DnsName", "IpAddress", "UniformResourceIdentifier"] {
+        let inner = presented
+            .strip_prefix(kind)
+            .and_then(|r| r.strip_prefix('('))
+            .and_then(|r| r.strip_suffix(')'));
+        if let Some(inner) = inner {
+            return inner
+                .strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                .unwrap_or(inner);
+        }
+    }
+    presented
 }
 
 fn asn1_time(t: UnixTime) -> String {
@@ -959,8 +1005,8 @@ where
         .map_err(|e| Error::Tls(format!("{label}: {e}")))?;
     let ours = fdio::register(ours).map_err(|e| Error::Tls(format!("{label}: {e}")))?;
     let (stop, stopped) = oneshot::channel();
-    let failed = Arc::new(AtomicBool::new(false));
-    let task = tokio::spawn(pump(tls, theirs, stopped, label.clone(), failed.clone()));
+    let failure = Arc::new(Failure::default());
+    let task = tokio::spawn(pump(tls, theirs, stopped, label.clone(), failure.clone()));
     let mut c = Conn::socket(
         label,
         ours,
@@ -968,7 +1014,11 @@ where
         crate::addr::Transfer::Stream,
         framing,
     );
-    c.holdings.tasks.push(super::Task { task, stop, failed });
+    c.holdings.tasks.push(super::Task {
+        task,
+        stop,
+        failure,
+    });
     Ok(c)
 }
 
@@ -988,7 +1038,7 @@ async fn pump<S>(
     plain: UnixStream,
     stop: oneshot::Receiver<()>,
     label: String,
-    failed: Arc<AtomicBool>,
+    failure: Arc<Failure>,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -1032,16 +1082,62 @@ async fn pump<S>(
         Err(Side::Plain(e)) => narrate!("{label}: the relay's side: {e}"),
         Err(Side::Tls(e)) => match e.raw_os_error() {
             Some(libc::EPIPE | libc::ECONNRESET) => narrate!("{label}: {e}"),
-            _ => {
-                failed.store(true, Ordering::Relaxed);
-                tracing::warn!("{label}: tls: {}", describe(&e));
-            }
+            // Said at close, or by the verb (connect) whose run it ends.
+            _ => failure.set(format!("{label}: tls: {}", describe(&e))),
         },
     }
 }
 
-/// Whether a TLS connection's pump failed (an alert, a bad record): for verbs whose exit
-/// code should say so after the relay ended as if at end of stream.
-pub fn failed(conn: &Conn) -> Option<Arc<AtomicBool>> {
-    conn.holdings.tasks.first().map(|t| t.failed.clone())
+/// Why a TLS connection's pump failed (an alert, a bad record), claimed by a verb whose run
+/// it ends, to say as its error (rather than as a warning at close) after the relay ended as
+/// if at end of stream.
+pub fn claim_failure(conn: &Conn) -> Option<Arc<Failure>> {
+    let f = conn.holdings.tasks.first()?.failure.clone();
+    f.claim();
+    Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presented_names_are_written_plainly() {
+        assert_eq!(
+            plain_name("DnsName(\"elsewhere.example\")"),
+            "elsewhere.example"
+        );
+        assert_eq!(plain_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(plain_name("IpAddress(::1)"), "::1");
+        assert_eq!(
+            plain_name("UniformResourceIdentifier(\"spiffe://a/b\")"),
+            "spiffe://a/b"
+        );
+        assert_eq!(plain_name("DirectoryName"), "DirectoryName");
+        let wrong = describe_cert_error(&CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("localhost").unwrap(),
+            presented: vec![
+                "DnsName(\"elsewhere.example\")".into(),
+                "IpAddress(192.0.2.1)".into(),
+            ],
+        });
+        assert_eq!(
+            wrong,
+            "certificate is not valid for localhost (wrong host name; it is for \
+             elsewhere.example, 192.0.2.1); sni=NAME checks another name"
+        );
+    }
+
+    #[test]
+    fn an_expired_certificate_says_until_when_it_was_valid() {
+        let not_after = UnixTime::since_unix_epoch(Duration::from_secs(1_796_471_457));
+        let e = describe_cert_error(&CertificateError::ExpiredContext {
+            time: UnixTime::since_unix_epoch(Duration::from_secs(1_796_557_857)),
+            not_after,
+        });
+        assert_eq!(
+            e,
+            "certificate has expired (not valid after Dec  5 11:50:57 2026 +00:00)"
+        );
+    }
 }

@@ -5,7 +5,10 @@
 //! non-blocking mode changes nothing for other programs using the device, and it is polled
 //! through `fdio` like the master of a `pty` ([`Medium::Terminal`]: no `splice(2)`). The
 //! settings are applied before the first byte moves and the ones the device had are put back
-//! when the connection closes. A hang-up (`EIO` on read) is the end of the stream.
+//! when the connection closes. A hang-up (`EIO` on read) is the end of the stream; short of
+//! one a line never reads end of file, so once the other side has ended the relay ends the
+//! connection after a linger (the reader is `endless`), which closes the device for its next
+//! user (a relay's next client).
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -31,6 +34,7 @@ pub(crate) fn open(addr: &Address, path: &Path) -> Result<Conn> {
     let restore = termios::Restore::new(fd.try_clone().map_err(io_err("dup", &target))?, saved);
     let fd = fdio::register(fd).map_err(io_err("register", &target))?;
     let mut conn = Conn::terminal(target, fd, addr.options.frame, false);
+    conn.reads_endlessly();
     conn.holdings.guards.push(Box::new(restore));
     Ok(conn)
 }

@@ -10,8 +10,9 @@
 //!
 //! Half-close is honoured: end of stream one way shuts down writing on the other side and the
 //! other direction goes on until it ends too, or, with [`RelayOptions::linger`], until it has
-//! been quiet that long. A datagram source cannot end, so once the other direction has ended
-//! it lingers [`DATAGRAM_LINGER`] unless told otherwise. [`RelayOptions::directions`] runs one
+//! been quiet that long. A datagram source cannot end, nor can a terminal with no end of file
+//! (`tty:`, a `pty` whose slave sockbox holds), so once the other direction has ended it
+//! lingers [`DATAGRAM_LINGER`] unless told otherwise. [`RelayOptions::directions`] runs one
 //! direction only: the other's source is never read, and the connection ends with the one.
 //! Memory per connection is bounded: one buffer (and, once bulk flows, one pipe) per
 //! direction, taken on the first byte.
@@ -38,8 +39,9 @@ use crate::frame::{FrameError, DEFAULT_MAX_FRAME};
 use crate::tap::{self, ConnTap, Dir, Hook, SideId, Tap};
 use datagram::{MsgIn, MsgOut};
 
-/// After the other direction ended, a datagram direction ends once quiet for this long
-/// (socat's `-t` does the same, with 0.5 s).
+/// After the other direction ended, a direction from a source that cannot end (a datagram
+/// socket, a `tty:`, a held `pty`) ends once quiet for this long (socat's `-t` does the same,
+/// with 0.5 s, for every source).
 pub const DATAGRAM_LINGER: Duration = Duration::from_secs(1);
 
 /// How stream-to-stream bytes are moved.
@@ -72,7 +74,8 @@ pub struct RelayOptions {
     pub live: Option<Arc<LiveTotals>>,
     /// Once one direction has ended, end the other when it has been quiet this long (socat's
     /// `-t`, nc's `-q`; zero ends it at once). `None`: half-close is honoured with no limit,
-    /// except for a datagram source, which lingers [`DATAGRAM_LINGER`].
+    /// except for a source that cannot end (datagram, `tty:`, held `pty`), which lingers
+    /// [`DATAGRAM_LINGER`].
     pub linger: Option<Duration>,
     /// Which directions run.
     pub directions: Directions,
@@ -420,10 +423,11 @@ pub(crate) fn meters(opts: &RelayOptions) -> (Meter, Meter) {
     )
 }
 
-/// True when `c`'s reader can never report end of stream.
+/// True when `c`'s reader can never report end of stream: a datagram socket or a datagram
+/// listener's peer, a terminal with no end of file (`tty:`, a `pty` whose slave sockbox holds).
 fn endless(c: &Conn) -> bool {
     match &c.reader {
-        Some(r) => matches!(r.src, Source::Chan(_)) || r.medium == Medium::Datagram,
+        Some(r) => r.endless || matches!(r.src, Source::Chan(_)) || r.medium == Medium::Datagram,
         None => false,
     }
 }
@@ -583,8 +587,8 @@ struct Limits {
 }
 
 /// Run two directions (or one, when `d2` is `None`) to their ends. `endless`: that direction's
-/// source is a datagram socket, which never ends by itself, so once the other direction is done
-/// it is ended by [`DATAGRAM_LINGER`] of quiet (or by `limits.linger`).
+/// source never ends by itself (a datagram socket, a terminal with no end of file), so once the
+/// other direction is done it is ended by [`DATAGRAM_LINGER`] of quiet (or by `limits.linger`).
 async fn drive<F1, F2>(
     d1: F1,
     d2: Option<F2>,
