@@ -717,6 +717,16 @@ impl ListenerShard {
         l.nodelay = self.nodelay;
         l.keepalive = self.keepalive;
         l.process_names = self.process_names;
+        // Each shard's epoll holds the socket: wake one idle shard per new client, not all.
+        let fd = std::os::fd::AsFd::as_fd(l.fd.get_ref());
+        match sockbox_sys::wake_one(fd) {
+            Ok(true) => crate::narrate!(
+                "epoll_ctl(EPOLL_CTL_ADD, fd {}, EPOLLIN|EPOLLET|EPOLLEXCLUSIVE)",
+                std::os::fd::AsRawFd::as_raw_fd(&fd)
+            ),
+            Ok(false) => crate::narrate!("EPOLLEXCLUSIVE not available: every shard wakes"),
+            Err(e) => crate::narrate!("EPOLLEXCLUSIVE: {e}: every shard wakes"),
+        }
         Ok(Listener {
             label: self.label,
             accepting: Accepting::Stream(l),
