@@ -83,6 +83,12 @@ pub struct MaxConns {
     pub refuse: bool,
 }
 
+/// Clients accepted in a row before the loop yields to the clients it runs (haproxy's
+/// `tune.maxaccept`). Accepting does not wait while the queue has clients, so without it a
+/// burst of 64 arrivals is accepted (and connected onwards) before any earlier client's
+/// bytes move, which stretches the tail of every cycle under load.
+const MAX_ACCEPT: u32 = 8;
+
 /// Accept clients on `listener` and run `handle` for each, concurrently (at most `max` at
 /// once), until `shutdown` resolves or the listener has no more clients (then running clients
 /// are waited for).
@@ -109,6 +115,7 @@ where
     // A datagram listener turns new peers away itself, over the cap: the loop only waits.
     let datagram = max.is_some_and(|m| listener.cap_peers(m.limit));
     let refuse = max.is_some_and(|m| m.refuse) && !datagram;
+    let mut in_row = 0;
     tokio::pin!(shutdown);
     loop {
         // At the cap, stop accepting (unless refusing): clients wait in the backlog.
@@ -144,6 +151,12 @@ where
                     tracing::info!(target: PEER, "connection from {label}");
                     let id = running.spawn(handle(conn)).id();
                     labels.insert(id, label);
+                    in_row += 1;
+                    if in_row == MAX_ACCEPT {
+                        // The clients already here get a turn before more are taken.
+                        in_row = 0;
+                        tokio::task::yield_now().await;
+                    }
                 }
                 None => break,
             },

@@ -10,11 +10,13 @@ use tokio::io::unix::AsyncFd;
 
 mod activation;
 mod cred;
+mod exclusive;
 mod inherit;
 mod procfs;
 mod session;
 pub use activation::{exec_with_fds, take_listen_fds, LISTEN_FDS_START};
 pub use cred::peer_groups;
+pub use exclusive::wake_one;
 pub use inherit::{dup_inherited, Inherited};
 pub use procfs::readlinkat_into;
 pub use session::new_session;

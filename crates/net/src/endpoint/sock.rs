@@ -86,7 +86,7 @@ pub fn setsockopt(
 }
 
 /// `connect(2)` on a non-blocking socket (one made by [`socket`]): waits for the handshake (`EINPROGRESS`, then
-/// `SO_ERROR`), and retries a full Unix listen queue (`EAGAIN`) until `timeout`.
+/// writability; `SO_ERROR` only when the kernel flags an error), and retries a full Unix listen queue (`EAGAIN`) until `timeout`.
 pub async fn connect(
     s: Socket,
     addr: &SockAddr,
@@ -109,8 +109,15 @@ pub async fn connect(
                             .map_err(|_| io::Error::from_raw_os_error(libc::ETIMEDOUT))??,
                         None => wait.await?,
                     };
+                    // Writable with no hang-up or error flag: the handshake is done, which
+                    // is all `SO_ERROR` would say; a failed connect always raises `EPOLLERR`
+                    // or `EPOLLHUP` (tokio's write-closed). One `getsockopt` less per client.
+                    let failed = guard.ready().is_write_closed();
                     guard.retain_ready();
                     drop(guard);
+                    if !failed {
+                        return Ok(afd);
+                    }
                     return match SockRef::from(afd.get_ref()).take_error()? {
                         None => Ok(afd),
                         Some(e) => Err(e),
