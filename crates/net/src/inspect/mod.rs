@@ -577,15 +577,36 @@ pub fn snapshot(query: &Query) -> Result<Snapshot> {
     snapshot_owned_by(query, None)
 }
 
-/// [`snapshot`] for a caller that dumps again and again: owners come from `index`, which walks
-/// `/proc` in full only at the start and now and then, incrementally otherwise.
-pub fn snapshot_indexed(query: &Query, index: &mut proc::Index) -> Result<Snapshot> {
-    snapshot_owned_by(query, Some(index))
+/// [`snapshot`] again and again (`top`, the exporter): the sock_diag sockets stay open from
+/// one snapshot to the next, and owners come from an [`proc::Index`], which walks `/proc` in
+/// full only at the start and now and then, incrementally otherwise.
+#[derive(Debug, Default)]
+pub struct Sampler {
+    pub index: proc::Index,
+    dumper: netlink::Dumper,
+}
+
+impl Sampler {
+    /// The sockets of the host now, as `query` asks.
+    pub fn snapshot(&mut self, query: &Query) -> Result<Snapshot> {
+        let kinds = query.kinds.or_all();
+        let dumped = self.dumper.dump_kinds(kinds, query.extended)?;
+        build(query, dumped, Some(&mut self.index))
+    }
 }
 
 fn snapshot_owned_by(query: &Query, index: Option<&mut proc::Index>) -> Result<Snapshot> {
+    let dumped = netlink::dump_kinds(query.kinds.or_all(), query.extended)?;
+    build(query, dumped, index)
+}
+
+/// Peers, filters and owners of dumped sockets.
+fn build(
+    query: &Query,
+    (mut sockets, fallbacks): (Vec<SocketEntry>, Vec<Fallback>),
+    index: Option<&mut proc::Index>,
+) -> Result<Snapshot> {
     let kinds = query.kinds.or_all();
-    let (mut sockets, fallbacks) = netlink::dump_kinds(kinds, query.extended)?;
     peers::join(&mut sockets);
 
     // Filters on the socket alone first: they decide what the /proc walk must find.

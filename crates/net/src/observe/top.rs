@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::events::DestroyEvents;
 use crate::inspect::{
-    self, proc, Filter, Kind, KindSet, PeerLink, Query, Snapshot, SockAddr, SocketEntry, State,
+    Filter, Kind, KindSet, PeerLink, Query, Sampler, Snapshot, SockAddr, SocketEntry, State,
     TcpInfo,
 };
 use crate::Result;
@@ -190,8 +190,9 @@ pub struct Tracker {
     stall_since: HashMap<u64, Instant>,
     /// `ListenOverflows` at the previous dump.
     overflows: Option<u64>,
-    /// Socket owners across dumps (the `/proc` walk is incremental after the first).
-    index: proc::Index,
+    /// The sock_diag sockets and socket owners kept across dumps (the `/proc` walk is
+    /// incremental after the first).
+    sampler: Sampler,
 }
 
 impl Tracker {
@@ -199,8 +200,8 @@ impl Tracker {
     pub fn start(kinds: KindSet, filter: Filter) -> Result<Self> {
         let kinds = kinds.or_all();
         let events = DestroyEvents::subscribe(kinds)?;
-        let mut index = proc::Index::default();
-        let prev = sample(kinds, &filter, &mut index)?;
+        let mut sampler = Sampler::default();
+        let prev = sample(kinds, &filter, &mut sampler)?;
         crate::narrate!("first sample: {} sockets", prev.shown.len());
         Ok(Tracker {
             kinds,
@@ -210,14 +211,14 @@ impl Tracker {
             prev_at: Instant::now(),
             stall_since: HashMap::new(),
             overflows: listen_overflows(),
-            index,
+            sampler,
         })
     }
 
     /// Take the next dump and compare it with the previous one.
     pub fn refresh(&mut self) -> Result<Report> {
-        let next = sample(self.kinds, &self.filter, &mut self.index)?;
-        crate::narrate!("owners: {:?}", self.index.last);
+        let next = sample(self.kinds, &self.filter, &mut self.sampler)?;
+        crate::narrate!("owners: {:?}", self.sampler.index.last);
         let now = Instant::now();
         let before_overflows = self.events.overflows;
         let mut destroyed = self.events.drain()?.destroyed;
@@ -270,17 +271,14 @@ fn parse_listen_overflows(text: &str) -> Option<u64> {
 }
 
 /// One dump of every socket, with tcp_info and owners.
-fn sample(kinds: KindSet, filter: &Filter, index: &mut proc::Index) -> Result<Snapshot> {
-    inspect::snapshot_indexed(
-        &Query {
-            kinds,
-            filter: filter.clone(),
-            processes: true,
-            peers: false,
-            extended: true,
-        },
-        index,
-    )
+fn sample(kinds: KindSet, filter: &Filter, sampler: &mut Sampler) -> Result<Snapshot> {
+    sampler.snapshot(&Query {
+        kinds,
+        filter: filter.clone(),
+        processes: true,
+        peers: false,
+        extended: true,
+    })
 }
 
 fn owner_group(e: &SocketEntry) -> Option<Group> {
