@@ -114,7 +114,10 @@ pub async fn run(args: TopArgs, shutdown: Shutdown) -> Result<ExitCode> {
     };
     let print = tokio::task::spawn_blocking(move || -> Result<()> {
         let mut tracker = Tracker::start(kinds, filter).context("sampling sockets")?;
-        let mut out = std::io::stdout().lock();
+        // Reports are written in pieces (a JSON report is thousands of small writes): a
+        // buffer, flushed after each report, instead of stdout's line buffering, which
+        // searched every piece for a newline.
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
         for _ in 0..count {
             std::thread::sleep(interval);
             let report = tracker.refresh().context("sampling sockets")?;
