@@ -191,6 +191,7 @@ fn query(args: &LsArgs) -> Result<Query> {
         processes: args.processes || graph,
         peers: args.peers || graph,
         extended: args.extended,
+        skip_mini_sockets: false,
     })
 }
 

@@ -534,6 +534,10 @@ pub struct Query {
     pub peers: bool,
     /// tcp_info for TCP (`--extended`).
     pub extended: bool,
+    /// Leave out TCP's TIME-WAIT and SYN-RECV entries, asked of the kernel
+    /// ([`netlink::Ask::skip_mini_sockets`]): `top` shows nothing of sockets no process holds
+    /// and without `tcp_info`.
+    pub skip_mini_sockets: bool,
 }
 
 /// A family that could not be dumped through sock_diag.
@@ -590,13 +594,21 @@ impl Sampler {
     /// The sockets of the host now, as `query` asks.
     pub fn snapshot(&mut self, query: &Query) -> Result<Snapshot> {
         let kinds = query.kinds.or_all();
-        let dumped = self.dumper.dump_kinds(kinds, query.extended)?;
+        let ask = netlink::Ask {
+            tcp_info: query.extended,
+            skip_mini_sockets: query.skip_mini_sockets,
+        };
+        let dumped = self.dumper.dump_kinds(kinds, ask)?;
         build(query, dumped, Some(&mut self.index))
     }
 }
 
 fn snapshot_owned_by(query: &Query, index: Option<&mut proc::Index>) -> Result<Snapshot> {
-    let dumped = netlink::dump_kinds(query.kinds.or_all(), query.extended)?;
+    let ask = netlink::Ask {
+        tcp_info: query.extended,
+        skip_mini_sockets: query.skip_mini_sockets,
+    };
+    let dumped = netlink::Dumper::default().dump_kinds(query.kinds.or_all(), ask)?;
     build(query, dumped, index)
 }
 

@@ -53,6 +53,22 @@ const NDIAG_PROTO_ALL: u8 = 255;
 /// when SYN_RECV is asked).
 const TCP_STATES_ALL: u32 = 0xfff;
 
+/// `TCPF_SYN_RECV | TCPF_TIME_WAIT`: without them the kernel sends no TIME-WAIT, SYN-RECV
+/// or NEW-SYN-RECV entries.
+const TCP_STATES_MINI: u32 = 1 << 3 | 1 << 6;
+
+/// What a dump asks of the kernel besides the sockets themselves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ask {
+    /// `tcp_info` of each TCP socket (`INET_DIAG_INFO`).
+    pub tcp_info: bool,
+    /// Leave out TCP's TIME-WAIT and SYN-RECV entries (the kernel skips them): mostly the
+    /// kernel's mini sockets, which no process holds and which carry no `tcp_info`. On a
+    /// host closing many connections they outnumber every other socket (110,000 TIME-WAIT
+    /// entries against 20,000 sockets held, measured here).
+    pub skip_mini_sockets: bool,
+}
+
 /// The kernel fills at most 32 KiB per read of a dump (`netlink_recvmsg`).
 const RECV_BUFFER: usize = 64 * 1024;
 
@@ -458,15 +474,17 @@ fn serialize<T: NetlinkSerializable>(payload: T) -> Vec<u8> {
 }
 
 /// The request bytes of a dump (netlink header included).
-pub fn request(kind: DumpKind, tcp_info: bool) -> Vec<u8> {
+pub fn request(kind: DumpKind, ask: Ask) -> Vec<u8> {
     match kind {
         DumpKind::Inet { v6, protocol } => {
-            let ext = if tcp_info && protocol == IPPROTO_TCP {
+            let ext = if ask.tcp_info && protocol == IPPROTO_TCP {
                 ExtensionFlags::INFO
             } else {
                 ExtensionFlags::empty()
             };
-            let states = if protocol == IPPROTO_TCP {
+            let states = if protocol == IPPROTO_TCP && ask.skip_mini_sockets {
+                StateFlags::from_bits_retain(TCP_STATES_ALL & !TCP_STATES_MINI)
+            } else if protocol == IPPROTO_TCP {
                 StateFlags::from_bits_retain(TCP_STATES_ALL)
             } else {
                 StateFlags::from_bits_retain(u32::MAX)
@@ -526,7 +544,11 @@ impl std::fmt::Display for DumpError {
 /// Open a sock_diag socket and run one dump to its end.
 pub fn dump(kind: DumpKind, tcp_info: bool) -> Result<Vec<SocketEntry>, DumpError> {
     let mut entries = Vec::new();
-    Channel::default().dump_into(kind, tcp_info, &mut entries)?;
+    let ask = Ask {
+        tcp_info,
+        ..Ask::default()
+    };
+    Channel::default().dump_into(kind, ask, &mut entries)?;
     Ok(entries)
 }
 
@@ -542,7 +564,7 @@ impl Channel {
     fn dump_into(
         &mut self,
         kind: DumpKind,
-        tcp_info: bool,
+        ask: Ask,
         entries: &mut Vec<SocketEntry>,
     ) -> Result<(), DumpError> {
         let start = entries.len();
@@ -551,7 +573,7 @@ impl Channel {
             end: None,
             malformed: 0,
         };
-        let result = self.receive_dump(kind, tcp_info, &mut out);
+        let result = self.receive_dump(kind, ask, &mut out);
         *entries = out.entries;
         if result.is_err() {
             entries.truncate(start);
@@ -588,10 +610,10 @@ impl Channel {
     fn receive_dump(
         &mut self,
         kind: DumpKind,
-        tcp_info: bool,
+        ask: Ask,
         out: &mut Decoded,
     ) -> Result<(), DumpError> {
-        let result = self.receive_messages(kind, tcp_info, out);
+        let result = self.receive_messages(kind, ask, out);
         // A dump that ended with DONE or an error message left nothing behind; after anything
         // else (a failed read, a dump cut short) the socket may hold the rest of it, so the
         // next dump gets a new one.
@@ -604,7 +626,7 @@ impl Channel {
     fn receive_messages(
         &mut self,
         kind: DumpKind,
-        tcp_info: bool,
+        ask: Ask,
         out: &mut Decoded,
     ) -> Result<(), DumpError> {
         let fail = |err| DumpError { kind, err };
@@ -612,7 +634,7 @@ impl Channel {
             self.buf = vec![0u8; RECV_BUFFER];
         }
         self.socket()
-            .and_then(|s| s.send(&request(kind, tcp_info), 0))
+            .and_then(|s| s.send(&request(kind, ask), 0))
             .map_err(fail)?;
         let Channel { socket, buf } = self;
         let socket = socket.as_mut().expect("opened by socket()");
@@ -702,7 +724,11 @@ fn plan(kinds: KindSet) -> Vec<(DumpKind, proc_net::Table)> {
 /// Dump every family `kinds` needs. A dump the kernel refuses is replaced by its `/proc/net`
 /// table, and each kind concerned gets one [`Fallback`] (and one warning on stderr).
 pub fn dump_kinds(kinds: KindSet, tcp_info: bool) -> Result<(Vec<SocketEntry>, Vec<Fallback>)> {
-    Dumper::default().dump_kinds(kinds, tcp_info)
+    let ask = Ask {
+        tcp_info,
+        ..Ask::default()
+    };
+    Dumper::default().dump_kinds(kinds, ask)
 }
 
 impl Dumper {
@@ -710,7 +736,7 @@ impl Dumper {
     pub fn dump_kinds(
         &mut self,
         kinds: KindSet,
-        tcp_info: bool,
+        ask: Ask,
     ) -> Result<(Vec<SocketEntry>, Vec<Fallback>)> {
         let plan = plan(kinds);
         // The dumps are independent: run them on two threads, TCP and UDP on one, Unix and the
@@ -733,7 +759,7 @@ impl Dumper {
             let mut entries = Vec::new();
             let results: Vec<Result<(), DumpError>> = part
                 .iter()
-                .map(|(k, _)| channel.dump_into(*k, tcp_info, &mut entries))
+                .map(|(k, _)| channel.dump_into(*k, ask, &mut entries))
                 .collect();
             (entries, results)
         };
@@ -932,7 +958,7 @@ mod tests {
         let kinds = KindSet::default().with(Kind::Netlink);
         let mut seen = Vec::new();
         for _ in 0..2 {
-            let (sockets, fallbacks) = d.dump_kinds(kinds, false).unwrap();
+            let (sockets, fallbacks) = d.dump_kinds(kinds, Ask::default()).unwrap();
             assert!(fallbacks.is_empty(), "{fallbacks:?}");
             let open: Vec<u64> = d
                 .channels
@@ -1077,7 +1103,7 @@ mod tests {
 
     #[test]
     fn requests_have_the_layout_the_kernel_expects() {
-        let r = request(DumpKind::Unix, false);
+        let r = request(DumpKind::Unix, Ask::default());
         assert_eq!(r.len(), 16 + 24);
         assert_eq!(read_u32(&r, 0), Some(40));
         assert_eq!(read_u16(&r, 4), Some(SOCK_DIAG_BY_FAMILY));
@@ -1088,12 +1114,26 @@ mod tests {
             Some(0x5f),
             "NAME VFS PEER ICONS RQLEN UID"
         );
-        let p = request(DumpKind::Packet, false);
+        let p = request(DumpKind::Packet, Ask::default());
         assert_eq!((p.len(), p[16]), (16 + 20, AF_PACKET));
-        let t = request(TCP4, true);
+        let ask = Ask {
+            tcp_info: true,
+            ..Ask::default()
+        };
+        let t = request(TCP4, ask);
         assert_eq!(
             (t.len(), t[16], t[17], t[18]),
             (16 + 56, AF_INET, IPPROTO_TCP, 2)
+        );
+        assert_eq!(read_u32(&t, 20), Some(0xfff), "every TCP state");
+        let ask = Ask {
+            skip_mini_sockets: true,
+            ..ask
+        };
+        assert_eq!(
+            read_u32(&request(TCP4, ask), 20),
+            Some(0xfff & !(1 << 3 | 1 << 6)),
+            "neither SYN-RECV nor TIME-WAIT"
         );
     }
 

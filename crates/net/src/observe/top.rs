@@ -278,6 +278,8 @@ fn sample(kinds: KindSet, filter: &Filter, sampler: &mut Sampler) -> Result<Snap
         processes: true,
         peers: false,
         extended: true,
+        // TIME-WAIT and SYN-RECV entries have no owner and no tcp_info: no view shows them.
+        skip_mini_sockets: true,
     })
 }
 
