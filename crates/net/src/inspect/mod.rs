@@ -587,6 +587,9 @@ pub fn snapshot(query: &Query) -> Result<Snapshot> {
 #[derive(Debug, Default)]
 pub struct Sampler {
     pub index: proc::Index,
+    /// When the last snapshot's dumps ended: the moment its counters describe, which the
+    /// `/proc` walk after them (long when it is a full one) must not shift.
+    pub dumped_at: Option<std::time::Instant>,
     dumper: netlink::Dumper,
 }
 
@@ -599,6 +602,7 @@ impl Sampler {
             skip_mini_sockets: query.skip_mini_sockets,
         };
         let dumped = self.dumper.dump_kinds(kinds, ask)?;
+        self.dumped_at = Some(std::time::Instant::now());
         build(query, dumped, Some(&mut self.index))
     }
 }

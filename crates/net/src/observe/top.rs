@@ -208,7 +208,7 @@ impl Tracker {
             filter,
             events,
             prev,
-            prev_at: Instant::now(),
+            prev_at: sampler.dumped_at.unwrap_or_else(Instant::now),
             stall_since: HashMap::new(),
             overflows: listen_overflows(),
             sampler,
@@ -219,7 +219,9 @@ impl Tracker {
     pub fn refresh(&mut self) -> Result<Report> {
         let next = sample(self.kinds, &self.filter, &mut self.sampler)?;
         crate::narrate!("owners: {:?}", self.sampler.index.last);
-        let now = Instant::now();
+        // The interval is between the dumps, not between the ends of the /proc walks after
+        // them: the first walk reads every descriptor, later ones little or nothing.
+        let now = self.sampler.dumped_at.unwrap_or_else(Instant::now);
         let before_overflows = self.events.overflows;
         let mut destroyed = self.events.drain()?.destroyed;
         // Closes pass the filter as the dumps' sockets do; one whose owner decides and was
