@@ -192,6 +192,7 @@ fn query(args: &LsArgs) -> Result<Query> {
         peers: args.peers || graph,
         extended: args.extended,
         skip_mini_sockets: false,
+        skip_inet_peers: false,
     })
 }
 

@@ -538,6 +538,9 @@ pub struct Query {
     /// ([`netlink::Ask::skip_mini_sockets`]): `top` shows nothing of sockets no process holds
     /// and without `tcp_info`.
     pub skip_mini_sockets: bool,
+    /// Link no TCP or UDP ends (`top` shows no peers): only Unix sockets are joined, which
+    /// `top`'s pairs need. Saves a map of every connection's 4-tuple.
+    pub skip_inet_peers: bool,
 }
 
 /// A family that could not be dumped through sock_diag.
@@ -623,7 +626,11 @@ fn build(
     index: Option<&mut proc::Index>,
 ) -> Result<Snapshot> {
     let kinds = query.kinds.or_all();
-    peers::join(&mut sockets);
+    if query.skip_inet_peers {
+        peers::join_unix(&mut sockets);
+    } else {
+        peers::join(&mut sockets);
+    }
 
     // Filters on the socket alone first: they decide what the /proc walk must find.
     let mut shown: Vec<usize> = (0..sockets.len())
@@ -738,6 +745,63 @@ mod tests {
         );
         assert_eq!(UnixName::Abstract(b"x\0y".to_vec()).to_string(), "@x\\x00y");
         assert_eq!(UnixName::Abstract(vec![0xff, b'a']).to_string(), "@\\xffa");
+    }
+
+    /// What `top` asks for: Unix pairs linked but no TCP ends, no TIME-WAIT entries; a
+    /// plain snapshot has both.
+    #[test]
+    fn a_sampler_asked_as_top_asks_skips_tcp_peers_and_time_wait() {
+        use std::io::Read;
+        use std::net::{TcpListener, TcpStream};
+        let ino = |fd: &dyn std::os::fd::AsFd| nix::sys::stat::fstat(fd).unwrap().st_ino;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        // A connection closed by its client first: the client's end waits in TIME-WAIT.
+        let closed = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let port = closed.local_addr().unwrap().port();
+        let (mut closed_s, _) = l.accept().unwrap();
+        drop(closed);
+        assert_eq!(closed_s.read(&mut [0u8; 1]).unwrap(), 0);
+        drop(closed_s);
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let kinds = KindSet::default().with(Kind::Tcp).with_unix();
+        let time_wait = |snap: &Snapshot| {
+            snap.sockets
+                .iter()
+                .any(|e| e.state == State::TimeWait && e.local.port() == Some(port))
+        };
+        let entry = |snap: &Snapshot, inode: u64| {
+            snap.sockets
+                .iter()
+                .find(|e| e.inode == inode)
+                .cloned()
+                .unwrap()
+        };
+
+        let plain = snapshot(&Query {
+            kinds,
+            ..Query::default()
+        })
+        .unwrap();
+        assert!(time_wait(&plain), "no TIME-WAIT entry for port {port}");
+        assert!(entry(&plain, ino(&c)).peer.is_some());
+        assert!(entry(&plain, ino(&s)).peer.is_some());
+
+        let as_top = Sampler::default()
+            .snapshot(&Query {
+                kinds,
+                skip_mini_sockets: true,
+                skip_inet_peers: true,
+                ..Query::default()
+            })
+            .unwrap();
+        assert!(!time_wait(&as_top));
+        assert_eq!(entry(&as_top, ino(&c)).peer, None);
+        assert!(matches!(
+            entry(&as_top, ino(&a)).peer,
+            Some(PeerLink::Socket(_))
+        ));
     }
 
     #[test]

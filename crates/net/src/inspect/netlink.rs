@@ -557,6 +557,8 @@ pub fn dump(kind: DumpKind, tcp_info: bool) -> Result<Vec<SocketEntry>, DumpErro
 struct Channel {
     socket: Option<netlink_sys::Socket>,
     buf: Vec<u8>,
+    /// Sockets its last run of dumps found: the next list is made that large at once.
+    last: usize,
 }
 
 impl Channel {
@@ -636,7 +638,7 @@ impl Channel {
         self.socket()
             .and_then(|s| s.send(&request(kind, ask), 0))
             .map_err(fail)?;
-        let Channel { socket, buf } = self;
+        let Channel { socket, buf, .. } = self;
         let socket = socket.as_mut().expect("opened by socket()");
         for _ in 0..MAX_READS {
             let n = socket.recv(&mut &mut buf[..], 0).map_err(fail)?;
@@ -756,11 +758,12 @@ impl Dumper {
             .unwrap_or(plan.len() / 2);
         let (first, second) = plan.split_at(half);
         let run = |channel: &mut Channel, part: &[(DumpKind, proc_net::Table)]| {
-            let mut entries = Vec::new();
+            let mut entries = Vec::with_capacity(channel.last + channel.last / 16);
             let results: Vec<Result<(), DumpError>> = part
                 .iter()
                 .map(|(k, _)| channel.dump_into(*k, ask, &mut entries))
                 .collect();
+            channel.last = entries.len();
             (entries, results)
         };
         let [one, two] = &mut self.channels;

@@ -370,6 +370,8 @@ fn sample(kinds: KindSet, filter: &Filter, sampler: &mut Sampler) -> Result<Snap
         extended: true,
         // TIME-WAIT and SYN-RECV entries have no owner and no tcp_info: no view shows them.
         skip_mini_sockets: true,
+        // Only Unix pairs are shown joined.
+        skip_inet_peers: true,
     })
 }
 
