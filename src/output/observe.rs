@@ -176,14 +176,24 @@ pub fn lost(out: &mut impl Write, at: SystemTime, times: u64, json: bool) -> io:
     }
 }
 
-/// `top --once --json`: the report as one document (`jsonl`: on one line).
-pub fn report_json(out: &mut impl Write, r: &Report, one_line: bool) -> io::Result<()> {
+/// `top --once --json`: the report as one document (`jsonl`: on one line). It is made in
+/// `buf` (kept by the caller from one report to the next) and written at once: serde_json
+/// writes a report of 20,000 sockets in some 300,000 pieces, which a `Vec` takes for less
+/// than any `Write` in front of stdout.
+pub fn report_json(
+    out: &mut impl Write,
+    buf: &mut Vec<u8>,
+    r: &Report,
+    one_line: bool,
+) -> io::Result<()> {
+    buf.clear();
     if one_line {
-        serde_json::to_writer(&mut *out, r)?;
+        serde_json::to_writer(&mut *buf, r)?;
     } else {
-        serde_json::to_writer_pretty(&mut *out, r)?;
+        serde_json::to_writer_pretty(&mut *buf, r)?;
     }
-    writeln!(out)
+    buf.push(b'\n');
+    out.write_all(buf)
 }
 
 /// A byte rate for people: `0`, `12.3K`, `4.5M` bytes per second.
