@@ -608,6 +608,11 @@ impl Sampler {
         self.dumped_at = Some(std::time::Instant::now());
         build(query, dumped, Some(&mut self.index))
     }
+
+    /// Hand back a snapshot no longer needed: the next one is read into its memory.
+    pub fn recycle(&mut self, snap: Snapshot) {
+        self.dumper.recycle(snap.sockets);
+    }
 }
 
 fn snapshot_owned_by(query: &Query, index: Option<&mut proc::Index>) -> Result<Snapshot> {

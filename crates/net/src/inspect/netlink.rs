@@ -557,8 +557,8 @@ pub fn dump(kind: DumpKind, tcp_info: bool) -> Result<Vec<SocketEntry>, DumpErro
 struct Channel {
     socket: Option<netlink_sys::Socket>,
     buf: Vec<u8>,
-    /// Sockets its last run of dumps found: the next list is made that large at once.
-    last: usize,
+    /// The list it decodes into, kept empty between runs (its memory stays ours).
+    list: Vec<SocketEntry>,
 }
 
 impl Channel {
@@ -664,6 +664,10 @@ impl Channel {
 pub struct Dumper {
     /// One per dumping thread.
     channels: [Channel; 2],
+    /// The list of an earlier snapshot, given back emptied ([`Dumper::recycle`]): the next
+    /// dump fills it, rather than a new list of some megabytes each time (fresh pages the
+    /// kernel must fault in and zero).
+    spare: Vec<SocketEntry>,
 }
 
 impl std::fmt::Debug for Dumper {
@@ -734,6 +738,14 @@ pub fn dump_kinds(kinds: KindSet, tcp_info: bool) -> Result<(Vec<SocketEntry>, V
 }
 
 impl Dumper {
+    /// Take back the list of a snapshot no longer needed, for the next dump to fill.
+    pub fn recycle(&mut self, mut sockets: Vec<SocketEntry>) {
+        sockets.clear();
+        if sockets.capacity() > self.spare.capacity() {
+            self.spare = sockets;
+        }
+    }
+
     /// [`dump_kinds`] on the sockets kept here.
     pub fn dump_kinds(
         &mut self,
@@ -758,16 +770,19 @@ impl Dumper {
             .unwrap_or(plan.len() / 2);
         let (first, second) = plan.split_at(half);
         let run = |channel: &mut Channel, part: &[(DumpKind, proc_net::Table)]| {
-            let mut entries = Vec::with_capacity(channel.last + channel.last / 16);
+            let mut list = std::mem::take(&mut channel.list);
             let results: Vec<Result<(), DumpError>> = part
                 .iter()
-                .map(|(k, _)| channel.dump_into(*k, ask, &mut entries))
+                .map(|(k, _)| channel.dump_into(*k, ask, &mut list))
                 .collect();
-            channel.last = entries.len();
-            (entries, results)
+            channel.list = list;
+            results
         };
+        // The first thread's list becomes the snapshot's (the spare, large enough for both
+        // after the first time); the second's is appended to it and kept.
+        self.channels[0].list = std::mem::take(&mut self.spare);
         let [one, two] = &mut self.channels;
-        let ((mut sockets, mut results), (more, more_results)) = std::thread::scope(|s| {
+        let (mut results, more_results) = std::thread::scope(|s| {
             let other = s.spawn(|| run(two, second));
             let mine = run(one, first);
             match other.join() {
@@ -775,7 +790,8 @@ impl Dumper {
                 Err(p) => std::panic::resume_unwind(p),
             }
         });
-        sockets.extend(more);
+        let mut sockets = std::mem::take(&mut one.list);
+        sockets.append(&mut two.list);
         results.extend(more_results);
 
         // Per kind: the /proc/net tables read instead, the ones that failed too, and why.

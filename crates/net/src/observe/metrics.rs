@@ -351,6 +351,7 @@ impl Metrics {
             ..Query::default()
         })?;
         self.update(&snap);
+        self.sampler.recycle(snap);
         self.m.scrape.set(started.elapsed().as_secs_f64());
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)

@@ -338,7 +338,8 @@ impl Tracker {
             report.totals.listen_overflows = now.saturating_sub(then);
         }
         self.overflows = overflows;
-        self.prev = next;
+        let old = std::mem::replace(&mut self.prev, next);
+        self.sampler.recycle(old);
         self.prev_at = now;
         Ok(report)
     }
