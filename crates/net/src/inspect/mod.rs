@@ -382,6 +382,10 @@ pub struct TcpInfo {
     pub sndbuf_limited_us: Option<u64>,
 }
 
+/// The processes holding a socket, sorted by pid then descriptor. One owner, the usual case,
+/// is kept inline: a refresh of `top` made and freed one list per socket otherwise.
+pub type Owners = smallvec::SmallVec<[Owner; 1]>;
+
 /// A process holding a socket: `pid` has it open as descriptor `fd`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Owner {
@@ -455,7 +459,7 @@ pub struct SocketEntry {
     /// TCP with `--extended` (boxed: most sockets have none, and entries stay small).
     pub tcp_info: Option<Box<TcpInfo>>,
     /// Processes holding the socket (filled by the `/proc` walk).
-    pub owners: Vec<Owner>,
+    pub owners: Owners,
     /// The other end on this host (filled by the peer join).
     pub peer: Option<PeerLink>,
     pub source: Source,
@@ -494,7 +498,7 @@ impl SocketEntry {
             vfs: None,
             protocol: None,
             tcp_info: None,
-            owners: Vec::new(),
+            owners: Owners::new(),
             peer: None,
             source: Source::Diag,
         }

@@ -19,7 +19,7 @@ use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::Mode;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{Owner, Process};
+use super::{Owner, Owners, Process};
 use crate::error::io_err;
 use crate::Result;
 
@@ -38,7 +38,7 @@ pub enum Scope {
 #[derive(Clone, Debug, Default)]
 pub struct Walk {
     /// Socket inode -> the processes holding it (sorted by pid, then fd).
-    pub owners: FxHashMap<u64, Vec<Owner>>,
+    pub owners: FxHashMap<u64, Owners>,
     /// The processes holding at least one wanted socket, with their names.
     pub processes: HashMap<u32, Process>,
     /// Processes whose descriptors could not be read (permission), skipped.
@@ -85,7 +85,7 @@ pub fn walk(scope: &Scope, wanted: &FxHashSet<u64>) -> Result<Walk> {
     }
 
     let found = read_dirs(&dirs, |inode| wanted.contains(&inode));
-    let mut owners: FxHashMap<u64, Vec<Owner>> = FxHashMap::default();
+    let mut owners: FxHashMap<u64, Owners> = FxHashMap::default();
     for (inode, owner) in found {
         owners.entry(inode).or_default().push(owner);
     }
@@ -332,7 +332,7 @@ impl Index {
 
     /// The cache as a [`Walk`] of the wanted inodes.
     fn result(&self, wanted: &FxHashSet<u64>) -> Walk {
-        let mut owners: FxHashMap<u64, Vec<Owner>> = FxHashMap::default();
+        let mut owners: FxHashMap<u64, Owners> = FxHashMap::default();
         let mut processes = HashMap::new();
         for (&pid, fds) in &self.fds {
             for (&fd, &inode) in fds {
@@ -698,11 +698,13 @@ mod tests {
         for scope in [Scope::All, Scope::Pids(vec![me])] {
             let w = walk(&scope, &FxHashSet::from_iter([inode])).unwrap();
             assert_eq!(
-                w.owners.get(&inode),
-                Some(&vec![Owner {
-                    pid: me,
-                    fd: fd as u32
-                }]),
+                w.owners.get(&inode).map(|o| o.as_slice()),
+                Some(
+                    &[Owner {
+                        pid: me,
+                        fd: fd as u32
+                    }][..]
+                ),
                 "{scope:?}"
             );
             assert_eq!(w.processes[&me].name, comm(me).unwrap());
