@@ -8,9 +8,10 @@
 //! connection that opened and closed between the dumps is counted from its destroy event
 //! alone (its owner could not be seen, so it is shown under its uid). No packet is captured.
 //!
-//! Cost per refresh: one sock_diag dump per family; owners from a [`proc::Index`]: a full walk
+//! Cost per refresh: one sock_diag dump per family, through sockets kept open, without
+//! TIME-WAIT or SYN-RECV entries; owners from a [`crate::inspect::proc::Index`]: a full walk
 //! of `/proc/*/fd` at the start and every 30 seconds, in between only when sockets are new,
-//! and then reading only descriptors not known to hold a live socket.
+//! and then only of processes whose descriptors changed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
