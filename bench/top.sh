@@ -13,7 +13,14 @@
 #   ss -tinp, run once                  wall and CPU time (user + system), max RSS
 #   sockbox top -n 1 --jsonl -d 1       start, first dump and full /proc walk, one refresh
 #   sockbox top -n R+1 --jsonl -d 1     the same plus R more refreshes: the CPU difference / R
-#                                       is what one steady 1 s refresh costs
+#                                       is what one steady 1 s refresh costs (every row of
+#                                       every view serialized, each refresh)
+#   sockbox top -d 1 (the live view)    on a pseudo-terminal of 160x50 (Python's pty), once in
+#                                       the processes view and once in the connections view
+#                                       (key 2: 10,000 rows, a screenful drawn); after the
+#                                       first report and a second more, its CPU over W = max(R,
+#                                       10) seconds (/proc/PID/stat, in ticks of 10 ms) / W: one
+#                                       steady refresh with the key polling in between; VmHWM
 #   sockbox exporter                    R scrapes of /metrics one second apart after a first
 #                                       one: wall time of each, the exporter's CPU over them
 #                                       (/proc/PID/stat), its VmHWM
@@ -21,7 +28,10 @@
 # Targets (issue 17): a 1 s refresh under 5% of one core; a scrape faster than ss -tinp run
 # once. Prints the machine, every round, medians and the per-round ratios' median and spread.
 # The sockets stand still while measured (no churn): the incremental /proc walk then reads
-# nothing; a host opening sockets pays a directory listing per process on top.
+# nothing; a host opening sockets pays a directory listing per process whose descriptors
+# changed. TIME-WAIT entries on the host are printed at the start and the end: the kernel
+# walks past every one in each TCP dump (top asks for none, ss -tinp for none either), so
+# 100,000 of them left by another program cost more than the 20,000 sockets measured.
 # Installs iproute2 and python3 with apt-get when missing (as root). Uses only 127.0.0.1 and
 # a temp dir; every process it starts is killed and the temp dir removed on exit.
 set -euo pipefail
@@ -115,12 +125,15 @@ done
 
 echo "# sockbox top / exporter cost benchmark"
 echo "# $(date -u +%FT%TZ)  nproc $(nproc)  kernel $(uname -r)  load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# sockbox $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')  $(ss -V)"
-echo "# sockets held: $(cat "$tmp"/out.* | awk '{s += $2} END {print s}') in $n processes; on the host: ss -a $(ss -a -H 2>/dev/null | wc -l)"
+if [ -n "${SOCKBOX:-}" ]; then what="$SB (given)"; else what="$SB, built from $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"; fi
+echo "# sockbox: $what  $(ss -V)"
+tw() { awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "tw") print $(i + 1) }' /proc/net/sockstat; }
+echo "# sockets held: $(cat "$tmp"/out.* | awk '{s += $2} END {print s}') in $n processes; on the host: ss -a $(ss -a -H 2>/dev/null | wc -l), TIME-WAIT $(tw)"
 echo "# rounds $ROUNDS, refreshes/scrapes per run $REFRESHES"
 
 python3 - "$ROUNDS" "$REFRESHES" "$SB" <<'PY'
-import os, shlex, socket, statistics, subprocess, sys, time
+import fcntl, os, pty, shlex, signal, socket, statistics, struct, subprocess, sys, termios
+import threading, time
 rounds, R, sb = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -181,25 +194,72 @@ def exporter():
         p.kill()
         p.wait()
 
+def live(key):
+    """(CPU s per steady 1 s refresh, VmHWM KiB) of the full-screen view on a 160x50
+    pseudo-terminal, after pressing `key` (None: the processes view)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its terminal is the pty; give it a size before top starts
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+            os.execv(sb, [sb, "top", "-d", "1"])
+        finally:
+            os._exit(127)
+    seen = bytearray()
+    def drain():  # the view blocks if nobody reads the terminal
+        while True:
+            try:
+                b = os.read(fd, 1 << 16)
+            except OSError:
+                return
+            if not b:
+                return
+            seen.extend(b[-4096:])
+            del seen[:-8192]
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 60
+        # The header's totals once the first report is in (ratatui writes only the cells
+        # that change, so look for a word that was not on the screen before).
+        while b"opened" not in seen:
+            assert time.monotonic() < deadline, "the live view did not draw a report"
+            time.sleep(0.05)
+        if key:
+            os.write(fd, key)
+        time.sleep(1.5)
+        window = max(R, 10)  # the CPU time is counted in ticks of 10 ms
+        c0 = cpu_of(pid)
+        time.sleep(window)
+        c1 = cpu_of(pid)
+        return (c1 - c0) / window, hwm_of(pid)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(fd)
+        t.join(5)
+
 ss = "ss -tinp"
 one = f"{sb} top -n 1 --jsonl -d 1"
 many = f"{sb} top -n {R + 1} --jsonl -d 1"
 run(ss); run(one)  # warm-up: caches, dentries
 rows = []
+steps = {0: lambda: run(ss), 1: lambda: run(one), 2: lambda: run(many), 3: exporter,
+         4: lambda: live(None), 5: lambda: live(b"2")}
 for r in range(rounds):
-    order = [0, 1, 2, 3] if r % 2 == 0 else [3, 2, 1, 0]
-    got = {}
-    for i in order:
-        got[i] = run(ss) if i == 0 else run(one) if i == 1 else run(many) if i == 2 else exporter()
+    order = sorted(steps) if r % 2 == 0 else sorted(steps, reverse=True)
+    got = {i: steps[i]() for i in order}
     ss_w, ss_c, ss_m = got[0]
     one_w, one_c, one_m = got[1]
     many_w, many_c, many_m = got[2]
     sc_w, sc_c, ex_m = got[3]
+    lp_c, lp_m = got[4]
+    lc_c, lc_m = got[5]
     refresh = max(many_c - one_c, 0.0) / R
     rows.append(dict(ss_w=ss_w, ss_c=ss_c, ss_m=ss_m, one_c=one_c, refresh=refresh, top_m=many_m,
-                     sc_w=sc_w, sc_c=sc_c, ex_m=ex_m))
+                     sc_w=sc_w, sc_c=sc_c, ex_m=ex_m, lp_c=lp_c, lp_m=lp_m, lc_c=lc_c, lc_m=lc_m))
     print(f"round {r+1}: ss -tinp {ss_w*1000:.0f}ms wall {ss_c*1000:.0f}ms cpu {ss_m/1024:.0f}MiB | "
-          f"top start+1 {one_c*1000:.0f}ms cpu, per refresh {refresh*1000:.1f}ms cpu, {many_m/1024:.0f}MiB | "
+          f"top start+1 {one_c*1000:.0f}ms cpu, --jsonl per refresh {refresh*1000:.1f}ms cpu, {many_m/1024:.0f}MiB | "
+          f"live view per refresh: processes {lp_c*1000:.1f}ms, connections {lc_c*1000:.1f}ms cpu, {lc_m/1024:.0f}MiB | "
           f"exporter scrape {sc_w*1000:.0f}ms wall {sc_c*1000:.1f}ms cpu, {ex_m/1024:.0f}MiB", flush=True)
 
 def med(k):
@@ -212,10 +272,14 @@ def ratio(a, b):
 print()
 print(f"ss -tinp once:             wall {med('ss_w')*1000:.0f} ms, cpu {med('ss_c')*1000:.0f} ms, max RSS {med('ss_m')/1024:.1f} MiB")
 print(f"top, start + first report: cpu {med('one_c')*1000:.0f} ms")
-print(f"top, one 1 s refresh:      cpu {med('refresh')*1000:.1f} ms = {med('refresh')*100:.1f}% of one core (target < 5%), max RSS {med('top_m')/1024:.1f} MiB")
+print(f"top --jsonl, one 1 s refresh: cpu {med('refresh')*1000:.1f} ms = {med('refresh')*100:.1f}% of one core (target < 5%), max RSS {med('top_m')/1024:.1f} MiB")
+print(f"top live view, processes:  cpu {med('lp_c')*1000:.1f} ms per 1 s refresh = {med('lp_c')*100:.1f}% of one core (target < 5%), VmHWM {med('lp_m')/1024:.1f} MiB")
+print(f"top live view, connections: cpu {med('lc_c')*1000:.1f} ms per 1 s refresh = {med('lc_c')*100:.1f}% of one core (target < 5%), VmHWM {med('lc_m')/1024:.1f} MiB")
 print(f"exporter, one scrape:      wall {med('sc_w')*1000:.0f} ms, cpu {med('sc_c')*1000:.1f} ms, VmHWM {med('ex_m')/1024:.1f} MiB")
-r = ratio('refresh', 'ss_c'); print(f"top refresh cpu / ss -tinp cpu:   {r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})")
+r = ratio('refresh', 'ss_c'); print(f"top --jsonl refresh cpu / ss -tinp cpu:   {r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})")
+r = ratio('lp_c', 'ss_c');    print(f"live processes refresh cpu / ss -tinp cpu: {r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})")
+r = ratio('lc_c', 'ss_c');    print(f"live connections refresh / ss -tinp cpu:  {r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})")
 r = ratio('sc_c', 'ss_c');    print(f"scrape cpu / ss -tinp cpu:        {r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})")
 r = ratio('sc_w', 'ss_w');    print(f"scrape wall / ss -tinp wall:      {r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})  (target < 1)")
 PY
-echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg), TIME-WAIT on the host $(tw)"

@@ -191,6 +191,8 @@ fn query(args: &LsArgs) -> Result<Query> {
         processes: args.processes || graph,
         peers: args.peers || graph,
         extended: args.extended,
+        skip_mini_sockets: false,
+        skip_inet_peers: false,
     })
 }
 

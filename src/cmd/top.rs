@@ -114,12 +114,16 @@ pub async fn run(args: TopArgs, shutdown: Shutdown) -> Result<ExitCode> {
     };
     let print = tokio::task::spawn_blocking(move || -> Result<()> {
         let mut tracker = Tracker::start(kinds, filter).context("sampling sockets")?;
-        let mut out = std::io::stdout().lock();
+        // Reports are written in pieces (a text report is a few hundred writes): a buffer,
+        // flushed after each report, instead of stdout's line buffering, which searches every
+        // piece for a newline. A JSON report is made in `json` and written at once.
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let mut json = Vec::new();
         for _ in 0..count {
             std::thread::sleep(interval);
             let report = tracker.refresh().context("sampling sockets")?;
             if args.json || args.jsonl {
-                output::observe::report_json(&mut out, &report, args.jsonl)?;
+                output::observe::report_json(&mut out, &mut json, &report, args.jsonl)?;
             } else {
                 output::observe::report_text(&mut out, &report, args.rows)?;
             }

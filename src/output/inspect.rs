@@ -514,8 +514,8 @@ mod tests {
     fn unix_pair() -> Snapshot {
         let mut a = SocketEntry::new(Kind::Unix, Family::Unix, State::Established, 11);
         let mut b = SocketEntry::new(Kind::Unix, Family::Unix, State::Established, 12);
-        a.owners = vec![Owner { pid: 1, fd: 3 }];
-        b.owners = vec![Owner { pid: 2, fd: 4 }];
+        a.owners = [Owner { pid: 1, fd: 3 }].into_iter().collect();
+        b.owners = [Owner { pid: 2, fd: 4 }].into_iter().collect();
         a.peer_inode = Some(12);
         b.peer_inode = Some(11);
         a.peer = Some(PeerLink::Socket(1));

@@ -12,7 +12,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table, TableState};
 use ratatui::Frame;
-use sockbox_net::observe::top::{ClosedRow, Report};
+use sockbox_net::observe::top::{Addr, ClosedRow, Report, UnixPair};
 
 use super::observe::rate;
 
@@ -118,15 +118,6 @@ impl View {
         }
     }
 
-    /// The column naming a row's process.
-    fn owner_column(self) -> usize {
-        match self {
-            View::Processes | View::Unix => 0,
-            View::Connections | View::Listeners => 2,
-            View::Closed => 3,
-        }
-    }
-
     fn default_sort(self) -> usize {
         match self {
             View::Processes => 5,
@@ -138,18 +129,23 @@ impl View {
     }
 }
 
-/// A cell's sort key: numbers sort largest first, text alphabetically.
-#[derive(Clone, Debug, PartialEq)]
-enum Key {
+/// A cell's sort key: numbers sort largest first, text and addresses in order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Key<'a> {
     Num(f64),
-    Text(String),
+    Text(&'a str),
+    Addr(&'a Addr),
 }
 
-/// One table row: what is shown, what it sorts by, whose it is.
-struct Line_ {
-    cells: Vec<String>,
-    keys: Vec<Key>,
-    pid: Option<u32>,
+impl Key<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (self, other) {
+            (Key::Num(x), Key::Num(y)) => y.total_cmp(x),
+            (Key::Text(x), Key::Text(y)) => x.cmp(y),
+            (Key::Addr(x), Key::Addr(y)) => x.cmp(y),
+            _ => std::cmp::Ordering::Equal,
+        }
+    }
 }
 
 /// What the loop must do after a key.
@@ -278,11 +274,10 @@ impl Screen {
             KeyCode::PageUp => self.table.scroll_up_by(10),
             KeyCode::Home => self.table.select_first(),
             KeyCode::Enter => {
-                let rows = self.rows();
-                let chosen = self.table.selected().and_then(|i| rows.get(i));
-                if let Some(pid) = chosen.and_then(|r| r.pid) {
-                    let owner = chosen.map(|r| r.cells[self.view.owner_column()].clone());
-                    self.drill = Some((pid, owner.unwrap_or_default()));
+                let order = self.order(Instant::now());
+                let chosen = self.table.selected().and_then(|i| order.get(i)).copied();
+                if let Some((pid, owner)) = chosen.and_then(|i| self.owner_of(i)) {
+                    self.drill = Some((pid, owner));
                     if self.view == View::Processes {
                         self.show(View::Connections);
                     }
@@ -299,232 +294,241 @@ impl Screen {
         self.table.select(Some(0));
     }
 
-    /// The rows of the current view, filtered to the drilled process and sorted.
-    fn rows(&self) -> Vec<Line_> {
+    /// How many rows the current view has before the drill-down.
+    fn len(&self) -> usize {
+        let Some(r) = &self.report else {
+            return match self.view {
+                View::Closed => self.closed.len(),
+                _ => 0,
+            };
+        };
+        match self.view {
+            View::Processes => r.processes.len(),
+            View::Connections => r.connections.len(),
+            View::Unix => r.unix_pairs.len(),
+            View::Listeners => r.listeners.len(),
+            View::Closed => self.closed.len(),
+        }
+    }
+
+    /// Whether row `i` of the current view belongs to process `pid` (a Unix pair if either
+    /// end is its).
+    fn belongs(&self, i: usize, pid: u32) -> bool {
+        let pid = Some(pid);
+        let Some(r) = &self.report else {
+            return self.view == View::Closed && self.closed[i].row.pid == pid;
+        };
+        match self.view {
+            View::Processes => r.processes[i].pid == pid,
+            View::Connections => r.connections[i].pid == pid,
+            View::Unix => r.unix_pairs[i].a.pid == pid || r.unix_pairs[i].b.pid == pid,
+            View::Listeners => r.listeners[i].pid == pid,
+            View::Closed => self.closed[i].row.pid == pid,
+        }
+    }
+
+    /// The process of row `i` and the owner text it is shown with, for Enter.
+    fn owner_of(&self, i: usize) -> Option<(u32, String)> {
+        let (pid, owner) = match (self.view, &self.report) {
+            (View::Closed, _) => (self.closed[i].row.pid, &self.closed[i].row.owner),
+            (_, None) => return None,
+            (View::Processes, Some(r)) => (r.processes[i].pid, &r.processes[i].owner),
+            (View::Connections, Some(r)) => (r.connections[i].pid, &r.connections[i].owner),
+            (View::Unix, Some(r)) => {
+                let u = &r.unix_pairs[i];
+                (u.a.pid.or(u.b.pid), &u.a.owner)
+            }
+            (View::Listeners, Some(r)) => (r.listeners[i].pid, &r.listeners[i].owner),
+        };
+        Some((pid?, owner.to_string()))
+    }
+
+    /// The sort key of row `i`, column `col`, of the current view.
+    fn sort_key(&self, i: usize, col: usize, now: Instant) -> Key<'_> {
+        let Some(r) = &self.report else {
+            return match self.view {
+                View::Closed => closed_key(&self.closed[i], col, now),
+                _ => Key::Num(0.0),
+            };
+        };
+        let secs = r.interval_s.max(1e-6);
+        match self.view {
+            View::Processes => {
+                let p = &r.processes[i];
+                let n = |k: &str| p.sockets.get(k).copied().unwrap_or(0) as f64;
+                Key::Num(match col {
+                    0 => return Key::Text(&p.owner),
+                    1 => n("tcp"),
+                    2 => n("udp"),
+                    3 => n("unix") + n("unix-dgram") + n("seqpacket"),
+                    4 => p.rx_rate,
+                    5 => p.tx_rate,
+                    6 => p.retrans as f64,
+                    7 => p.recv_q as f64,
+                    8 => p.send_q as f64,
+                    9 => p.opened as f64 / secs,
+                    _ => p.closed as f64 / secs,
+                })
+            }
+            View::Connections => {
+                let c = &r.connections[i];
+                Key::Num(match col {
+                    0 => return Key::Addr(&c.local),
+                    1 => return Key::Addr(&c.remote),
+                    2 => return Key::Text(&c.owner),
+                    3 => c.rx_rate,
+                    4 => c.tx_rate,
+                    5 => c.rtt_ms.unwrap_or(0.0),
+                    6 => f64::from(c.cwnd.unwrap_or(0)),
+                    7 => c.retrans as f64,
+                    8 => c.recv_q as f64,
+                    9 => c.send_q as f64,
+                    10 => c.idle_s.unwrap_or(0.0),
+                    11 => c.rwnd_limited.unwrap_or(0.0),
+                    _ => c.sndbuf_limited.unwrap_or(0.0),
+                })
+            }
+            View::Unix => {
+                let u = &r.unix_pairs[i];
+                match col {
+                    0 => Key::Text(&u.a.owner),
+                    1 => Key::Num(u.a.queued as f64),
+                    2 => Key::Text(&u.b.owner),
+                    3 => Key::Num(u.b.queued as f64),
+                    4 => Key::Num(stalled_for(u).unwrap_or(-1.0)),
+                    5 => Key::Text(u.kind),
+                    _ => Key::Text(pair_name(u)),
+                }
+            }
+            View::Listeners => {
+                let l = &r.listeners[i];
+                match col {
+                    0 => Key::Text(l.kind),
+                    1 => Key::Addr(&l.local),
+                    2 => Key::Text(&l.owner),
+                    3 => Key::Num(l.accept_queue as f64),
+                    4 => Key::Num(l.backlog as f64),
+                    5 => Key::Num(full(l.accept_queue, l.backlog)),
+                    _ => Key::Num(l.accepted_rate),
+                }
+            }
+            View::Closed => closed_key(&self.closed[i], col, now),
+        }
+    }
+
+    /// The cells of row `i` of the current view, as drawn.
+    fn cells(&self, i: usize, now: Instant) -> Vec<String> {
+        if self.view == View::Closed {
+            let c = &self.closed[i];
+            let r = &c.row;
+            let opt = |v: Option<u64>| v.map_or("-".into(), bytes);
+            return vec![
+                seconds(now.duration_since(c.at).as_secs_f64()),
+                r.local.to_string(),
+                r.remote.to_string(),
+                r.owner.to_string(),
+                opt(r.rx_bytes),
+                opt(r.tx_bytes),
+                r.rtt_ms.map_or("-".into(), ms),
+                r.retrans.map_or("-".into(), |v| v.to_string()),
+            ];
+        }
         let Some(r) = &self.report else {
             return Vec::new();
         };
         let secs = r.interval_s.max(1e-6);
-        let now = Instant::now();
-        let mut rows: Vec<Line_> = match self.view {
-            View::Processes => r
-                .processes
-                .iter()
-                .map(|p| {
-                    let n = |k: &str| p.sockets.get(k).copied().unwrap_or(0);
-                    let unix = n("unix") + n("unix-dgram") + n("seqpacket");
-                    let nums = [
-                        n("tcp") as f64,
-                        n("udp") as f64,
-                        unix as f64,
-                        p.rx_rate,
-                        p.tx_rate,
-                        p.retrans as f64,
-                        p.recv_q as f64,
-                        p.send_q as f64,
-                        p.opened as f64 / secs,
-                        p.closed as f64 / secs,
-                    ];
-                    let mut cells = vec![p.owner.clone()];
-                    cells.extend([
-                        n("tcp").to_string(),
-                        n("udp").to_string(),
-                        unix.to_string(),
-                        rate(p.rx_rate),
-                        rate(p.tx_rate),
-                        p.retrans.to_string(),
-                        bytes(p.recv_q),
-                        bytes(p.send_q),
-                        per_second(nums[8]),
-                        per_second(nums[9]),
-                    ]);
-                    let mut keys = vec![Key::Text(p.owner.clone())];
-                    keys.extend(nums.into_iter().map(Key::Num));
-                    Line_ {
-                        cells,
-                        keys,
-                        pid: p.pid,
-                    }
-                })
-                .collect(),
-            View::Connections => r
-                .connections
-                .iter()
-                .map(|c| {
-                    let pct =
-                        |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.0}", v * 100.0));
-                    Line_ {
-                        cells: vec![
-                            c.local.clone(),
-                            c.remote.clone(),
-                            c.owner.clone(),
-                            rate(c.rx_rate),
-                            rate(c.tx_rate),
-                            c.rtt_ms.map_or("-".into(), ms),
-                            c.cwnd.map_or("-".into(), |v| v.to_string()),
-                            c.retrans.to_string(),
-                            bytes(c.recv_q),
-                            bytes(c.send_q),
-                            c.idle_s.map_or("-".into(), seconds),
-                            pct(c.rwnd_limited),
-                            pct(c.sndbuf_limited),
-                        ],
-                        keys: vec![
-                            Key::Text(c.local.clone()),
-                            Key::Text(c.remote.clone()),
-                            Key::Text(c.owner.clone()),
-                            Key::Num(c.rx_rate),
-                            Key::Num(c.tx_rate),
-                            Key::Num(c.rtt_ms.unwrap_or(0.0)),
-                            Key::Num(f64::from(c.cwnd.unwrap_or(0))),
-                            Key::Num(c.retrans as f64),
-                            Key::Num(c.recv_q as f64),
-                            Key::Num(c.send_q as f64),
-                            Key::Num(c.idle_s.unwrap_or(0.0)),
-                            Key::Num(c.rwnd_limited.unwrap_or(0.0)),
-                            Key::Num(c.sndbuf_limited.unwrap_or(0.0)),
-                        ],
-                        pid: c.pid,
-                    }
-                })
-                .collect(),
-            View::Unix => r
-                .unix_pairs
-                .iter()
-                .map(|u| {
-                    let stalled = [&u.a, &u.b]
-                        .iter()
-                        .filter_map(|e| e.stalled_for_s)
-                        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
-                    let name =
-                        u.a.name
-                            .clone()
-                            .or_else(|| u.b.name.clone())
-                            .unwrap_or_default();
-                    Line_ {
-                        cells: vec![
-                            u.a.owner.clone(),
-                            bytes(u.a.queued),
-                            u.b.owner.clone(),
-                            bytes(u.b.queued),
-                            stalled.map_or("-".into(), seconds),
-                            u.kind.to_string(),
-                            name.clone(),
-                        ],
-                        keys: vec![
-                            Key::Text(u.a.owner.clone()),
-                            Key::Num(u.a.queued as f64),
-                            Key::Text(u.b.owner.clone()),
-                            Key::Num(u.b.queued as f64),
-                            Key::Num(stalled.unwrap_or(-1.0)),
-                            Key::Text(u.kind.to_string()),
-                            Key::Text(name),
-                        ],
-                        pid: u.a.pid.or(u.b.pid),
-                    }
-                })
-                .filter(|l| {
-                    // A pair belongs to a drilled process if either end is its.
-                    let Some((pid, _)) = &self.drill else {
-                        return true;
-                    };
-                    r.unix_pairs.iter().any(|u| {
-                        (u.a.pid == Some(*pid) || u.b.pid == Some(*pid))
-                            && u.a.owner == l.cells[0]
-                            && u.b.owner == l.cells[2]
-                    })
-                })
-                .collect(),
-            View::Listeners => r
-                .listeners
-                .iter()
-                .map(|l| {
-                    let full = if l.backlog > 0 {
-                        l.accept_queue as f64 / l.backlog as f64
-                    } else {
-                        0.0
-                    };
-                    Line_ {
-                        cells: vec![
-                            l.kind.to_string(),
-                            l.local.clone(),
-                            l.owner.clone(),
-                            l.accept_queue.to_string(),
-                            l.backlog.to_string(),
-                            format!("{:.0}", full * 100.0),
-                            if l.kind == "tcp" {
-                                per_second(l.accepted_rate)
-                            } else {
-                                "-".into()
-                            },
-                        ],
-                        keys: vec![
-                            Key::Text(l.kind.to_string()),
-                            Key::Text(l.local.clone()),
-                            Key::Text(l.owner.clone()),
-                            Key::Num(l.accept_queue as f64),
-                            Key::Num(l.backlog as f64),
-                            Key::Num(full),
-                            Key::Num(l.accepted_rate),
-                        ],
-                        pid: l.pid,
-                    }
-                })
-                .collect(),
-            View::Closed => self
-                .closed
-                .iter()
-                .map(|c| {
-                    let ago = now.duration_since(c.at).as_secs_f64();
-                    let r = &c.row;
-                    let opt = |v: Option<u64>| v.map_or("-".into(), bytes);
-                    Line_ {
-                        cells: vec![
-                            seconds(ago),
-                            r.local.clone(),
-                            r.remote.clone(),
-                            r.owner.clone(),
-                            opt(r.rx_bytes),
-                            opt(r.tx_bytes),
-                            r.rtt_ms.map_or("-".into(), ms),
-                            r.retrans.map_or("-".into(), |v| v.to_string()),
-                        ],
-                        keys: vec![
-                            // Newest first by default: "largest" is the most recent.
-                            Key::Num(-ago),
-                            Key::Text(r.local.clone()),
-                            Key::Text(r.remote.clone()),
-                            Key::Text(r.owner.clone()),
-                            Key::Num(r.rx_bytes.unwrap_or(0) as f64),
-                            Key::Num(r.tx_bytes.unwrap_or(0) as f64),
-                            Key::Num(r.rtt_ms.unwrap_or(0.0)),
-                            Key::Num(f64::from(r.retrans.unwrap_or(0))),
-                        ],
-                        pid: r.pid,
-                    }
-                })
-                .collect(),
-        };
-        if let Some((pid, _)) = &self.drill {
-            if self.view != View::Unix {
-                rows.retain(|l| l.pid == Some(*pid));
+        match self.view {
+            View::Processes => {
+                let p = &r.processes[i];
+                let n = |k: &str| p.sockets.get(k).copied().unwrap_or(0);
+                vec![
+                    p.owner.to_string(),
+                    n("tcp").to_string(),
+                    n("udp").to_string(),
+                    (n("unix") + n("unix-dgram") + n("seqpacket")).to_string(),
+                    rate(p.rx_rate),
+                    rate(p.tx_rate),
+                    p.retrans.to_string(),
+                    bytes(p.recv_q),
+                    bytes(p.send_q),
+                    per_second(p.opened as f64 / secs),
+                    per_second(p.closed as f64 / secs),
+                ]
             }
+            View::Connections => {
+                let c = &r.connections[i];
+                let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.0}", v * 100.0));
+                vec![
+                    c.local.to_string(),
+                    c.remote.to_string(),
+                    c.owner.to_string(),
+                    rate(c.rx_rate),
+                    rate(c.tx_rate),
+                    c.rtt_ms.map_or("-".into(), ms),
+                    c.cwnd.map_or("-".into(), |v| v.to_string()),
+                    c.retrans.to_string(),
+                    bytes(c.recv_q),
+                    bytes(c.send_q),
+                    c.idle_s.map_or("-".into(), seconds),
+                    pct(c.rwnd_limited),
+                    pct(c.sndbuf_limited),
+                ]
+            }
+            View::Unix => {
+                let u = &r.unix_pairs[i];
+                vec![
+                    u.a.owner.to_string(),
+                    bytes(u.a.queued),
+                    u.b.owner.to_string(),
+                    bytes(u.b.queued),
+                    stalled_for(u).map_or("-".into(), seconds),
+                    u.kind.to_string(),
+                    pair_name(u).to_string(),
+                ]
+            }
+            View::Listeners => {
+                let l = &r.listeners[i];
+                vec![
+                    l.kind.to_string(),
+                    l.local.to_string(),
+                    l.owner.to_string(),
+                    l.accept_queue.to_string(),
+                    l.backlog.to_string(),
+                    format!("{:.0}", full(l.accept_queue, l.backlog) * 100.0),
+                    if l.kind == "tcp" {
+                        per_second(l.accepted_rate)
+                    } else {
+                        "-".into()
+                    },
+                ]
+            }
+            View::Closed => unreachable!("drawn above"),
         }
+    }
+
+    /// The rows of the current view, as indices into its list: only the drilled process's,
+    /// sorted by the chosen column, ties broken by the columns from the left. Nothing is
+    /// formatted here: a view can hold every connection of the host, and a screen shows a
+    /// few of them (`cells`).
+    fn order(&self, now: Instant) -> Vec<usize> {
+        let mut order: Vec<usize> = match &self.drill {
+            Some((pid, _)) => (0..self.len()).filter(|&i| self.belongs(i, *pid)).collect(),
+            None => (0..self.len()).collect(),
+        };
         let (col, reversed) = self.sort[self.view.index()];
-        rows.sort_by(|a, b| {
-            let o = match (&a.keys[col], &b.keys[col]) {
-                (Key::Num(x), Key::Num(y)) => y.total_cmp(x),
-                (Key::Text(x), Key::Text(y)) => x.cmp(y),
-                _ => std::cmp::Ordering::Equal,
-            };
-            let o = o.then_with(|| a.cells.cmp(&b.cells));
+        let ncols = self.view.columns().len();
+        order.sort_by(|&a, &b| {
+            let o = self.sort_key(a, col, now).cmp(&self.sort_key(b, col, now));
+            let o = (0..ncols).fold(o, |o, c| {
+                o.then_with(|| self.sort_key(a, c, now).cmp(&self.sort_key(b, c, now)))
+            });
             if reversed {
                 o.reverse()
             } else {
                 o
             }
         });
-        rows
+        order
     }
 
     /// Draw the whole screen.
@@ -660,21 +664,72 @@ impl Screen {
             }
         }))
         .style(Style::default().add_modifier(Modifier::BOLD));
-        let rows = self.rows();
-        let n = rows.len();
-        let body = rows.into_iter().map(|l| Row::new(l.cells));
+        let now = Instant::now();
+        let order = self.order(now);
+        let n = order.len();
+        // Keep a row selected: the last one if rows went away, the first when there were none.
+        let selected = match self.table.selected() {
+            Some(i) if i >= n && n > 0 => n - 1,
+            Some(i) => i,
+            None => 0,
+        };
+        self.table.select(Some(selected));
+        // Only the rows that fit below the header are made; the window moves as ratatui's
+        // own would, just enough to keep the selection on screen.
+        let height = usize::from(area.height.saturating_sub(1));
+        let mut offset = self.table.offset().min(n.saturating_sub(1));
+        if selected < offset {
+            offset = selected;
+        } else if height > 0 && selected >= offset + height {
+            offset = selected + 1 - height;
+        }
+        *self.table.offset_mut() = offset;
+        let shown = &order[offset.min(n)..(offset + height).min(n)];
+        let body = shown.iter().map(|&i| Row::new(self.cells(i, now)));
         let widths = columns.iter().map(|(_, w)| Constraint::Length(*w));
         let table = Table::new(body, widths)
             .header(header)
             .column_spacing(1)
             .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
-        // Keep a row selected: the last one if rows went away, the first when there were none.
-        match self.table.selected() {
-            Some(i) if i >= n && n > 0 => self.table.select(Some(n - 1)),
-            None => self.table.select(Some(0)),
-            _ => {}
-        }
-        f.render_stateful_widget(table, area, &mut self.table);
+        let mut window = TableState::default().with_selected((n > 0).then(|| selected - offset));
+        f.render_stateful_widget(table, area, &mut window);
+    }
+}
+
+/// The longest a reader of the pair has been stalled, if one is.
+fn stalled_for(u: &UnixPair) -> Option<f64> {
+    [&u.a, &u.b]
+        .iter()
+        .filter_map(|e| e.stalled_for_s)
+        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))
+}
+
+/// The pair's name: either end's.
+fn pair_name(u: &UnixPair) -> &str {
+    u.a.name.as_deref().or(u.b.name.as_deref()).unwrap_or("")
+}
+
+/// How full an accept queue is, 0 to 1.
+fn full(queue: u64, backlog: u64) -> f64 {
+    if backlog > 0 {
+        queue as f64 / backlog as f64
+    } else {
+        0.0
+    }
+}
+
+fn closed_key(c: &Closed, col: usize, now: Instant) -> Key<'_> {
+    let r = &c.row;
+    match col {
+        // Newest first by default: "largest" is the most recent.
+        0 => Key::Num(-now.duration_since(c.at).as_secs_f64()),
+        1 => Key::Addr(&r.local),
+        2 => Key::Addr(&r.remote),
+        3 => Key::Text(&r.owner),
+        4 => Key::Num(r.rx_bytes.unwrap_or(0) as f64),
+        5 => Key::Num(r.tx_bytes.unwrap_or(0) as f64),
+        6 => Key::Num(r.rtt_ms.unwrap_or(0.0)),
+        _ => Key::Num(f64::from(r.retrans.unwrap_or(0))),
     }
 }
 
@@ -720,7 +775,7 @@ mod tests {
     use super::*;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
-    use sockbox_net::observe::top::{ConnectionRow, ProcessRow};
+    use sockbox_net::observe::top::{ConnectionRow, ProcessRow, UnixEnd};
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
@@ -730,16 +785,26 @@ mod tests {
         let p = |pid: u32, comm: &str, tx: f64| ProcessRow {
             pid: Some(pid),
             comm: Some(comm.into()),
-            owner: format!("{comm} ({pid})"),
+            owner: format!("{comm} ({pid})").into(),
             tx_rate: tx,
             ..ProcessRow::default()
         };
-        let c = |port: u16, pid: u32, tx: f64| ConnectionRow {
+        let c = conn;
+        Report {
+            interval_s: 1.0,
+            processes: vec![p(10, "slow", 10.0), p(20, "fast", 5e6)],
+            connections: vec![c(1000, 10, 10.0), c(2000, 20, 5e6)],
+            ..Report::default()
+        }
+    }
+
+    fn conn(port: u16, pid: u32, tx: f64) -> ConnectionRow {
+        ConnectionRow {
             cookie: u64::from(port),
-            local: format!("127.0.0.1:{port}"),
-            remote: "127.0.0.1:80".into(),
+            local: std::net::SocketAddr::from(([127, 0, 0, 1], port)).into(),
+            remote: std::net::SocketAddr::from(([127, 0, 0, 1], 80)).into(),
             state: "established",
-            owner: format!("p ({pid})"),
+            owner: format!("p ({pid})").into(),
             pid: Some(pid),
             rx_rate: 0.0,
             tx_rate: tx,
@@ -753,12 +818,6 @@ mod tests {
             idle_s: Some(0.0),
             rwnd_limited: None,
             sndbuf_limited: Some(0.25),
-        };
-        Report {
-            interval_s: 1.0,
-            processes: vec![p(10, "slow", 10.0), p(20, "fast", 5e6)],
-            connections: vec![c(1000, 10, 10.0), c(2000, 20, 5e6)],
-            ..Report::default()
         }
     }
 
@@ -808,6 +867,94 @@ mod tests {
         s.key(key(KeyCode::Esc));
         let text = screen_text(&mut s, 120, 20);
         assert!(text.contains("127.0.0.1:2000"), "{text}");
+    }
+
+    /// The screen line showing `needle`, and whether it is drawn selected.
+    fn line_with(t: &Terminal<TestBackend>, needle: &str) -> Option<(String, bool)> {
+        let buf = t.backend().buffer();
+        let area = buf.area;
+        (0..area.height).find_map(|y| {
+            let line: String = (0..area.width).map(|x| buf[(x, y)].symbol()).collect();
+            line.contains(needle).then(|| {
+                let selected = buf[(0, y)].modifier.contains(Modifier::REVERSED);
+                (line.trim_end().to_string(), selected)
+            })
+        })
+    }
+
+    /// A view of thousands of rows draws the screenful around the selection: the busiest
+    /// first, ties by address (port 9 before port 10), paging down moves the window with the
+    /// selection, Home goes back.
+    #[test]
+    fn a_long_view_draws_the_rows_around_the_selection() {
+        let mut r = report();
+        r.connections = (1..=5000u16)
+            .map(|p| conn(p, 10, if p == 4321 { 9e6 } else { 0.0 }))
+            .collect();
+        let mut s = Screen::new(Duration::from_secs(1), String::new());
+        s.update(r, Instant::now());
+        s.key(key(KeyCode::Char('2')));
+        let mut t = Terminal::new(TestBackend::new(120, 20)).unwrap();
+        t.draw(|f| s.draw(f)).unwrap();
+        let (first, selected) = line_with(&t, "127.0.0.1:4321 ").expect("the busiest row");
+        assert!(selected, "{first}");
+        assert!(line_with(&t, "127.0.0.1:9 ").is_some());
+        assert!(line_with(&t, "127.0.0.1:10 ").is_some());
+        assert!(line_with(&t, "127.0.0.1:300 ").is_none());
+
+        // Row 0 is port 4321, row k after it port k: 30 pages of 10 select port 300.
+        for _ in 0..30 {
+            s.key(key(KeyCode::PageDown));
+        }
+        t.draw(|f| s.draw(f)).unwrap();
+        let (row, selected) = line_with(&t, "127.0.0.1:300 ").expect("the selected row");
+        assert!(selected, "{row}");
+        assert!(!line_with(&t, "127.0.0.1:299 ").unwrap().1);
+        assert!(line_with(&t, "127.0.0.1:4321 ").is_none());
+
+        // Past the end: the last row stays selected.
+        for _ in 0..600 {
+            s.key(key(KeyCode::PageDown));
+        }
+        t.draw(|f| s.draw(f)).unwrap();
+        assert!(line_with(&t, "127.0.0.1:5000 ").unwrap().1);
+
+        s.key(key(KeyCode::Home));
+        t.draw(|f| s.draw(f)).unwrap();
+        assert!(line_with(&t, "127.0.0.1:4321 ").unwrap().1);
+    }
+
+    /// Drilled into a process, the Unix view keeps the pairs either end of which is its.
+    #[test]
+    fn the_unix_view_drilled_keeps_pairs_with_either_end() {
+        let end = |pid: u32, inode: u64| UnixEnd {
+            inode,
+            owner: format!("p ({pid})").into(),
+            pid: Some(pid),
+            name: None,
+            queued: inode,
+            stalled: false,
+            stalled_for_s: None,
+        };
+        let pair = |a: UnixEnd, b: UnixEnd| UnixPair {
+            kind: "unix",
+            a,
+            b,
+            stalled: false,
+        };
+        let mut r = report();
+        r.unix_pairs = vec![
+            pair(end(1, 101), end(10, 102)),
+            pair(end(2, 201), end(3, 202)),
+            pair(end(10, 301), end(4, 302)),
+        ];
+        let mut s = Screen::new(Duration::from_secs(1), String::new());
+        s.update(r, Instant::now());
+        s.key(key(KeyCode::Char('3')));
+        s.drill = Some((10, "p (10)".into()));
+        let text = screen_text(&mut s, 120, 20);
+        assert!(text.contains("p (1)") && text.contains("p (4)"), "{text}");
+        assert!(!text.contains("p (2)"), "{text}");
     }
 
     #[test]

@@ -720,8 +720,8 @@ mod tests {
     fn the_listing_shows_processes_and_both_ends() {
         let mut a = tcp("127.0.0.1:5000", "127.0.0.1:80", State::Established);
         let mut b = tcp("127.0.0.1:80", "127.0.0.1:5000", State::Established);
-        a.owners = vec![Owner { pid: 10, fd: 3 }];
-        b.owners = vec![Owner { pid: 20, fd: 4 }];
+        a.owners = [Owner { pid: 10, fd: 3 }].into_iter().collect();
+        b.owners = [Owner { pid: 20, fd: 4 }].into_iter().collect();
         a.peer = Some(PeerLink::Socket(1));
         b.peer = Some(PeerLink::Socket(0));
         let proc = |pid, name: &str| {

@@ -237,7 +237,7 @@ mod tests {
             ..Default::default()
         };
         let mut e = tcp("0.0.0.0:80", "0.0.0.0:0", State::Listen);
-        e.owners = vec![Owner { pid: 7, fd: 3 }];
+        e.owners = [Owner { pid: 7, fd: 3 }].into_iter().collect();
         let procs = HashMap::from([(
             7,
             Process {

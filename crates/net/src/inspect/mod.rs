@@ -382,6 +382,10 @@ pub struct TcpInfo {
     pub sndbuf_limited_us: Option<u64>,
 }
 
+/// The processes holding a socket, sorted by pid then descriptor. One owner, the usual case,
+/// is kept inline: a refresh of `top` made and freed one list per socket otherwise.
+pub type Owners = smallvec::SmallVec<[Owner; 1]>;
+
 /// A process holding a socket: `pid` has it open as descriptor `fd`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Owner {
@@ -455,7 +459,7 @@ pub struct SocketEntry {
     /// TCP with `--extended` (boxed: most sockets have none, and entries stay small).
     pub tcp_info: Option<Box<TcpInfo>>,
     /// Processes holding the socket (filled by the `/proc` walk).
-    pub owners: Vec<Owner>,
+    pub owners: Owners,
     /// The other end on this host (filled by the peer join).
     pub peer: Option<PeerLink>,
     pub source: Source,
@@ -494,7 +498,7 @@ impl SocketEntry {
             vfs: None,
             protocol: None,
             tcp_info: None,
-            owners: Vec::new(),
+            owners: Owners::new(),
             peer: None,
             source: Source::Diag,
         }
@@ -534,6 +538,13 @@ pub struct Query {
     pub peers: bool,
     /// tcp_info for TCP (`--extended`).
     pub extended: bool,
+    /// Leave out TCP's TIME-WAIT and SYN-RECV entries, asked of the kernel
+    /// ([`netlink::Ask::skip_mini_sockets`]): `top` shows nothing of sockets no process holds
+    /// and without `tcp_info`.
+    pub skip_mini_sockets: bool,
+    /// Link no TCP or UDP ends (`top` shows no peers): only Unix sockets are joined, which
+    /// `top`'s pairs need. Saves a map of every connection's 4-tuple.
+    pub skip_inet_peers: bool,
 }
 
 /// A family that could not be dumped through sock_diag.
@@ -577,16 +588,58 @@ pub fn snapshot(query: &Query) -> Result<Snapshot> {
     snapshot_owned_by(query, None)
 }
 
-/// [`snapshot`] for a caller that dumps again and again: owners come from `index`, which walks
-/// `/proc` in full only at the start and now and then, incrementally otherwise.
-pub fn snapshot_indexed(query: &Query, index: &mut proc::Index) -> Result<Snapshot> {
-    snapshot_owned_by(query, Some(index))
+/// [`snapshot`] again and again (`top`, the exporter): the sock_diag sockets stay open from
+/// one snapshot to the next, and owners come from an [`proc::Index`], which walks `/proc` in
+/// full only at the start and now and then, incrementally otherwise.
+#[derive(Debug, Default)]
+pub struct Sampler {
+    pub index: proc::Index,
+    /// When the last snapshot's dumps ended: the moment its counters describe, which the
+    /// `/proc` walk after them (long when it is a full one) must not shift.
+    pub dumped_at: Option<std::time::Instant>,
+    dumper: netlink::Dumper,
+}
+
+impl Sampler {
+    /// The sockets of the host now, as `query` asks.
+    pub fn snapshot(&mut self, query: &Query) -> Result<Snapshot> {
+        let kinds = query.kinds.or_all();
+        let ask = netlink::Ask {
+            tcp_info: query.extended,
+            skip_mini_sockets: query.skip_mini_sockets,
+        };
+        let dumped = self.dumper.dump_kinds(kinds, ask)?;
+        self.dumped_at = Some(std::time::Instant::now());
+        build(query, dumped, Some(&mut self.index))
+    }
+
+    /// Hand back a snapshot no longer needed: the next one is read into its memory.
+    pub fn recycle(&mut self, snap: Snapshot) {
+        self.dumper.recycle(snap.sockets);
+    }
 }
 
 fn snapshot_owned_by(query: &Query, index: Option<&mut proc::Index>) -> Result<Snapshot> {
+    let ask = netlink::Ask {
+        tcp_info: query.extended,
+        skip_mini_sockets: query.skip_mini_sockets,
+    };
+    let dumped = netlink::Dumper::default().dump_kinds(query.kinds.or_all(), ask)?;
+    build(query, dumped, index)
+}
+
+/// Peers, filters and owners of dumped sockets.
+fn build(
+    query: &Query,
+    (mut sockets, fallbacks): (Vec<SocketEntry>, Vec<Fallback>),
+    index: Option<&mut proc::Index>,
+) -> Result<Snapshot> {
     let kinds = query.kinds.or_all();
-    let (mut sockets, fallbacks) = netlink::dump_kinds(kinds, query.extended)?;
-    peers::join(&mut sockets);
+    if query.skip_inet_peers {
+        peers::join_unix(&mut sockets);
+    } else {
+        peers::join(&mut sockets);
+    }
 
     // Filters on the socket alone first: they decide what the /proc walk must find.
     let mut shown: Vec<usize> = (0..sockets.len())
@@ -701,6 +754,63 @@ mod tests {
         );
         assert_eq!(UnixName::Abstract(b"x\0y".to_vec()).to_string(), "@x\\x00y");
         assert_eq!(UnixName::Abstract(vec![0xff, b'a']).to_string(), "@\\xffa");
+    }
+
+    /// What `top` asks for: Unix pairs linked but no TCP ends, no TIME-WAIT entries; a
+    /// plain snapshot has both.
+    #[test]
+    fn a_sampler_asked_as_top_asks_skips_tcp_peers_and_time_wait() {
+        use std::io::Read;
+        use std::net::{TcpListener, TcpStream};
+        let ino = |fd: &dyn std::os::fd::AsFd| nix::sys::stat::fstat(fd).unwrap().st_ino;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        // A connection closed by its client first: the client's end waits in TIME-WAIT.
+        let closed = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let port = closed.local_addr().unwrap().port();
+        let (mut closed_s, _) = l.accept().unwrap();
+        drop(closed);
+        assert_eq!(closed_s.read(&mut [0u8; 1]).unwrap(), 0);
+        drop(closed_s);
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let kinds = KindSet::default().with(Kind::Tcp).with_unix();
+        let time_wait = |snap: &Snapshot| {
+            snap.sockets
+                .iter()
+                .any(|e| e.state == State::TimeWait && e.local.port() == Some(port))
+        };
+        let entry = |snap: &Snapshot, inode: u64| {
+            snap.sockets
+                .iter()
+                .find(|e| e.inode == inode)
+                .cloned()
+                .unwrap()
+        };
+
+        let plain = snapshot(&Query {
+            kinds,
+            ..Query::default()
+        })
+        .unwrap();
+        assert!(time_wait(&plain), "no TIME-WAIT entry for port {port}");
+        assert!(entry(&plain, ino(&c)).peer.is_some());
+        assert!(entry(&plain, ino(&s)).peer.is_some());
+
+        let as_top = Sampler::default()
+            .snapshot(&Query {
+                kinds,
+                skip_mini_sockets: true,
+                skip_inet_peers: true,
+                ..Query::default()
+            })
+            .unwrap();
+        assert!(!time_wait(&as_top));
+        assert_eq!(entry(&as_top, ino(&c)).peer, None);
+        assert!(matches!(
+            entry(&as_top, ino(&a)).peer,
+            Some(PeerLink::Socket(_))
+        ));
     }
 
     #[test]

@@ -20,7 +20,9 @@ pub fn join(sockets: &mut [SocketEntry]) {
     join_inet(sockets);
 }
 
-fn join_unix(sockets: &mut [SocketEntry]) {
+/// Set `peer` on the Unix sockets whose other end is on this host (the Unix half of
+/// [`join`]).
+pub fn join_unix(sockets: &mut [SocketEntry]) {
     let by_inode: FxHashMap<u64, usize> = sockets
         .iter()
         .enumerate()

@@ -19,7 +19,7 @@ use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::Mode;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{Owner, Process};
+use super::{Owner, Owners, Process};
 use crate::error::io_err;
 use crate::Result;
 
@@ -38,7 +38,7 @@ pub enum Scope {
 #[derive(Clone, Debug, Default)]
 pub struct Walk {
     /// Socket inode -> the processes holding it (sorted by pid, then fd).
-    pub owners: FxHashMap<u64, Vec<Owner>>,
+    pub owners: FxHashMap<u64, Owners>,
     /// The processes holding at least one wanted socket, with their names.
     pub processes: HashMap<u32, Process>,
     /// Processes whose descriptors could not be read (permission), skipped.
@@ -85,7 +85,7 @@ pub fn walk(scope: &Scope, wanted: &FxHashSet<u64>) -> Result<Walk> {
     }
 
     let found = read_dirs(&dirs, |inode| wanted.contains(&inode));
-    let mut owners: FxHashMap<u64, Vec<Owner>> = FxHashMap::default();
+    let mut owners: FxHashMap<u64, Owners> = FxHashMap::default();
     for (inode, owner) in found {
         owners.entry(inode).or_default().push(owner);
     }
@@ -116,17 +116,29 @@ pub fn walk(scope: &Scope, wanted: &FxHashSet<u64>) -> Result<Walk> {
 /// incremental one.
 ///
 /// The incremental walk is skipped when every socket asked for already has known owners (or
-/// is known to have none). When some are new, each process's descriptor directory is listed
-/// again (one `getdents` per process, a handful of system calls) but only the descriptors not
-/// known to hold a live socket are read with `readlinkat(2)`: a descriptor number that held a
-/// socket which has since closed is read again, so number reuse after `close` is seen. What
-/// the incremental walk misses until the next full one: a live socket that gains an owner
-/// (passed over a Unix socket, inherited across `fork`) while no new socket appears, and a
+/// is known to have none). When some are new, it looks for them only in the processes that
+/// can hold them: a process not seen before, one whose number of open descriptors changed
+/// (`stat(2)` of `/proc/PID/fd` reports it since Linux 6.2, from the descriptor bitmap), or
+/// one that closed a socket it held (the new one usually takes its number). Their descriptor
+/// directories are listed again, and only the descriptors not known to hold a live socket are
+/// read with `readlinkat(2)`. On an older kernel (no count) every process is listed. What the
+/// incremental walk misses until the next full one: a live socket that gains an owner (passed
+/// over a Unix socket, inherited across `fork`) while no new socket appears; a new socket in a
+/// process that closed as many descriptors that were not sockets as it opened; and a
 /// descriptor moved with `dup2` onto a number that held another live socket.
 #[derive(Debug)]
 pub struct Index {
     /// pid -> descriptor -> socket inode, for the descriptors known to be sockets.
     fds: FxHashMap<u32, FxHashMap<u32, u64>>,
+    /// Every inode in `fds`.
+    known: FxHashSet<u64>,
+    /// pid -> descriptors it had open when its directory was last listed (processes that
+    /// could be read).
+    counts: FxHashMap<u32, u64>,
+    /// Whether `stat` of `/proc/PID/fd` counts descriptors (Linux 6.2+).
+    counts_work: bool,
+    /// The inodes the previous walk was asked for.
+    wanted_before: FxHashSet<u64>,
     /// Inodes looked for and held by no readable process.
     ownerless: FxHashSet<u64>,
     names: HashMap<u32, String>,
@@ -144,8 +156,10 @@ pub enum WalkKind {
     /// Every descriptor of every process read.
     #[default]
     Full,
-    /// Descriptor directories listed, only descriptors not known read.
+    /// Some processes' descriptor directories listed, only descriptors not known read.
     Incremental {
+        /// Processes listed (the others' descriptor counts had not changed).
+        listed: usize,
         /// Descriptors read with `readlinkat(2)`.
         read: usize,
     },
@@ -157,6 +171,10 @@ impl Default for Index {
     fn default() -> Self {
         Index {
             fds: FxHashMap::default(),
+            known: FxHashSet::default(),
+            counts: FxHashMap::default(),
+            counts_work: false,
+            wanted_before: FxHashSet::default(),
             ownerless: FxHashSet::default(),
             names: HashMap::new(),
             unreadable: 0,
@@ -177,20 +195,16 @@ impl Index {
             self.walk_full(wanted)?;
         } else {
             self.ownerless.retain(|i| wanted.contains(i));
-            let known: FxHashSet<u64> = self
-                .fds
-                .values()
-                .flat_map(|m| m.values().copied())
-                .collect();
             let new = wanted
                 .iter()
-                .any(|i| !known.contains(i) && !self.ownerless.contains(i));
+                .any(|i| !self.known.contains(i) && !self.ownerless.contains(i));
             if new {
                 self.walk_incremental(wanted)?;
             } else {
                 self.last = WalkKind::Skipped;
             }
         }
+        self.wanted_before.clone_from(wanted);
         Ok(self.result(wanted))
     }
 
@@ -199,21 +213,51 @@ impl Index {
         // leaves out now may be wanted later.
         let all = walk_all(&Scope::All)?;
         self.fds = all.fds;
+        self.counts = all.counts;
         self.unreadable = all.unreadable;
         self.names = all.names;
-        let found: FxHashSet<u64> = self
-            .fds
-            .values()
-            .flat_map(|m| m.values().copied())
-            .collect();
-        self.ownerless = wanted
-            .iter()
-            .filter(|i| !found.contains(i))
-            .copied()
-            .collect();
+        // We hold descriptors, so a kernel that counts them reports more than 0 for us.
+        self.counts_work = nix::sys::stat::stat("/proc/self/fd").is_ok_and(|st| st.st_size > 0);
+        self.found(wanted);
         self.last_full = Some(std::time::Instant::now());
         self.last = WalkKind::Full;
         Ok(())
+    }
+
+    /// After a walk: the inodes known, and those wanted that no process holds.
+    fn found(&mut self, wanted: &FxHashSet<u64>) {
+        self.known.clear();
+        self.known
+            .extend(self.fds.values().flat_map(|m| m.values().copied()));
+        self.ownerless = wanted
+            .iter()
+            .filter(|i| !self.known.contains(i))
+            .copied()
+            .collect();
+    }
+
+    /// Whether `pid`, which held the sockets `held` at the last walk, may hold a new one: it
+    /// was not seen listed before, its descriptor count changed, or it closed a socket.
+    fn may_have_new(
+        &self,
+        proc_fd: &impl AsFd,
+        pid: u32,
+        held: &FxHashMap<u32, u64>,
+        wanted: &FxHashSet<u64>,
+    ) -> (bool, Option<u64>) {
+        if !self.counts_work {
+            return (true, None);
+        }
+        let Some(&was) = self.counts.get(&pid) else {
+            return (true, None);
+        };
+        let Some(now) = fd_count(proc_fd, pid) else {
+            return (true, None);
+        };
+        let closed_one = held
+            .values()
+            .any(|i| self.wanted_before.contains(i) && !wanted.contains(i));
+        (now != was || closed_one, Some(now))
     }
 
     fn walk_incremental(&mut self, wanted: &FxHashSet<u64>) -> Result<()> {
@@ -225,19 +269,34 @@ impl Index {
         .map_err(|e| io_err("open", "/proc")(e.into()))?;
         let proc_fd = proc_dir.as_fd();
         let mut link = [0u8; 32];
-        let mut read = 0;
-        let mut unreadable = 0;
+        let (mut listed, mut read, mut unreadable) = (0, 0, 0);
         let mut fds: FxHashMap<u32, FxHashMap<u32, u64>> = FxHashMap::default();
+        let mut counts: FxHashMap<u32, u64> = FxHashMap::default();
         for pid in pids(&Scope::All)? {
+            let before = self.fds.remove(&pid).unwrap_or_default();
+            let (changed, count) = self.may_have_new(&proc_fd, pid, &before, wanted);
+            if !changed {
+                if let Some(n) = count {
+                    counts.insert(pid, n);
+                }
+                if !before.is_empty() {
+                    fds.insert(pid, before);
+                }
+                continue;
+            }
+            listed += 1;
             let d = match list_fds(&proc_fd, pid) {
                 Ok(Some(d)) => d,
-                Ok(None) => continue,
+                Ok(None) => {
+                    counts.insert(pid, 0);
+                    continue;
+                }
                 Err(_) => {
                     unreadable += 1;
                     continue;
                 }
             };
-            let before = self.fds.remove(&pid).unwrap_or_default();
+            counts.insert(pid, d.fds.len() as u64);
             let mut now = FxHashMap::default();
             for &fd in &d.fds {
                 // A descriptor that held a socket still alive holds it still (see the type's
@@ -264,24 +323,16 @@ impl Index {
         }
         self.names.retain(|pid, _| fds.contains_key(pid));
         self.fds = fds;
+        self.counts = counts;
         self.unreadable = unreadable;
-        let found: FxHashSet<u64> = self
-            .fds
-            .values()
-            .flat_map(|m| m.values().copied())
-            .collect();
-        self.ownerless = wanted
-            .iter()
-            .filter(|i| !found.contains(i))
-            .copied()
-            .collect();
-        self.last = WalkKind::Incremental { read };
+        self.found(wanted);
+        self.last = WalkKind::Incremental { listed, read };
         Ok(())
     }
 
     /// The cache as a [`Walk`] of the wanted inodes.
     fn result(&self, wanted: &FxHashSet<u64>) -> Walk {
-        let mut owners: FxHashMap<u64, Vec<Owner>> = FxHashMap::default();
+        let mut owners: FxHashMap<u64, Owners> = FxHashMap::default();
         let mut processes = HashMap::new();
         for (&pid, fds) in &self.fds {
             for (&fd, &inode) in fds {
@@ -310,6 +361,8 @@ impl Index {
 /// Every socket descriptor of every process in `scope`, by pid (the full walk of [`Index`]).
 struct AllSockets {
     fds: FxHashMap<u32, FxHashMap<u32, u64>>,
+    /// Descriptors listed per readable process.
+    counts: FxHashMap<u32, u64>,
     names: HashMap<u32, String>,
     unreadable: usize,
 }
@@ -323,11 +376,17 @@ fn walk_all(scope: &Scope) -> Result<AllSockets> {
     .map_err(|e| io_err("open", "/proc")(e.into()))?;
     let proc_fd = proc_dir.as_fd();
     let mut dirs = Vec::new();
+    let mut counts = FxHashMap::default();
     let mut unreadable = 0;
     for pid in pids(scope)? {
         match list_fds(&proc_fd, pid) {
-            Ok(Some(d)) => dirs.push(d),
-            Ok(None) => {}
+            Ok(Some(d)) => {
+                counts.insert(pid, d.fds.len() as u64);
+                dirs.push(d);
+            }
+            Ok(None) => {
+                counts.insert(pid, 0);
+            }
             Err(_) => unreadable += 1,
         }
     }
@@ -342,6 +401,7 @@ fn walk_all(scope: &Scope) -> Result<AllSockets> {
         .collect();
     Ok(AllSockets {
         fds,
+        counts,
         names,
         unreadable,
     })
@@ -444,6 +504,19 @@ fn list_fds(proc_fd: &impl AsFd, pid: u32) -> std::result::Result<Option<FdDir>,
         return Ok(None);
     }
     Ok(Some(FdDir { pid, dir: fd, fds }))
+}
+
+/// The number of descriptors `pid` has open: the size `stat(2)` reports for `/proc/PID/fd`
+/// (Linux 6.2+; 0 before). `None` if the process is gone or may not be looked at.
+fn fd_count(proc_fd: &impl AsFd, pid: u32) -> Option<u64> {
+    let mut path = [0u8; 16];
+    let mut name = itoa_buf(pid);
+    let digits = name.as_cstr().to_bytes();
+    path[..digits.len()].copy_from_slice(digits);
+    path[digits.len()..digits.len() + 3].copy_from_slice(b"/fd");
+    let path = CStr::from_bytes_until_nul(&path).ok()?;
+    let st = nix::sys::stat::fstatat(proc_fd, path, nix::fcntl::AtFlags::empty()).ok()?;
+    u64::try_from(st.st_size).ok()
 }
 
 /// `readlinkat(dir, "FD")`: the inode if the descriptor is a socket.
@@ -568,14 +641,34 @@ mod tests {
         let (c, d) = UnixStream::pair().unwrap();
         let wanted: FxHashSet<u64> = [inode(&a), inode(&c), inode(&d)].into_iter().collect();
         let w = index.walk(&wanted).unwrap();
-        let WalkKind::Incremental { read } = index.last else {
+        let WalkKind::Incremental { listed, read } = index.last else {
             panic!("{:?}", index.last);
         };
         assert!(read >= 2, "{read}");
+        if index.counts_work {
+            // Only processes whose descriptors changed are listed, not every process.
+            let all = pids(&Scope::All).unwrap().len();
+            assert!(listed < all, "listed {listed} of {all} processes");
+        }
         assert_eq!(w.owners[&inode(&c)][0].fd, c.as_raw_fd() as u32);
         assert_eq!(w.owners[&inode(&d)][0].fd, d.as_raw_fd() as u32);
         assert!(!w.owners.contains_key(&old));
         assert_eq!(w.owners[&inode(&a)][0].pid, me);
+
+        // One socket closed and one opened: the same number of descriptors, but the process
+        // closed a socket it held, so it is listed and the new one found.
+        let old = inode(&d);
+        drop(d);
+        let e = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        let wanted: FxHashSet<u64> = [inode(&a), inode(&c), inode(&e)].into_iter().collect();
+        let w = index.walk(&wanted).unwrap();
+        assert!(
+            matches!(index.last, WalkKind::Incremental { .. }),
+            "{:?}",
+            index.last
+        );
+        assert_eq!(w.owners[&inode(&e)][0].fd, e.as_raw_fd() as u32);
+        assert!(!w.owners.contains_key(&old));
     }
 
     #[test]
@@ -605,11 +698,13 @@ mod tests {
         for scope in [Scope::All, Scope::Pids(vec![me])] {
             let w = walk(&scope, &FxHashSet::from_iter([inode])).unwrap();
             assert_eq!(
-                w.owners.get(&inode),
-                Some(&vec![Owner {
-                    pid: me,
-                    fd: fd as u32
-                }]),
+                w.owners.get(&inode).map(|o| o.as_slice()),
+                Some(
+                    &[Owner {
+                        pid: me,
+                        fd: fd as u32
+                    }][..]
+                ),
                 "{scope:?}"
             );
             assert_eq!(w.processes[&me].name, comm(me).unwrap());

@@ -195,9 +195,9 @@ pub struct Metrics {
     /// The sum of what groups outside the top-K grew by, scrape after scrape.
     other: Counts,
     lost_reported: u64,
-    /// Socket owners across scrapes (full `/proc` walk at the start and every 30 s, else
-    /// incremental).
-    index: inspect::proc::Index,
+    /// The sock_diag sockets and socket owners kept across scrapes (full `/proc` walk at the
+    /// start and every 30 s, else incremental).
+    sampler: inspect::Sampler,
 }
 
 impl Metrics {
@@ -314,7 +314,7 @@ impl Metrics {
             exported: HashMap::new(),
             other: Counts::default(),
             lost_reported: 0,
-            index: inspect::proc::Index::default(),
+            sampler: inspect::Sampler::default(),
         })
     }
 
@@ -344,16 +344,14 @@ impl Metrics {
     pub fn scrape(&mut self, format: Format) -> Result<String> {
         let started = Instant::now();
         self.drain_events()?;
-        let snap = inspect::snapshot_indexed(
-            &Query {
-                kinds: KindSet::default().or_all(),
-                processes: true,
-                extended: true,
-                ..Query::default()
-            },
-            &mut self.index,
-        )?;
+        let snap = self.sampler.snapshot(&Query {
+            kinds: KindSet::default().or_all(),
+            processes: true,
+            extended: true,
+            ..Query::default()
+        })?;
         self.update(&snap);
+        self.sampler.recycle(snap);
         self.m.scrape.set(started.elapsed().as_secs_f64());
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)

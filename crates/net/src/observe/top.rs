@@ -8,21 +8,110 @@
 //! connection that opened and closed between the dumps is counted from its destroy event
 //! alone (its owner could not be seen, so it is shown under its uid). No packet is captured.
 //!
-//! Cost per refresh: one sock_diag dump per family; owners from a [`proc::Index`]: a full walk
+//! Cost per refresh: one sock_diag dump per family, through sockets kept open, without
+//! TIME-WAIT or SYN-RECV entries; owners from a [`crate::inspect::proc::Index`]: a full walk
 //! of `/proc/*/fd` at the start and every 30 seconds, in between only when sockets are new,
-//! and then reading only descriptors not known to hold a live socket.
+//! and then only of processes whose descriptors changed.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use rustc_hash::FxHashMap;
+use serde::{Serialize, Serializer};
 
 use super::events::DestroyEvents;
 use crate::inspect::{
-    self, proc, Filter, Kind, KindSet, PeerLink, Query, Snapshot, SockAddr, SocketEntry, State,
+    Filter, Kind, KindSet, PeerLink, Query, Sampler, Snapshot, SockAddr, SocketEntry, State,
     TcpInfo,
 };
 use crate::Result;
+
+/// An address in a report: kept as read, written out (`127.0.0.1:80`, `[::1]:80`, a Unix
+/// name) only when printed, drawn or serialized, since a report holds every connection and a
+/// screen shows a few. Ordered as addresses (IP, then port as a number).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Addr(pub SockAddr);
+
+impl Addr {
+    /// The port of an inet address, if not 0.
+    pub fn port(&self) -> Option<u16> {
+        self.0.port()
+    }
+}
+
+impl From<std::net::SocketAddr> for Addr {
+    fn from(a: std::net::SocketAddr) -> Self {
+        Addr(SockAddr::Inet(a))
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            SockAddr::Inet(s) => write!(f, "{s}"),
+            SockAddr::Unix(Some(n)) => write!(f, "{n}"),
+            SockAddr::Unix(None) => Ok(()),
+            SockAddr::Packet { protocol, ifindex } => write!(f, "0x{protocol:04x}@{ifindex}"),
+            SockAddr::Netlink { portid, .. } => write!(f, "{portid}"),
+        }
+    }
+}
+
+impl Serialize for Addr {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Who a row belongs to, as shown: `comm (pid)`, `uid N`, or `-`. Made once per owner and
+/// shared by its rows (a clone is a reference count).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OwnerName(Arc<str>);
+
+impl std::ops::Deref for OwnerName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OwnerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for OwnerName {
+    fn from(s: &str) -> Self {
+        OwnerName(s.into())
+    }
+}
+
+impl From<String> for OwnerName {
+    fn from(s: String) -> Self {
+        OwnerName(s.into())
+    }
+}
+
+impl Default for OwnerName {
+    fn default() -> Self {
+        OwnerName::from("-")
+    }
+}
+
+impl PartialEq<str> for OwnerName {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl Serialize for OwnerName {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 /// Who a row is about: a process, or (when the owner could not be read) a uid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,7 +128,7 @@ pub struct ProcessRow {
     pub comm: Option<String>,
     pub uid: Option<u32>,
     /// `comm (pid)`, or `uid N`.
-    pub owner: String,
+    pub owner: OwnerName,
     /// Sockets held at the end of the interval, by kind (`tcp`, `unix`, ...).
     pub sockets: BTreeMap<&'static str, u64>,
     /// TCP payload bytes received and sent in the interval.
@@ -62,10 +151,10 @@ pub struct ProcessRow {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ConnectionRow {
     pub cookie: u64,
-    pub local: String,
-    pub remote: String,
+    pub local: Addr,
+    pub remote: Addr,
     pub state: &'static str,
-    pub owner: String,
+    pub owner: OwnerName,
     pub pid: Option<u32>,
     pub rx_rate: f64,
     pub tx_rate: f64,
@@ -90,7 +179,7 @@ pub struct ConnectionRow {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct UnixEnd {
     pub inode: u64,
-    pub owner: String,
+    pub owner: OwnerName,
     pub pid: Option<u32>,
     pub name: Option<String>,
     /// Bytes waiting for this end to read.
@@ -115,8 +204,8 @@ pub struct UnixPair {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ListenerRow {
     pub kind: &'static str,
-    pub local: String,
-    pub owner: String,
+    pub local: Addr,
+    pub owner: OwnerName,
     pub pid: Option<u32>,
     /// Connections waiting to be accepted.
     pub accept_queue: u64,
@@ -132,9 +221,9 @@ pub struct ListenerRow {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ClosedRow {
     pub cookie: u64,
-    pub local: String,
-    pub remote: String,
-    pub owner: String,
+    pub local: Addr,
+    pub remote: Addr,
+    pub owner: OwnerName,
     pub pid: Option<u32>,
     pub uid: Option<u32>,
     pub rx_bytes: Option<u64>,
@@ -190,8 +279,9 @@ pub struct Tracker {
     stall_since: HashMap<u64, Instant>,
     /// `ListenOverflows` at the previous dump.
     overflows: Option<u64>,
-    /// Socket owners across dumps (the `/proc` walk is incremental after the first).
-    index: proc::Index,
+    /// The sock_diag sockets and socket owners kept across dumps (the `/proc` walk is
+    /// incremental after the first).
+    sampler: Sampler,
 }
 
 impl Tracker {
@@ -199,26 +289,28 @@ impl Tracker {
     pub fn start(kinds: KindSet, filter: Filter) -> Result<Self> {
         let kinds = kinds.or_all();
         let events = DestroyEvents::subscribe(kinds)?;
-        let mut index = proc::Index::default();
-        let prev = sample(kinds, &filter, &mut index)?;
+        let mut sampler = Sampler::default();
+        let prev = sample(kinds, &filter, &mut sampler)?;
         crate::narrate!("first sample: {} sockets", prev.shown.len());
         Ok(Tracker {
             kinds,
             filter,
             events,
             prev,
-            prev_at: Instant::now(),
+            prev_at: sampler.dumped_at.unwrap_or_else(Instant::now),
             stall_since: HashMap::new(),
             overflows: listen_overflows(),
-            index,
+            sampler,
         })
     }
 
     /// Take the next dump and compare it with the previous one.
     pub fn refresh(&mut self) -> Result<Report> {
-        let next = sample(self.kinds, &self.filter, &mut self.index)?;
-        crate::narrate!("owners: {:?}", self.index.last);
-        let now = Instant::now();
+        let next = sample(self.kinds, &self.filter, &mut self.sampler)?;
+        crate::narrate!("owners: {:?}", self.sampler.index.last);
+        // The interval is between the dumps, not between the ends of the /proc walks after
+        // them: the first walk reads every descriptor, later ones little or nothing.
+        let now = self.sampler.dumped_at.unwrap_or_else(Instant::now);
         let before_overflows = self.events.overflows;
         let mut destroyed = self.events.drain()?.destroyed;
         // Closes pass the filter as the dumps' sockets do; one whose owner decides and was
@@ -247,7 +339,8 @@ impl Tracker {
             report.totals.listen_overflows = now.saturating_sub(then);
         }
         self.overflows = overflows;
-        self.prev = next;
+        let old = std::mem::replace(&mut self.prev, next);
+        self.sampler.recycle(old);
         self.prev_at = now;
         Ok(report)
     }
@@ -270,17 +363,18 @@ fn parse_listen_overflows(text: &str) -> Option<u64> {
 }
 
 /// One dump of every socket, with tcp_info and owners.
-fn sample(kinds: KindSet, filter: &Filter, index: &mut proc::Index) -> Result<Snapshot> {
-    inspect::snapshot_indexed(
-        &Query {
-            kinds,
-            filter: filter.clone(),
-            processes: true,
-            peers: false,
-            extended: true,
-        },
-        index,
-    )
+fn sample(kinds: KindSet, filter: &Filter, sampler: &mut Sampler) -> Result<Snapshot> {
+    sampler.snapshot(&Query {
+        kinds,
+        filter: filter.clone(),
+        processes: true,
+        peers: false,
+        extended: true,
+        // TIME-WAIT and SYN-RECV entries have no owner and no tcp_info: no view shows them.
+        skip_mini_sockets: true,
+        // Only Unix pairs are shown joined.
+        skip_inet_peers: true,
+    })
 }
 
 fn owner_group(e: &SocketEntry) -> Option<Group> {
@@ -291,28 +385,40 @@ fn owner_group(e: &SocketEntry) -> Option<Group> {
     }
 }
 
-fn owner_name(snap: &Snapshot, g: Option<Group>) -> (String, Option<u32>) {
-    match g {
-        Some(Group::Pid(pid)) => {
-            let comm = snap
-                .processes
-                .get(&pid)
-                .map(|p| p.name.as_str())
-                .unwrap_or("?");
-            (format!("{comm} ({pid})"), Some(pid))
-        }
-        Some(Group::Uid(uid)) => (format!("uid {uid}"), None),
-        None => ("-".to_string(), None),
-    }
+/// Owner names of one snapshot's groups, each made once.
+struct Names<'a> {
+    snap: &'a Snapshot,
+    made: FxHashMap<Option<Group>, OwnerName>,
 }
 
-fn addr(a: &SockAddr) -> String {
-    match a {
-        SockAddr::Inet(s) => s.to_string(),
-        SockAddr::Unix(Some(n)) => n.to_string(),
-        SockAddr::Unix(None) => String::new(),
-        SockAddr::Packet { protocol, ifindex } => format!("0x{protocol:04x}@{ifindex}"),
-        SockAddr::Netlink { portid, .. } => portid.to_string(),
+impl<'a> Names<'a> {
+    fn new(snap: &'a Snapshot) -> Self {
+        Names {
+            snap,
+            made: FxHashMap::default(),
+        }
+    }
+
+    /// `comm (pid)`, `uid N` or `-`, and the pid.
+    fn get(&mut self, g: Option<Group>) -> (OwnerName, Option<u32>) {
+        let pid = match g {
+            Some(Group::Pid(pid)) => Some(pid),
+            _ => None,
+        };
+        let snap = self.snap;
+        let name = self.made.entry(g).or_insert_with(|| match g {
+            Some(Group::Pid(pid)) => {
+                let comm = snap
+                    .processes
+                    .get(&pid)
+                    .map(|p| p.name.as_str())
+                    .unwrap_or("?");
+                format!("{comm} ({pid})").into()
+            }
+            Some(Group::Uid(uid)) => format!("uid {uid}").into(),
+            None => OwnerName::default(),
+        });
+        (name.clone(), pid)
     }
 }
 
@@ -334,6 +440,13 @@ fn is_connection(e: &SocketEntry) -> bool {
     e.kind == Kind::Tcp && e.inode != 0 && !matches!(e.state, State::Listen | State::TimeWait)
 }
 
+/// A process row being summed: sockets are counted by kind in an array (a map entry per
+/// socket cost more than the rest of the row) and put in the row's map at the end.
+struct RowSum {
+    row: ProcessRow,
+    kinds: [u64; Kind::ALL.len()],
+}
+
 /// Compare two dumps `elapsed` apart, with the destroy events received in between.
 pub fn compare(
     before: &Snapshot,
@@ -345,33 +458,40 @@ pub fn compare(
     lost_events: u64,
 ) -> Report {
     let secs = elapsed.as_secs_f64().max(1e-6);
-    let by_cookie_before: HashMap<u64, &SocketEntry> = before
-        .shown()
-        .filter(|e| e.cookie != 0)
-        .map(|e| (e.cookie, e))
-        .collect();
-    let by_cookie_after: HashMap<u64, &SocketEntry> = after
-        .shown()
-        .filter(|e| e.cookie != 0 && e.tcp_info.is_some())
-        .map(|e| (e.cookie, e))
-        .collect();
-    let destroyed_by_cookie: HashMap<u64, &SocketEntry> =
+    // Cookies are looked up for TCP sockets only.
+    let tcp_by_cookie = |snap: &'_ Snapshot, info: bool| {
+        let mut m: FxHashMap<u64, usize> = FxHashMap::default();
+        m.reserve(snap.shown.len() / 2);
+        for &i in &snap.shown {
+            let e = &snap.sockets[i];
+            if e.kind == Kind::Tcp && e.cookie != 0 && (!info || e.tcp_info.is_some()) {
+                m.insert(e.cookie, i);
+            }
+        }
+        m
+    };
+    let by_cookie_before = tcp_by_cookie(before, false);
+    let by_cookie_after = tcp_by_cookie(after, true);
+    let was = |cookie: u64| by_cookie_before.get(&cookie).map(|&i| &before.sockets[i]);
+    let destroyed_by_cookie: FxHashMap<u64, &SocketEntry> =
         destroyed.iter().map(|e| (e.cookie, e)).collect();
+    let mut names_after = Names::new(after);
+    let mut names_before = Names::new(before);
 
-    let mut rows: HashMap<Group, ProcessRow> = HashMap::new();
+    let mut rows: FxHashMap<Group, RowSum> = FxHashMap::default();
     let mut totals = Totals::default();
 
     // Sockets held at the end, and TCP counters since the previous dump.
-    let mut connections = Vec::new();
+    let mut connections = Vec::with_capacity(by_cookie_after.len());
     let mut listeners = Vec::new();
     for e in after.shown() {
         let g = owner_group(e);
-        let (owner, pid) = owner_name(after, g);
         if e.is_listening() && matches!(e.kind, Kind::Tcp | Kind::Unix | Kind::Seqpacket) {
+            let (owner, pid) = names_after.get(g);
             listeners.push(ListenerRow {
                 kind: e.kind.name(),
-                local: addr(&e.local),
-                owner: owner.clone(),
+                local: Addr(e.local.clone()),
+                owner,
                 pid,
                 accept_queue: e.recv_q,
                 backlog: e.send_q,
@@ -381,8 +501,9 @@ pub fn compare(
         }
         let Some(g) = g else { continue };
         totals.sockets += 1;
-        let r = row(&mut rows, g, after);
-        *r.sockets.entry(e.kind.name()).or_default() += 1;
+        let sum = row(&mut rows, g, &mut names_after, after);
+        sum.kinds[e.kind as usize] += 1;
+        let r = &mut sum.row;
         if r.uid.is_none() {
             r.uid = e.uid;
         }
@@ -391,7 +512,7 @@ pub fn compare(
         if !is_connection(e) {
             continue;
         }
-        let prev = by_cookie_before.get(&e.cookie).copied();
+        let prev = was(e.cookie);
         let delta = |f: fn(&SocketEntry) -> Option<u64>| -> u64 {
             let now = f(e).unwrap_or(0);
             match prev.and_then(f) {
@@ -415,10 +536,11 @@ pub fn compare(
             let d = f(info?)?.saturating_sub(f(then?)?);
             Some((d as f64 / (secs * 1e6)).min(1.0))
         };
+        let (owner, pid) = names_after.get(Some(g));
         connections.push(ConnectionRow {
             cookie: e.cookie,
-            local: addr(&e.local),
-            remote: addr(&e.remote),
+            local: Addr(e.local.clone()),
+            remote: Addr(e.remote.clone()),
             state: e.state.name(),
             owner,
             pid,
@@ -444,7 +566,7 @@ pub fn compare(
             continue;
         }
         let Some(g) = owner_group(e) else { continue };
-        let r = row(&mut rows, g, before);
+        let r = &mut row(&mut rows, g, &mut names_before, before).row;
         r.closed += 1;
         totals.closed += 1;
         if let Some(end) = destroyed_by_cookie.get(&e.cookie) {
@@ -459,22 +581,22 @@ pub fn compare(
     // Every TCP close of the interval; those no dump saw opened in it too.
     let mut closed = Vec::new();
     for end in destroyed.iter().filter(|e| e.kind == Kind::Tcp) {
-        let seen = by_cookie_before.get(&end.cookie).copied();
+        let seen = was(end.cookie);
         let opened_in_interval = seen.is_none() && !by_cookie_after.contains_key(&end.cookie);
         let g = match seen {
             Some(e) => owner_group(e),
             None => end.uid.map(Group::Uid),
         };
         let (owner, pid) = match seen {
-            Some(_) => owner_name(before, g),
-            None => owner_name(after, g),
+            Some(_) => names_before.get(g),
+            None => names_after.get(g),
         };
         if opened_in_interval {
             totals.opened += 1;
             totals.closed += 1;
             totals.opened_and_closed += 1;
             if let Some(g) = g {
-                let r = row(&mut rows, g, after);
+                let r = &mut row(&mut rows, g, &mut names_after, after).row;
                 r.opened += 1;
                 r.closed += 1;
                 r.rx_bytes += rx(end).unwrap_or(0);
@@ -485,8 +607,8 @@ pub fn compare(
         let info = end.tcp_info.as_deref();
         closed.push(ClosedRow {
             cookie: end.cookie,
-            local: addr(&end.local),
-            remote: addr(&end.remote),
+            local: Addr(end.local.clone()),
+            remote: Addr(end.remote.clone()),
             owner,
             pid,
             uid: end.uid,
@@ -499,11 +621,13 @@ pub fn compare(
     }
 
     // Unix pairs, once each, with the queue each end has to read.
-    let unix_before: HashMap<u64, &SocketEntry> = before
-        .shown()
-        .filter(|e| e.kind.is_unix())
-        .map(|e| (e.inode, e))
-        .collect();
+    let mut queued_before: FxHashMap<u64, u64> = FxHashMap::default();
+    queued_before.extend(
+        before
+            .shown()
+            .filter(|e| e.kind.is_unix())
+            .map(|e| (e.inode, e.recv_q)),
+    );
     let mut still_stalled = HashMap::new();
     let mut unix_pairs = Vec::new();
     for (i, e) in after.shown.iter().map(|&i| (i, &after.sockets[i])) {
@@ -520,9 +644,8 @@ pub fn compare(
             continue;
         }
         let mut end = |s: &SocketEntry| {
-            let g = owner_group(s);
-            let (owner, pid) = owner_name(after, g);
-            let was = unix_before.get(&s.inode).map(|b| b.recv_q);
+            let (owner, pid) = names_after.get(owner_group(s));
+            let was = queued_before.get(&s.inode).copied();
             let stalled = s.recv_q > 0 && was.is_some_and(|w| w > 0 && s.recv_q >= w);
             let since = stalled.then(|| {
                 *stall_since
@@ -555,7 +678,7 @@ pub fn compare(
     // Accepted per TCP listener: connections to its port new in this dump, and those that
     // opened and closed between the dumps. A listening port is never an ephemeral source
     // port at the same time, so a connection's local port names its listener.
-    let mut new_by_port: HashMap<u16, u64> = HashMap::new();
+    let mut new_by_port: FxHashMap<u16, u64> = FxHashMap::default();
     for e in after.shown().filter(|e| is_connection(e)) {
         if !by_cookie_before.contains_key(&e.cookie) {
             if let Some(p) = e.local.port() {
@@ -575,14 +698,23 @@ pub fn compare(
         if l.kind != "tcp" {
             continue;
         }
-        let port = l.local.rsplit(':').next().and_then(|p| p.parse().ok());
-        if let Some(n) = port.and_then(|p: u16| new_by_port.get(&p)) {
+        if let Some(n) = l.local.port().and_then(|p| new_by_port.get(&p)) {
             l.accepted = *n;
             l.accepted_rate = *n as f64 / secs;
         }
     }
 
-    let mut processes: Vec<ProcessRow> = rows.into_values().collect();
+    let mut processes: Vec<ProcessRow> = rows
+        .into_values()
+        .map(|mut sum| {
+            for (k, &n) in Kind::ALL.iter().zip(&sum.kinds) {
+                if n > 0 {
+                    sum.row.sockets.insert(k.name(), n);
+                }
+            }
+            sum.row
+        })
+        .collect();
     for r in &mut processes {
         r.rx_rate = r.rx_bytes as f64 / secs;
         r.tx_rate = r.tx_bytes as f64 / secs;
@@ -600,10 +732,11 @@ pub fn compare(
             })
             .then_with(|| a.owner.cmp(&b.owner))
     });
-    connections.sort_by(|a, b| {
+    connections.sort_unstable_by(|a, b| {
         (b.rx_rate + b.tx_rate)
             .total_cmp(&(a.rx_rate + a.tx_rate))
             .then_with(|| a.local.cmp(&b.local))
+            .then_with(|| a.cookie.cmp(&b.cookie))
     });
     unix_pairs.sort_by(|a, b| {
         b.stalled
@@ -630,21 +763,25 @@ pub fn compare(
 
 /// The row of `g`, created (named from `snap`) the first time.
 fn row<'a>(
-    rows: &'a mut HashMap<Group, ProcessRow>,
+    rows: &'a mut FxHashMap<Group, RowSum>,
     g: Group,
+    names: &mut Names<'_>,
     snap: &Snapshot,
-) -> &'a mut ProcessRow {
+) -> &'a mut RowSum {
     rows.entry(g).or_insert_with(|| {
-        let (owner, pid) = owner_name(snap, Some(g));
-        ProcessRow {
-            pid,
-            comm: pid.and_then(|p| snap.processes.get(&p).map(|p| p.name.clone())),
-            uid: match g {
-                Group::Uid(u) => Some(u),
-                Group::Pid(_) => None,
+        let (owner, pid) = names.get(Some(g));
+        RowSum {
+            row: ProcessRow {
+                pid,
+                comm: pid.and_then(|p| snap.processes.get(&p).map(|p| p.name.clone())),
+                uid: match g {
+                    Group::Uid(u) => Some(u),
+                    Group::Pid(_) => None,
+                },
+                owner,
+                ..ProcessRow::default()
             },
-            owner,
-            ..ProcessRow::default()
+            kinds: [0; Kind::ALL.len()],
         }
     })
 }
