@@ -6,6 +6,7 @@
 #
 #   bench/tls.sh                              # bulk over TCP and Unix backends, handshakes
 #   ROUNDS=3 BYTES=1073741824 HS_SECONDS=5 bench/tls.sh
+#   SOCKBOX=/tmp/old SOCKBOX_B=target/release/sockbox TOOLS="sockbox sockbox-b haproxy" bench/tls.sh
 #
 # Bulk: one TLS stream of BYTES (default 2 GiB) from an OpenSSL C client (bench/c/tls_load.c) to
 # the terminator, which relays the plaintext to a C sink checking every byte (bench/c/sink.c),
@@ -34,8 +35,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-(cd "$root" && cargo build --release --quiet)
-SB=$root/target/release/sockbox
+if [ -z "${SOCKBOX:-}" ]; then (cd "$root" && cargo build --release --quiet); fi
+SB=${SOCKBOX:-$root/target/release/sockbox}
+# A second build side by side (SOCKBOX_B), as bench/relay.sh and bench/proxies.sh take.
+SB_B=${SOCKBOX_B:-}
 tmp=$(mktemp -d)
 declare -a bg=()
 cleanup() {
@@ -55,7 +58,7 @@ cat "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/both.pem"
 
 echo "# sockbox TLS termination benchmark"
 echo "# $(date -u +%FT%TZ)  nproc $(nproc)  kernel $(uname -r)  load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# sockbox $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')  $(socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/socat \1/p')  $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f1-3)  $(openssl version | cut -d' ' -f1-2)"
+echo "# sockbox $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') ($SB)${SB_B:+ (sockbox-b: $SB_B)}  $(socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/socat \1/p')  $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f1-3)  $(openssl version | cut -d' ' -f1-2)"
 echo "# bulk ${BYTES} bytes, ${ROUNDS} rounds; handshakes ${SECONDS_HS} s x ${THREADS} client threads"
 echo "# certificate ECDSA P-256; TLS 1.3 TLS_AES_128_GCM_SHA256"
 
@@ -74,6 +77,9 @@ start_front() {
     unix:*) sb_back=$back; socat_back="UNIX-CONNECT:${back#unix:}"; hap_back="${back#unix:}" ;;
   esac
   case $tool in
+    sockbox-b)
+      setsid "$SB_B" -q relay "tls:127.0.0.1:$port,cert=$tmp/cert.pem,key=$tmp/key.pem" "$sb_back" \
+        >>"$tmp/front.log" 2>&1 & ;;
     sockbox)
       setsid "$SB" -q relay "tls:127.0.0.1:$port,cert=$tmp/cert.pem,key=$tmp/key.pem" "$sb_back" \
         >>"$tmp/front.log" 2>&1 & ;;
@@ -143,7 +149,9 @@ handshakes() {
   stop "$e"
 }
 
-tools=(sockbox haproxy socat)
+default_tools="sockbox haproxy socat"
+[ -n "$SB_B" ] && default_tools="sockbox sockbox-b haproxy socat"
+read -r -a tools <<<"${TOOLS:-$default_tools}"
 res=$tmp/results
 mkdir -p "$res"
 echo
@@ -179,7 +187,8 @@ for tool in "${tools[@]}"; do
 done
 echo
 echo "sockbox / other (medians):"
-for tool in haproxy socat; do
+for tool in "${tools[@]}"; do
+  [ "$tool" = sockbox ] && continue
   awk -v t="$tool" \
     -v bt="$(median <"$res/bulk-tcp.sockbox")" -v ot="$(median <"$res/bulk-tcp.$tool")" \
     -v bu="$(median <"$res/bulk-unix.sockbox")" -v ou="$(median <"$res/bulk-unix.$tool")" \
