@@ -156,20 +156,33 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
+has() { local t; for t in "${tools[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
+
 echo
-echo "## throughput medians, ratio of direct (min-max over rounds)"
-printf "%-12s" "relay"; for pair in "${pairs[@]}"; do set -- $pair; printf "%-26s" "$1->$2"; done; echo
+# Ratios of direct only when direct ran (TOOLS may leave it out); the spread either way.
+if has direct; then
+  echo "## throughput medians, ratio of direct (min-max over rounds)"
+else
+  echo "## throughput medians, GiB/s (min-max over rounds; no direct run to compare with)"
+fi
+printf "%-12s" "relay"; for pair in "${pairs[@]}"; do set -- $pair; printf "%-34s" "$1->$2"; done; echo
 for tool in "${tools[@]}"; do
   printf "%-12s" "$tool"
   for pair in "${pairs[@]}"; do
     set -- $pair
-    d=$(median <"$res/$1-$2.direct")
     m=$(median <"$res/$1-$2.$tool")
-    printf "%-26s" "$(awk -v m="$m" -v d="$d" 'BEGIN{printf "%.2f (%.2f GiB/s)", m/d, m}') "
+    r=$(spread <"$res/$1-$2.$tool")
+    if has direct; then
+      d=$(median <"$res/$1-$2.direct")
+      printf "%-34s" "$(awk -v m="$m" -v d="$d" -v r="$r" 'BEGIN{printf "%.2f (%.2f GiB/s, %s)", m/d, m, r}') "
+    else
+      printf "%-34s" "$m ($r) "
+    fi
   done
   echo
 done
 echo
+if has sockbox; then
 echo "sockbox vs the others (median GiB/s ratios):"
 for pair in "${pairs[@]}"; do
   set -- $pair
@@ -181,6 +194,7 @@ for pair in "${pairs[@]}"; do
   done
   echo "${line%,}"
 done
+fi
 
 echo
 echo "## round trip of 64 bytes through the relay, p50/p99 us (median of $ROUNDS runs of $PINGS)"
