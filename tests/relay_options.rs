@@ -399,3 +399,43 @@ fn relay_program_side_gets_the_peer_environment() {
         relay.stderr()
     );
 }
+
+/// A bulk copy into a Unix socket raises that socket's send buffer to the splice pipe's size
+/// (fewer `EAGAIN` turns per pipeful), unless its address set `sndbuf=`, which is kept. Every
+/// byte arrives either way. (The value the kernel keeps is checked in
+/// `relay::splice::tests`; here, what the relay asks for, narrated by `-v`.) The bytes go one
+/// way, client to backend, so only the backend's socket is a bulk sink.
+#[test]
+fn bulk_into_a_unix_socket_raises_its_send_buffer_unless_sndbuf_is_given() {
+    for (b_opts, raised) in [("", true), (",sndbuf=65536", false)] {
+        let dir = tempdir();
+        let (front, back) = (dir.path().join("front.sock"), dir.path().join("back.sock"));
+        let back_s = back.to_str().unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(&back).unwrap();
+        let sink = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            read_to_end(s, "the backend's bytes")
+        });
+        let relay = spawn_sockbox(&[
+            "-v",
+            "relay",
+            &format!("unix:{}", front.to_str().unwrap()),
+            &format!("unix:{back_s}{b_opts}"),
+        ]);
+        relay.wait_stderr("relaying");
+        let data = random_bytes(4 << 20);
+        let mut c = Client::Unix(unix_client(&front));
+        c.send_in_thread(data.clone(), true).join().unwrap();
+        assert!(read_to_end(&mut c, "the relay's end").is_empty());
+        let got = sink.join().unwrap();
+        assert_eq!(sha256(&got), sha256(&data), "{b_opts}: {}", relay.stderr());
+        let err = relay.stderr();
+        assert!(err.contains("splice(2)"), "{b_opts}: no bulk copy: {err}");
+        assert_eq!(
+            err.contains("setsockopt(SO_SNDBUF, 1048576) on the sink"),
+            raised,
+            "{b_opts}: {err}"
+        );
+    }
+}

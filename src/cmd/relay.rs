@@ -171,6 +171,12 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
         },
         tap: tap.clone(),
         faults: plan.faults.clone().filter(|_| plan.on_connections),
+        // A side whose address says `sndbuf=` keeps it; the others may be raised for bulk.
+        raise_sndbuf: [
+            listen_on.as_ref().unwrap_or(&connect_to),
+            second.as_ref().unwrap_or(&connect_to),
+        ]
+        .map(|a| a.options.sndbuf.is_none()),
         ..RelayOptions::default()
     });
     let faults = plan.faults;

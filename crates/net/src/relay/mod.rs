@@ -85,6 +85,10 @@ pub struct RelayOptions {
     /// Faults to inject (`--latency`, `--reset-after` ...). A direction with none keeps its
     /// path; one with some takes `fault::copy_*` (see [`crate::fault`]).
     pub faults: Option<Arc<Faults>>,
+    /// For side A and side B: a bulk copy into that side, when it is a Unix stream socket, may
+    /// raise its send buffer to the splice pipe's size (see `splice::copy`). False where the
+    /// address set `sndbuf=` itself, and by default.
+    pub raise_sndbuf: [bool; 2],
 }
 
 /// The directions a relay runs. A direction that does not run is never read, its sink is
@@ -112,6 +116,7 @@ impl Default for RelayOptions {
             directions: Directions::Both,
             tap: None,
             faults: None,
+            raise_sndbuf: [false; 2],
         }
     }
 }
@@ -253,6 +258,8 @@ fn use_splice(mode: CopyMode, from: Medium, to: Medium) -> bool {
 
 /// Copy one direction to its end; shuts the sink's write side down at end of stream. `hook`
 /// (a tap) sees each chunk moved, the end of stream and a reset; `faults` shape the copy.
+/// `raise_sndbuf`: the sink's send buffer may be raised for a bulk copy
+/// ([`RelayOptions::raise_sndbuf`]).
 #[allow(clippy::too_many_arguments)]
 async fn direction(
     reader: Option<Reader>,
@@ -264,6 +271,7 @@ async fn direction(
     back: Option<&Meter>,
     mut hook: Option<Hook>,
     mut faults: Option<DirFaults>,
+    raise_sndbuf: bool,
 ) -> Result<DirEnd, Error> {
     let (reader, writer) = match (reader, writer) {
         (Some(r), Some(w)) => (r, w),
@@ -310,8 +318,9 @@ async fn direction(
                     from.label,
                     to.label
                 );
+                let raise = raise_sndbuf && writer.medium == Medium::UnixStream;
                 match buffered::copy(src, dst, opts.buffer, meter, true).await {
-                    Ok(Copied::Bulk) => splice::copy(src, dst, meter).await,
+                    Ok(Copied::Bulk) => splice::copy(src, dst, meter, raise).await,
                     Ok(Copied::Eof) => Ok(()),
                     Err(e) => Err(e),
                 }
@@ -480,16 +489,16 @@ pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<St
         Directions::Both => {
             // Each way learns whether the other reads the socket it writes to.
             let (a_closes, b_closes) = (closes_with_fin(a), closes_with_fin(b));
-            let d1 = one_way(a, b, opts, &fwd, b_closes.then_some(&back), hook(Dir::AtoB));
-            let d2 = one_way(b, a, opts, &back, a_closes.then_some(&fwd), hook(Dir::BtoA));
+            let d1 = one_way(a, b, opts, &fwd, b_closes.then_some(&back), Dir::AtoB, hook);
+            let d2 = one_way(b, a, opts, &back, a_closes.then_some(&fwd), Dir::BtoA, hook);
             drive(d1, Some(d2), (a_endless, b_endless), limits, &fwd, &back).await
         }
         Directions::Forward => {
-            let d1 = one_way(a, b, opts, &fwd, None, hook(Dir::AtoB));
+            let d1 = one_way(a, b, opts, &fwd, None, Dir::AtoB, hook);
             drive(d1, NO_DIRECTION, (a_endless, false), limits, &fwd, &back).await
         }
         Directions::Backward => {
-            let d2 = one_way(b, a, opts, &back, None, hook(Dir::BtoA));
+            let d2 = one_way(b, a, opts, &back, None, Dir::BtoA, hook);
             drive(d2, NO_DIRECTION, (b_endless, false), limits, &back, &fwd).await
         }
     };
@@ -514,18 +523,24 @@ pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<St
     })
 }
 
-/// The direction from `from` to `to`, taking `from`'s reader and `to`'s writer. Boxed: each
-/// direction's state machine is allocated at its own size, instead of every connection's task
-/// reserving room for the largest states of both, nested (6 KB per idle connection before; see
-/// the relay memory figures in docs/benchmarks.md).
+/// The direction `dir`, from `from` to `to`, taking `from`'s reader and `to`'s writer, with
+/// the tap hook and faults `layers` gives that direction. Boxed: each direction's state
+/// machine is allocated at its own size, instead of every connection's task reserving room for
+/// the largest states of both, nested (6 KB per idle connection before; see the relay memory
+/// figures in docs/benchmarks.md).
+#[allow(clippy::too_many_arguments)]
 fn one_way<'o>(
     from: &mut Conn,
     to: &mut Conn,
     opts: &'o RelayOptions,
     meter: &'o Meter,
     back: Option<&'o Meter>,
-    (hook, faults): (Option<Hook>, Option<DirFaults>),
+    dir: Dir,
+    layers: impl Fn(Dir) -> (Option<Hook>, Option<DirFaults>),
 ) -> std::pin::Pin<Box<impl std::future::Future<Output = Result<DirEnd, Error>> + 'o>> {
+    let (hook, faults) = layers(dir);
+    // The sink of A to B is B (index 1), of B to A is A.
+    let raise = opts.raise_sndbuf[usize::from(dir == Dir::AtoB)];
     Box::pin(direction(
         from.reader.take(),
         Side::of(from),
@@ -536,6 +551,7 @@ fn one_way<'o>(
         back,
         hook,
         faults,
+        raise,
     ))
 }
 
@@ -593,6 +609,7 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
         None,
         conn_tap.as_ref().map(|t| t.echo_hook()),
         conn_faults.as_ref().and_then(|f| f.dir(Dir::AtoB)),
+        false,
     ));
     // The way back is the same socket: an empty second direction that has ended, so a datagram
     // peer lingers as after any other end (`--linger` is for two directions, not applied).
