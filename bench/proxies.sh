@@ -95,28 +95,8 @@ echo "# $(date -u +%FT%TZ)  nproc $(nproc)  kernel $(uname -r)  load $(cut -d' '
 echo "# sockbox $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')${SB_B:+ (sockbox-b: $SB_B)}  $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f1-3)  $(nginx -v 2>&1 | cut -d' ' -f3)  $(socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/socat \1/p')"
 echo "# ${ROUNDS} rounds; short connections ${SECONDS_CONN} s at clients: ${CLIENTS}; bulk ${BULK} bytes; families: ${families[*]}"
 
-n=0
-# fresh VAR KIND: a new address, "tcp:PORT" (127.0.0.1, below the ephemeral range) or
-# "unix:PATH". Runs in this shell, so the counter advances.
-fresh() {
-  n=$((n + 1))
-  if [ "$2" = tcp ]; then
-    printf -v "$1" 'tcp:%d' $((10000 + (RANDOM * 7 + n) % 20000))
-  else
-    printf -v "$1" 'unix:%s/s%d.sock' "$tmp" "$n"
-  fi
-}
-wait_ready() { for _ in $(seq 500); do grep -q ready "$1" 2>/dev/null && return; sleep 0.01; done; echo "server did not start" >&2; exit 1; }
-wait_front() {
-  for _ in $(seq 500); do
-    case $1 in
-      unix:*) [ -S "${1#unix:}" ] && return ;;
-      tcp:*) ss -ltnH "sport = :${1#tcp:}" | grep -q . && return ;;
-    esac
-    sleep 0.01
-  done
-  echo "nothing listens on $1" >&2; cat "$tmp/front.log" >&2; exit 1
-}
+# fresh, wait_ready, wait_front
+. "$root/bench/addrs.sh"
 
 # start_front TOOL FRONT BACK: the proxy accepting on FRONT and connecting to BACK (each
 # "tcp:PORT" or "unix:PATH"), in its own process group; sets front_pid.
@@ -177,7 +157,7 @@ EOF
   esac
   front_pid=$!
   bg+=("$front_pid")
-  wait_front "$front"
+  wait_front "$front" "$tmp/front.log"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }

@@ -44,22 +44,8 @@ trap cleanup EXIT
 gcc -O2 -Wall -o "$tmp/conn_load" "$root/bench/c/conn_load.c" -lpthread
 gcc -O2 -Wall -o "$tmp/tls_load" "$root/bench/c/tls_load.c" -lssl -lcrypto -lpthread
 
-n=0
-fresh() { # fresh VAR FAMILY: a new "tcp:PORT" or "unix:PATH"
-  n=$((n + 1))
-  if [ "$2" = tcp ]; then printf -v "$1" 'tcp:%d' $((10000 + (RANDOM * 7 + n) % 20000)); else printf -v "$1" 'unix:%s/s%d.sock' "$tmp" "$n"; fi
-}
-wait_ready() { for _ in $(seq 500); do grep -q ready "$1" 2>/dev/null && return; sleep 0.01; done; echo "echo server did not start" >&2; exit 1; }
-wait_front() {
-  for _ in $(seq 500); do
-    case $1 in
-      unix:*) [ -S "${1#unix:}" ] && return ;;
-      tcp:*) ss -ltnH "sport = :${1#tcp:}" | grep -q . && return ;;
-    esac
-    sleep 0.01
-  done
-  echo "nothing listens on $1" >&2; exit 1
-}
+# fresh, wait_ready, wait_front
+. "$root/bench/addrs.sh"
 
 # start TOOL FRONT BACK: sets pid (the proxy, in its own session). Settings as bench/proxies.sh.
 start() {
@@ -81,7 +67,7 @@ start() {
   esac
   pid=$!
   bg+=("$pid")
-  wait_front "$front"
+  wait_front "$front" "$tmp/front.log"
 }
 
 # counts PID: "cpu_ticks voluntary involuntary" summed over its threads.
