@@ -59,16 +59,8 @@ echo "# $(date -u +%FT%TZ)  nproc $(nproc)  kernel $(uname -r)  load $(cut -d' '
 echo "# sockbox $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')  $(socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/socat \1/p')"
 echo "# stream ${BYTES} bytes (socat -v/-x: ${SOCAT_BYTES}), ${ROUNDS} rounds"
 
-n=0
-# fresh VAR KIND: a new address of KIND ("tcp:PORT" or "unix:PATH", the C tools' spelling).
-fresh() {
-  n=$((n + 1))
-  if [ "$2" = tcp ]; then
-    printf -v "$1" 'tcp:%d' $((10000 + (RANDOM * 7 + n) % 20000))
-  else
-    printf -v "$1" 'unix:%s/s%d.sock' "$tmp" "$n"
-  fi
-}
+# fresh, wait_ready, wait_front
+. "$root/bench/addrs.sh"
 sb_addr() { case $1 in tcp:*) echo "tcp:127.0.0.1:${1#tcp:}" ;; *) echo "$1" ;; esac; }
 socat_listen() { case $1 in tcp:*) echo "TCP-LISTEN:${1#tcp:},reuseaddr,fork" ;; *) echo "UNIX-LISTEN:${1#unix:},fork" ;; esac; }
 socat_connect() { case $1 in tcp:*) echo "TCP:127.0.0.1:${1#tcp:}" ;; *) echo "UNIX-CONNECT:${1#unix:}" ;; esac; }
@@ -97,7 +89,6 @@ start_relay() {
   done
 }
 stop() { kill -TERM -- "-$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-wait_ready() { for _ in $(seq 500); do grep -q ready "$1" 2>/dev/null && return; sleep 0.01; done; echo "server did not start" >&2; exit 1; }
 
 # throughput TOOL FROM TO: sets gib to the GiB/s of one verified stream.
 throughput() {

@@ -54,16 +54,8 @@ echo "# sockbox $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')
 echo "# toxiproxy: $(apt-cache policy toxiproxy 2>/dev/null | grep -q Candidate && echo packaged || echo 'not packaged in Debian: not in the run')"
 echo "# stream ${BYTES} bytes, ${ROUNDS} rounds"
 
-n=0
-# fresh VAR KIND: a new address of KIND in the C tools' spelling (tcp:PORT or unix:PATH).
-fresh() {
-  n=$((n + 1))
-  if [ "$2" = tcp ]; then
-    printf -v "$1" 'tcp:%d' $((10000 + (RANDOM * 7 + n) % 20000))
-  else
-    printf -v "$1" 'unix:%s/s%d.sock' "$tmp" "$n"
-  fi
-}
+# fresh, wait_ready, wait_front
+. "$root/bench/addrs.sh"
 sb_addr() { case $1 in tcp:*) echo "tcp:127.0.0.1:${1#tcp:}" ;; *) echo "$1" ;; esac; }
 socat_listen() { case $1 in tcp:*) echo "TCP-LISTEN:${1#tcp:},reuseaddr,fork" ;; *) echo "UNIX-LISTEN:${1#unix:},fork" ;; esac; }
 socat_connect() { case $1 in tcp:*) echo "TCP:127.0.0.1:${1#tcp:}" ;; *) echo "UNIX-CONNECT:${1#unix:}" ;; esac; }
@@ -93,7 +85,6 @@ start_relay() {
   done
 }
 stop() { kill -TERM -- "-$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-wait_ready() { for _ in $(seq 500); do grep -q ready "$1" 2>/dev/null && return; sleep 0.01; done; echo "server did not start" >&2; exit 1; }
 
 # throughput TOOL FROM TO: sets gib to the GiB/s of one verified stream.
 throughput() {
