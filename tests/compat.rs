@@ -1397,3 +1397,40 @@ fn socat_dual_follow_creates_a_missing_file() {
         assert_eq!(std::fs::read(g.to_string()).unwrap(), b"opened\n");
     }
 }
+
+/// A program that prints and exits without reading its input (`EXEC:echo`, `SYSTEM:...`), fed
+/// a line on stdin. sockbox prints its output and exits 0, every time: the output is read to
+/// the end even when the write of the input failed (EPIPE: the program was gone) or the
+/// program's socket reset after it (bytes it never read), and SYSTEM's options (stderr) stay
+/// options instead of joining the shell line. socat prints the same and exits 0, except when
+/// its write of the input meets the program gone: then it exits 1 with `write(...): Broken
+/// pipe` and the output is lost (seen 3 times in 40 here). 20 runs each, as the outcome
+/// depends on who runs first.
+#[test]
+fn programs_that_exit_without_reading_print_everything_as_with_socat() {
+    let cases: [(&str, &[u8]); 5] = [
+        ("EXEC:echo a b c", b"a b c\n"),
+        ("SYSTEM:echo a b c", b"a b c\n"),
+        ("SYSTEM:echo a b c,stderr", b"a b c\n"),
+        ("SYSTEM:'echo a,b',stderr", b"a,b\n"),
+        ("SYSTEM:cat,stderr", b"hi\n"),
+    ];
+    for (addr, want) in cases {
+        for tool in Tool::both("socat") {
+            for run in 0..20 {
+                let mut p = tool.spawn(&strings(&["-", addr]));
+                p.feed(b"hi\n".to_vec());
+                let code = p.wait_code(WAIT);
+                let (out, err) = (p.stdout(), p.stderr());
+                if matches!(tool, Tool::Real(_)) && code == 1 && err.contains("Broken pipe") {
+                    continue; // socat's own race, described above
+                }
+                assert_eq!(
+                    (code, out.as_slice()),
+                    (0, want),
+                    "{tool:?} {addr}, run {run}: stderr {err}"
+                );
+            }
+        }
+    }
+}

@@ -596,10 +596,18 @@ fn single_side(
             Address::new(Endpoint::Exec(exec_argv(target))).to_string(),
             flow,
         ),
-        // SYSTEM: the line goes to sh -c as it is.
+        // SYSTEM: the line goes to sh -c as it is. The native sh: takes the rest verbatim and
+        // has no options, so a line with options (pty, stderr ...) becomes the same /bin/sh -c
+        // as an exec: argv, which carries them.
         Opens::Kind {
             kind: "sh", flow, ..
-        } => (format!("{word}:{target}"), flow),
+        } if native_opts.is_empty() => (format!("{word}:{target}"), flow),
+        Opens::Kind {
+            kind: "sh", flow, ..
+        } => {
+            let argv = ["/bin/sh", "-c", target].map(String::from).to_vec();
+            (Address::new(Endpoint::Exec(argv)).to_string(), flow)
+        }
         Opens::Kind {
             kind, form, flow, ..
         } => {
@@ -1237,6 +1245,11 @@ mod tests {
         assert_eq!(
             native("UNIX-LISTEN:/s,fork,perm=0600,unlink-early SYSTEM:'echo a,b'"),
             "sockbox relay listen:unix:/s,mode=0600 'connect:sh:echo a,b'"
+        );
+        // SYSTEM's options stay options: sh: has none, so the line runs as exec's argv.
+        assert_eq!(
+            native("- SYSTEM:'echo a,b',pty,stderr"),
+            "sockbox connect 'exec:/bin/sh -c '\\''echo a,b'\\'',pty,stderr'"
         );
     }
 

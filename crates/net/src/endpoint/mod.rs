@@ -309,6 +309,11 @@ impl Conn {
         }
     }
 
+    /// True when this connection is a program sockbox started (`exec:`, `sh:`).
+    pub(crate) fn runs_program(&self) -> bool {
+        self.holdings.child.is_some()
+    }
+
     /// The socket under a connection (stream, seqpacket, or a connected datagram socket),
     /// taken out of the runtime (deregistered, still non-blocking) for code that drives it
     /// another way: the HTTP client, descriptor passing. `None` (and the connection closed)

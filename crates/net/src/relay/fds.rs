@@ -112,7 +112,16 @@ pub(super) async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Re
         idle: opts.idle_timeout,
         linger: opts.linger,
     };
-    let ending = drive(d1, Some(d2), (false, false), limits, &fwd, &back).await;
+    let ending = drive(
+        d1,
+        Some(d2),
+        (false, false),
+        (false, false),
+        limits,
+        &fwd,
+        &back,
+    )
+    .await;
     let (f, bk) = (fwd.read(), back.read());
     super::close_tap(conn_tap, f, bk).await;
     crate::narrate!(

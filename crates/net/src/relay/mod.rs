@@ -259,7 +259,8 @@ fn use_splice(mode: CopyMode, from: Medium, to: Medium) -> bool {
 /// Copy one direction to its end; shuts the sink's write side down at end of stream. `hook`
 /// (a tap) sees each chunk moved, the end of stream and a reset; `faults` shape the copy.
 /// `raise_sndbuf`: the sink's send buffer may be raised for a bulk copy
-/// ([`RelayOptions::raise_sndbuf`]).
+/// ([`RelayOptions::raise_sndbuf`]). `program`: the source is a program's socket (`exec:`,
+/// `sh:`), whose reset after the program exits is its end.
 #[allow(clippy::too_many_arguments)]
 async fn direction(
     reader: Option<Reader>,
@@ -272,6 +273,7 @@ async fn direction(
     mut hook: Option<Hook>,
     mut faults: Option<DirFaults>,
     raise_sndbuf: bool,
+    program: bool,
 ) -> Result<DirEnd, Error> {
     let (reader, writer) = match (reader, writer) {
         (Some(r), Some(w)) => (r, w),
@@ -357,6 +359,17 @@ async fn direction(
             })
             .await
         }
+    };
+    // A program (exec:, sh:) that exits without reading all its input closes its end of the
+    // socket pair with bytes unread, which the kernel reports as a reset after the program's
+    // output: for a program, that is the end of its output (its exit status tells how it
+    // went). socat's EXEC ends without an error there too.
+    let result = match result {
+        Err(Fault::Read(e)) if program && e.kind() == io::ErrorKind::ConnectionReset => {
+            crate::narrate!("read from {}: {e}: the program's end", from.label);
+            Ok(())
+        }
+        r => r,
     };
     if let (Some(h), Err(Fault::Read(e) | Fault::Write(e))) = (hook.as_mut(), &result) {
         if tap::is_reset(e) {
@@ -489,17 +502,37 @@ pub async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Result<St
         Directions::Both => {
             // Each way learns whether the other reads the socket it writes to.
             let (a_closes, b_closes) = (closes_with_fin(a), closes_with_fin(b));
+            let drains = (one_socket(b), one_socket(a));
             let d1 = one_way(a, b, opts, &fwd, b_closes.then_some(&back), Dir::AtoB, hook);
             let d2 = one_way(b, a, opts, &back, a_closes.then_some(&fwd), Dir::BtoA, hook);
-            drive(d1, Some(d2), (a_endless, b_endless), limits, &fwd, &back).await
+            let endless = (a_endless, b_endless);
+            drive(d1, Some(d2), endless, drains, limits, &fwd, &back).await
         }
         Directions::Forward => {
             let d1 = one_way(a, b, opts, &fwd, None, Dir::AtoB, hook);
-            drive(d1, NO_DIRECTION, (a_endless, false), limits, &fwd, &back).await
+            drive(
+                d1,
+                NO_DIRECTION,
+                (a_endless, false),
+                NO_DRAIN,
+                limits,
+                &fwd,
+                &back,
+            )
+            .await
         }
         Directions::Backward => {
             let d2 = one_way(b, a, opts, &back, None, Dir::BtoA, hook);
-            drive(d2, NO_DIRECTION, (b_endless, false), limits, &back, &fwd).await
+            drive(
+                d2,
+                NO_DIRECTION,
+                (b_endless, false),
+                NO_DRAIN,
+                limits,
+                &back,
+                &fwd,
+            )
+            .await
         }
     };
     let (f, bk) = (fwd.read(), back.read());
@@ -541,6 +574,7 @@ fn one_way<'o>(
     let (hook, faults) = layers(dir);
     // The sink of A to B is B (index 1), of B to A is A.
     let raise = opts.raise_sndbuf[usize::from(dir == Dir::AtoB)];
+    let program = from.runs_program();
     Box::pin(direction(
         from.reader.take(),
         Side::of(from),
@@ -552,7 +586,23 @@ fn one_way<'o>(
         hook,
         faults,
         raise,
+        program,
     ))
+}
+
+/// True when `c` reads and writes one fd (a socket both ways), not two (stdin and stdout).
+fn one_socket(c: &Conn) -> bool {
+    match (&c.reader, &c.writer) {
+        (
+            Some(Reader {
+                src: Source::Fd(r), ..
+            }),
+            Some(Writer {
+                dst: Sink::Fd(w), ..
+            }),
+        ) => Arc::ptr_eq(r, w),
+        _ => false,
+    }
 }
 
 /// True when `c` reads and writes one stream socket (TCP or Unix) held by nothing else, so
@@ -581,6 +631,8 @@ pub(crate) async fn close_tap(t: Option<ConnTap>, a2b: Flow, b2a: Flow) {
 
 /// The missing second direction of a one-way [`drive`].
 const NO_DIRECTION: Option<std::future::Ready<Result<DirEnd, Error>>> = None;
+/// Neither direction's sink feeds the other (see [`drive`]).
+const NO_DRAIN: (bool, bool) = (false, false);
 
 /// Send everything `c` sends back to it.
 pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
@@ -610,6 +662,7 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
         conn_tap.as_ref().map(|t| t.echo_hook()),
         conn_faults.as_ref().and_then(|f| f.dir(Dir::AtoB)),
         false,
+        false,
     ));
     // The way back is the same socket: an empty second direction that has ended, so a datagram
     // peer lingers as after any other end (`--linger` is for two directions, not applied).
@@ -622,6 +675,7 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
         d,
         Some(none),
         (endless, false),
+        NO_DRAIN,
         limits,
         &m,
         &Meter::default(),
@@ -651,10 +705,15 @@ struct Limits {
 /// Run two directions (or one, when `d2` is `None`) to their ends. `endless`: that direction's
 /// source never ends by itself (a datagram socket, a terminal with no end of file), so once the
 /// other direction is done it is ended by [`DATAGRAM_LINGER`] of quiet (or by `limits.linger`).
+/// `drains`: that direction's sink is the other's source (one socket both ways), so when
+/// writing to it fails with `EPIPE` the other direction still reads what its peer sent before
+/// it went (a program that printed and exited without reading all its input); otherwise
+/// `EPIPE` ends both at once (stdout closed by `| head`: nobody is left to read).
 async fn drive<F1, F2>(
     d1: F1,
     d2: Option<F2>,
     endless: (bool, bool),
+    drains: (bool, bool),
     limits: Limits,
     m1: &Meter,
     m2: &Meter,
@@ -666,6 +725,7 @@ where
     let alone = d2.is_none();
     tokio::pin!(d1, d2);
     let (mut done1, mut done2) = (false, alone);
+    let mut output_closed = false;
     let moved = || {
         let (a, b) = (m1.read(), m2.read());
         a.bytes + a.messages + b.bytes + b.messages
@@ -694,11 +754,13 @@ where
         tokio::select! {
             r = &mut d1, if !done1 => match r? {
                 DirEnd::Eof => done1 = true,
+                DirEnd::OutputClosed if drains.0 && !done2 => (done1, output_closed) = (true, true),
                 DirEnd::OutputClosed => return Ok(Ending::OutputClosed),
                 DirEnd::Cut => return Ok(Ending::Faulted),
             },
             r = second, if !done2 => match r? {
                 DirEnd::Eof => done2 = true,
+                DirEnd::OutputClosed if drains.1 && !done1 => (done2, output_closed) = (true, true),
                 DirEnd::OutputClosed => return Ok(Ending::OutputClosed),
                 DirEnd::Cut => return Ok(Ending::Faulted),
             },
@@ -709,7 +771,11 @@ where
             }
         }
         if done1 && done2 {
-            return Ok(Ending::Closed);
+            return Ok(if output_closed {
+                Ending::OutputClosed
+            } else {
+                Ending::Closed
+            });
         }
         // A direction just ended (or time passed): quiet is counted from now.
         last_seen = moved();
