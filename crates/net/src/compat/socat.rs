@@ -525,6 +525,8 @@ fn single_side(
         raw: raw.to_owned(),
     };
     let mut native_opts = Vec::new();
+    // Whether socat options (not words socat does not know) are among `native_opts`.
+    let mut socat_opts = false;
     let mut write = None;
     let mut family = None;
     // SO_REUSEADDR is an IP option: on a Unix socket it changes nothing, and socat takes it
@@ -560,7 +562,10 @@ fn single_side(
                 "{name} in '{raw}' ignored: SO_REUSEADDR means nothing on a Unix socket"
             )),
             (_, Effect::FileWrite(w)) => write = Some(w),
-            (Verdict::Native(_), _) => native_opts.push((*item).to_owned()),
+            (Verdict::Native(_), _) => {
+                socat_opts = true;
+                native_opts.push((*item).to_owned())
+            }
             (_, Effect::Family) => family = Some(protocol_family(need(name, value, raw)?, raw)?),
             (_, Effect::Fork) => side.fork = true,
             (_, Effect::Range) => side.allow.push(need(name, value, raw)?.to_owned()),
@@ -573,7 +578,10 @@ fn single_side(
                     "socat option '{name}' in '{raw}' is not supported: {why}"
                 )))
             }
-            (Verdict::Mapped(_), Effect::None) => native_opts.push((*item).to_owned()),
+            (Verdict::Mapped(_), Effect::None) => {
+                socat_opts = true;
+                native_opts.push((*item).to_owned())
+            }
         }
     }
     let (native, flow) = match opens {
@@ -596,12 +604,13 @@ fn single_side(
             Address::new(Endpoint::Exec(exec_argv(target))).to_string(),
             flow,
         ),
-        // SYSTEM: the line goes to sh -c as it is. The native sh: takes the rest verbatim and
-        // has no options, so a line with options (pty, stderr ...) becomes the same /bin/sh -c
-        // as an exec: argv, which carries them.
+        // SYSTEM: the line goes to sh -c as it is (words after a comma that are no socat
+        // option stay in it, as before). The native sh: takes the rest verbatim and has no
+        // options, so a line with socat's options (pty, stderr ...) becomes the same
+        // /bin/sh -c as an exec: argv, which carries them.
         Opens::Kind {
             kind: "sh", flow, ..
-        } if native_opts.is_empty() => (format!("{word}:{target}"), flow),
+        } if !socat_opts => (format!("{word}:{target}"), flow),
         Opens::Kind {
             kind: "sh", flow, ..
         } => {
@@ -1248,7 +1257,7 @@ mod tests {
         );
         // SYSTEM's options stay options: sh: has none, so the line runs as exec's argv.
         assert_eq!(
-            native("- SYSTEM:'echo a,b',pty,stderr"),
+            native("- \"SYSTEM:'echo a,b',pty,stderr\""),
             "sockbox connect 'exec:/bin/sh -c '\\''echo a,b'\\'',pty,stderr'"
         );
     }

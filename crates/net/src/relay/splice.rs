@@ -21,12 +21,13 @@ fn flags() -> SpliceFFlags {
 
 /// Copy until end of stream. With `raise_sndbuf` (a Unix stream sink whose address did not set
 /// `sndbuf=`), the sink's `SO_SNDBUF` is raised to the pipe's size first: a Unix socket's
-/// sender may have only that much unread by its peer, so with the default (`wmem_default`,
-/// 208 KiB) every pipeful took five `EAGAIN`s and readiness turns, where a minimal C relay's
-/// blocking splice waits in the kernel instead. 2 GiB unix->unix through the relay measured
-/// 2.80-2.88 GiB/s before, 3.28-3.31 after (docs/benchmarks.md). The kernel caps it at
+/// sender may have only that much unread by its peer, and at the default (`wmem_default`, 208
+/// KiB) a 2 GiB unix->unix stream took about 205 KB per splice and a readiness turn for each,
+/// where a minimal C relay's blocking splice waits in the kernel instead. Measured 1.03-1.04x
+/// on unix->unix in bench/relay.sh (docs/benchmarks.md). The kernel caps it at
 /// `net.core.wmem_max`, so on a host that keeps that at its default nothing changes. Only a
-/// connection that moves bulk pays the one `setsockopt`, and only its kernel memory grows.
+/// connection that moves bulk pays the `getsockopt` and `setsockopt`, and only its kernel
+/// memory grows.
 pub(crate) async fn copy(
     src: &Fd,
     dst: &Fd,
