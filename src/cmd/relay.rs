@@ -134,14 +134,12 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             stdout_busy: false,
         },
     )?;
-    let plan = super::fault::plan(
-        &args.faults,
-        [
-            listen_on.as_ref().unwrap_or(&connect_to),
-            second.as_ref().unwrap_or(&connect_to),
-        ],
-        args.pass_fds,
-    )?;
+    // The addresses of the relay's side A and side B.
+    let sides = [
+        listen_on.as_ref().unwrap_or(&connect_to),
+        second.as_ref().unwrap_or(&connect_to),
+    ];
+    let plan = super::fault::plan(&args.faults, sides, args.pass_fds)?;
     let accept = args.faults.accept;
     if accept.is_some() && listen_on.is_none() {
         return Err(Error::Usage(
@@ -172,11 +170,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
         tap: tap.clone(),
         faults: plan.faults.clone().filter(|_| plan.on_connections),
         // A side whose address says `sndbuf=` keeps it; the others may be raised for bulk.
-        raise_sndbuf: [
-            listen_on.as_ref().unwrap_or(&connect_to),
-            second.as_ref().unwrap_or(&connect_to),
-        ]
-        .map(|a| a.options.sndbuf.is_none()),
+        raise_sndbuf: sides.map(|a| a.options.sndbuf.is_none()),
         ..RelayOptions::default()
     });
     let faults = plan.faults;

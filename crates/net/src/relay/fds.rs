@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{drive, DirEnd, Limits, Meter, RelayOptions, Stats};
+use super::{drive, DirEnd, Limits, Meter, RelayOptions, Stats, NO_DRAIN};
 use crate::addr::{Address, Endpoint, UnixType};
 use crate::endpoint::demux::MAX_DATAGRAM;
 use crate::endpoint::fdio::Fd;
@@ -112,16 +112,7 @@ pub(super) async fn relay(a: &mut Conn, b: &mut Conn, opts: &RelayOptions) -> Re
         idle: opts.idle_timeout,
         linger: opts.linger,
     };
-    let ending = drive(
-        d1,
-        Some(d2),
-        (false, false),
-        (false, false),
-        limits,
-        &fwd,
-        &back,
-    )
-    .await;
+    let ending = drive(d1, Some(d2), (false, false), NO_DRAIN, limits, &fwd, &back).await;
     let (f, bk) = (fwd.read(), back.read());
     super::close_tap(conn_tap, f, bk).await;
     crate::narrate!(

@@ -110,7 +110,11 @@ mod tests {
             got
         });
         let meter = Meter::default();
-        copy(&src, &dst, &meter, raise).await.unwrap();
+        let copied = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            copy(&src, &dst, &meter, raise),
+        );
+        copied.await.expect("the copy did not end in 30 s").unwrap();
         w.join().unwrap();
         let after = getsockopt(dst.get_ref(), SndBuf).unwrap();
         drop(dst);
