@@ -246,7 +246,7 @@ pub async fn run(args: RelayArgs, shutdown: Shutdown) -> Result<ExitCode> {
             // faults and --max-conns keep the one accept loop they are written for.
             let shardable = max_conns.is_none() && tap.is_none() && faults.is_none();
             let connect_to_label = connect_to.to_string();
-            let connect_to = Arc::new(connect_to);
+            let connect_to = Arc::new(endpoint::Target::new(connect_to));
             let opts = opts.clone();
             let reject = (accept == Some(AcceptMode::Reject))
                 .then(|| faults.clone())

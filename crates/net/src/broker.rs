@@ -128,7 +128,7 @@ fn send_all(clients: &mut BTreeMap<u32, Client>, except: Option<u32>, data: Vec<
 fn host_of(conn: &Conn) -> String {
     match &conn.peer {
         Some(Peer::Inet { addr }) => addr.ip().to_string(),
-        _ => conn.label.clone(),
+        _ => conn.label.to_string(),
     }
 }
 

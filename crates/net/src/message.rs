@@ -169,7 +169,7 @@ async fn forward(mut conn: endpoint::Conn, max_frame: usize, tx: mpsc::Sender<Re
     let peer = conn
         .peer
         .as_ref()
-        .map_or_else(|| conn.label.clone(), |p| p.to_string());
+        .map_or_else(|| conn.label.to_string(), |p| p.to_string());
     let mut input = MsgIn::new(reader, conn.transfer, conn.framing, max_frame);
     loop {
         let item = match input.next().await {

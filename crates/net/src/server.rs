@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -106,7 +107,7 @@ where
     // Each client's task is its handler's future alone (no wrapper carrying a copy of it):
     // its label is kept here, by task id, for the report when it ends.
     let mut running: JoinSet<Result<Stats>> = JoinSet::new();
-    let mut labels: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut labels: HashMap<tokio::task::Id, Arc<str>> = HashMap::new();
     let mut starved = Starved::default();
     let max = max.map(|m| MaxConns {
         limit: m.limit.max(1),
@@ -363,14 +364,14 @@ where
 
 fn finished(
     done: std::result::Result<(tokio::task::Id, Result<Stats>), tokio::task::JoinError>,
-    labels: &mut HashMap<tokio::task::Id, String>,
+    labels: &mut HashMap<tokio::task::Id, Arc<str>>,
     totals: &mut Totals,
 ) {
     let (id, outcome) = match done {
         Ok((id, outcome)) => (id, Ok(outcome)),
         Err(e) => (e.id(), Err(e)),
     };
-    let label = labels.remove(&id).unwrap_or_default();
+    let label = labels.remove(&id).unwrap_or_else(|| Arc::from(""));
     match outcome {
         Ok(Ok(stats)) => {
             totals.add(&stats);

@@ -29,7 +29,7 @@ pub(crate) fn wrap(mut conn: Conn, ways: Crlf) -> Result<Conn> {
             // Ends when the relay closes its pipe; close waits for it (what it holds is sent).
             let (stop, _) = tokio::sync::oneshot::channel();
             conn.holdings.tasks.push(super::Task {
-                task: tokio::spawn(to_crlf(r, w, label.clone())),
+                task: tokio::spawn(to_crlf(r, w, label.to_string())),
                 stop,
                 failure: Default::default(),
             });
@@ -50,7 +50,7 @@ pub(crate) fn wrap(mut conn: Conn, ways: Crlf) -> Result<Conn> {
         if let Source::Fd(fd) = &rd.src {
             let (pipe_r, w) = pipe(&label)?;
             // Ends at the real side's end; a close before that stops it.
-            let task = tokio::spawn(from_crlf(fd.clone(), w, label.clone()));
+            let task = tokio::spawn(from_crlf(fd.clone(), w, label.to_string()));
             conn.holdings.guards.push(Box::new(AbortOnDrop(task)));
             conn.reader = Some(Reader {
                 src: Source::Fd(Arc::new(pipe_r)),

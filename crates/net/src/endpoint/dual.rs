@@ -79,7 +79,7 @@ async fn open_half(
     described: Described,
 ) -> Result<Conn> {
     match client {
-        Some(c) => Box::pin(super::connect_for(addr, timeout, c, described)).await,
+        Some(c) => Box::pin(super::open_for(addr, None, timeout, c, described)).await,
         None => Box::pin(super::connect(addr, timeout)).await,
     }
 }

@@ -7,6 +7,7 @@
 use crate::error::os_error_text;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{Domain, InterfaceIndexOrAddress, SockAddr, Socket, Type};
@@ -232,10 +233,9 @@ fn iface_v4(name: &str) -> io::Result<Ipv4Addr> {
 
 /// A socket for `to`, options applied and `bind=` bound.
 fn client_socket(addr: &Address, to: &SocketAddr, ty: Type) -> Result<Socket> {
-    let target = addr.to_string();
-    let s = sock::socket(Domain::for_address(*to), ty).map_err(io_err("socket", &target))?;
+    let s = sock::socket(Domain::for_address(*to), ty).map_err(io_err("socket", addr))?;
     apply_options(&s, &addr.options, ty == Type::STREAM, to.is_ipv6())
-        .map_err(io_err("setsockopt", &target))?;
+        .map_err(io_err("setsockopt", addr))?;
     if let Some(spec) = &addr.options.bind {
         let local = parse_bind(addr, spec, to.is_ipv6())?;
         sock::bind(&s, &SockAddr::from(local), &local).map_err(io_err("bind", spec))?;
@@ -245,6 +245,7 @@ fn client_socket(addr: &Address, to: &SocketAddr, ty: Type) -> Result<Socket> {
 
 pub(crate) async fn connect_tcp(
     addr: &Address,
+    label: Option<&Arc<str>>,
     t: &InetTarget,
     timeout: Option<Duration>,
 ) -> Result<Conn> {
@@ -253,13 +254,9 @@ pub(crate) async fn connect_tcp(
         let s = client_socket(addr, &to, Type::STREAM)?;
         match sock::connect(s, &SockAddr::from(to), &to, timeout).await {
             Ok(fd) => {
-                let mut conn = Conn::socket(
-                    addr.to_string(),
-                    fd,
-                    Medium::Tcp,
-                    Transfer::Stream,
-                    addr.options.frame,
-                );
+                let label = label.map_or_else(|| addr.to_string().into(), Arc::clone);
+                let mut conn =
+                    Conn::socket(label, fd, Medium::Tcp, Transfer::Stream, addr.options.frame);
                 conn.peer = Some(Peer::Inet { addr: to });
                 return Ok(conn);
             }

@@ -213,8 +213,9 @@ impl Failure {
 
 /// One open two-way channel.
 pub struct Conn {
-    /// How to name this connection in messages: the peer, or the address opened.
-    pub label: String,
+    /// How to name this connection in messages: the peer, or the address opened. Shared, not
+    /// copied, by the relay's two directions and the server's report of the connection.
+    pub label: Arc<str>,
     pub peer: Option<Peer>,
     /// Byte stream or messages, before framing.
     pub transfer: Transfer,
@@ -226,9 +227,9 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn new(label: String, transfer: Transfer, framing: Option<Framing>) -> Self {
+    fn new(label: impl Into<Arc<str>>, transfer: Transfer, framing: Option<Framing>) -> Self {
         Conn {
-            label,
+            label: label.into(),
             peer: None,
             transfer,
             framing,
@@ -240,7 +241,7 @@ impl Conn {
 
     /// A connected socket: one fd, both directions, half-closed by `shutdown`.
     pub(crate) fn socket(
-        label: String,
+        label: impl Into<Arc<str>>,
         fd: Fd,
         medium: Medium,
         transfer: Transfer,
@@ -393,7 +394,22 @@ impl Conn {
 /// With `retry=`, a connect that failed for a reason that may pass is tried again (see
 /// [`retry`]).
 pub async fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Conn> {
-    connect_with(addr, timeout, Described::Fully).await
+    connect_with(addr, None, timeout, Described::Fully).await
+}
+
+/// An address connected to again and again (the relay's side B, once per client), with its
+/// label formatted once: formatting it for every connection showed in the profile of a relay
+/// of short connections (docs/benchmarks.md, issue 15).
+pub struct Target {
+    addr: Address,
+    label: Arc<str>,
+}
+
+impl Target {
+    pub fn new(addr: Address) -> Self {
+        let label = addr.to_string().into();
+        Target { addr, label }
+    }
 }
 
 /// How much a connection learns about the process at its other end (Unix sockets).
@@ -407,7 +423,13 @@ pub enum Described {
     Not,
 }
 
-async fn connect_with(addr: &Address, timeout: Option<Duration>, d: Described) -> Result<Conn> {
+/// `label`: the address as formatted once by a [`Target`], for the connection's label.
+async fn connect_with(
+    addr: &Address,
+    label: Option<&Arc<str>>,
+    timeout: Option<Duration>,
+    d: Described,
+) -> Result<Conn> {
     if addr.options.merge {
         return Err(Error::Usage(format!(
             "{addr}: merge is for a datagram socket that is listened on (every sender in one \
@@ -420,8 +442,11 @@ async fn connect_with(addr: &Address, timeout: Option<Duration>, d: Described) -
         false => None,
     };
     let conn = match addr.options.retry {
-        Some(r) => Box::pin(retry::retrying(addr, r, || connect_once(addr, timeout, d))).await,
-        None => connect_once(addr, timeout, d).await,
+        Some(r) => {
+            let again = || connect_once(addr, label, timeout, d);
+            Box::pin(retry::retrying(addr, r, again)).await
+        }
+        None => connect_once(addr, label, timeout, d).await,
     };
     match tls {
         Some(tls) => Box::pin(tls.handshake(conn?, addr)).await,
@@ -429,22 +454,34 @@ async fn connect_with(addr: &Address, timeout: Option<Duration>, d: Described) -
     }
 }
 
-async fn connect_once(addr: &Address, timeout: Option<Duration>, d: Described) -> Result<Conn> {
-    let conn = Box::pin(open_kind(addr, timeout, d)).await?;
+async fn connect_once(
+    addr: &Address,
+    label: Option<&Arc<str>>,
+    timeout: Option<Duration>,
+    d: Described,
+) -> Result<Conn> {
+    let conn = Box::pin(open_kind(addr, label, timeout, d)).await?;
     if let Some(ways) = addr.options.crlf {
         return crlf::wrap(conn, ways);
     }
     Ok(conn)
 }
 
-async fn open_kind(addr: &Address, timeout: Option<Duration>, d: Described) -> Result<Conn> {
+async fn open_kind(
+    addr: &Address,
+    label: Option<&Arc<str>>,
+    timeout: Option<Duration>,
+    d: Described,
+) -> Result<Conn> {
     let timeout = addr.options.timeout.or(timeout);
     // The per-kind futures are boxed: they live only while connecting, and inline they would
     // make every connection's task as large as the largest of them for its whole life.
     match &addr.endpoint {
-        Endpoint::Tcp(t) => Box::pin(inet::connect_tcp(addr, t, timeout)).await,
+        Endpoint::Tcp(t) => Box::pin(inet::connect_tcp(addr, label, t, timeout)).await,
         Endpoint::Udp(t) => Box::pin(inet::connect_udp(addr, t)).await,
-        Endpoint::Unix(ty, name) => Box::pin(unix::connect(addr, *ty, name, timeout, d)).await,
+        Endpoint::Unix(ty, name) => {
+            Box::pin(unix::connect(addr, label, *ty, name, timeout, d)).await
+        }
         Endpoint::Fifo(path) => Box::pin(fifo::open_for_writing(addr, path)).await,
         Endpoint::File(path) => file::open(addr, path),
         Endpoint::Exec(argv) => exec::spawn(addr, argv, &[]),
@@ -466,7 +503,19 @@ async fn open_kind(addr: &Address, timeout: Option<Duration>, d: Described) -> R
 /// process behind a Unix socket connected to is asked for (`SO_PEERCRED`, once) only when
 /// `described` says someone reads it: a relay's tap does, its plain copy does not.
 pub async fn connect_for(
+    target: &Target,
+    timeout: Option<Duration>,
+    client: &Conn,
+    described: Described,
+) -> Result<Conn> {
+    let label = Some(&target.label);
+    open_for(&target.addr, label, timeout, client, described).await
+}
+
+/// [`connect_for`] an address, with its label if it was formatted already.
+async fn open_for(
     addr: &Address,
+    label: Option<&Arc<str>>,
     timeout: Option<Duration>,
     client: &Conn,
     described: Described,
@@ -475,7 +524,7 @@ pub async fn connect_for(
         Endpoint::Exec(argv) => exec::spawn(addr, argv, &peer_env(client)),
         Endpoint::Sh(line) => exec::spawn(addr, &sh_argv(line), &peer_env(client)),
         Endpoint::Dual(d) => Box::pin(dual::open(d, timeout, Some(client), described)).await,
-        _ => connect_with(addr, timeout, described).await,
+        _ => connect_with(addr, label, timeout, described).await,
     }
 }
 
@@ -483,7 +532,7 @@ pub async fn connect_for(
 /// `SOCKBOX_PEER` (the client as sockbox names it) and, for a Unix peer, `SOCKBOX_PEER_PID`,
 /// `SOCKBOX_PEER_UID`, `SOCKBOX_PEER_GID` (from `SO_PEERCRED`).
 pub fn peer_env(client: &Conn) -> Vec<(String, String)> {
-    let mut env = vec![("SOCKBOX_PEER".to_string(), client.label.clone())];
+    let mut env = vec![("SOCKBOX_PEER".to_string(), client.label.to_string())];
     if let Some(Peer::Unix { cred: Some(c), .. }) = &client.peer {
         env.push(("SOCKBOX_PEER_PID".into(), c.pid.to_string()));
         env.push(("SOCKBOX_PEER_UID".into(), c.uid.to_string()));

@@ -41,7 +41,7 @@ pub(crate) async fn connect(
         Endpoint::Tcp(target) => target.clone(),
         _ => unreachable!("to_proxy builds a tcp address"),
     };
-    let conn = inet::connect_tcp(&proxy, &proxy_target, timeout)
+    let conn = inet::connect_tcp(&proxy, None, &proxy_target, timeout)
         .await
         .map_err(|e| match e {
             // Name the proxy as a proxy: the address the user wrote has no tcp: in it.

@@ -366,7 +366,7 @@ impl Client {
                 .map_err(timeout)?
                 .map_err(failed)?;
                 self.narrate(s.get_ref().1);
-                bridge(s, label, framing)?
+                bridge(s, label.to_string(), framing)?
             }
             Medium::UnixStream => {
                 let io = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))
@@ -380,7 +380,7 @@ impl Client {
                 .map_err(timeout)?
                 .map_err(failed)?;
                 self.narrate(s.get_ref().1);
-                bridge(s, label, framing)?
+                bridge(s, label.to_string(), framing)?
             }
             _ => {
                 return Err(Error::Usage(format!(

@@ -18,6 +18,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::socket::{getsockopt, sockopt, SockaddrStorage};
@@ -116,12 +117,13 @@ pub(crate) fn cred(fd: &impl AsFd, with_name: bool) -> Option<Cred> {
 
 pub(crate) async fn connect(
     addr: &Address,
+    label: Option<&Arc<str>>,
     ty: UnixType,
     name: &UnixName,
     timeout: Option<Duration>,
     described: Described,
 ) -> Result<Conn> {
-    let target = addr.to_string();
+    let target: Arc<str> = label.map_or_else(|| addr.to_string().into(), Arc::clone);
     let to = sockaddr(name).map_err(io_err("connect", &target))?;
     let s = sock::socket(Domain::UNIX, sock_type(ty)).map_err(io_err("socket", &target))?;
     apply_buffers(&s, &addr.options).map_err(io_err("setsockopt", &target))?;

@@ -46,7 +46,7 @@ fn kind_of(ty: UnixType) -> SocketKind {
 
 /// Take the socket out of a stream or seqpacket connection and register it again.
 pub(super) fn from_accepted(conn: Conn, kind: SocketKind) -> Result<PassSocket> {
-    let label = conn.label.clone();
+    let label = conn.label.to_string();
     let peer = conn.peer.as_ref().map(ToString::to_string);
     let (fd, _) = conn
         .into_socket()

@@ -228,7 +228,7 @@ enum DirEnd {
 
 /// One end as seen by a direction.
 struct Side {
-    label: String,
+    label: Arc<str>,
     transfer: Transfer,
     framing: Option<Framing>,
 }

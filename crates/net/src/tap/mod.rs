@@ -115,7 +115,7 @@ pub struct Side {
 impl Side {
     pub(crate) fn of(c: &Conn) -> Side {
         Side {
-            address: c.label.clone(),
+            address: c.label.to_string(),
             peer: c.peer.clone(),
         }
     }
