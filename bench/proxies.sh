@@ -21,7 +21,11 @@
 # - nginx: 2 worker processes, worker_connections 9000, reuseport on TCP listeners (an accept
 #   queue per worker), proxy_buffer_size 64k;
 # - socat: -b 262144, fork (a process per connection; its best bulk setting);
-# - sockbox: relay -q (no peer lines), release build, default settings.
+# - sockbox: relay -q (no peer lines), release build, default settings;
+# - c-floor: bench/c/proxy_epoll.c, the least a proxy can do here (one epoll per core, no
+#   timeouts, logs or limits): not a tool anyone would run, but the ceiling of what any proxy
+#   can reach on this machine, since the kernel's share of a relayed connection is the same for
+#   every proxy (docs/benchmarks.md, issue 15).
 #
 # Installs haproxy, nginx + libnginx-mod-stream, socat, gcc and libssl-dev with apt-get when
 # missing. Uses only 127.0.0.1 and a temp dir; cleans up every process and file.
@@ -81,13 +85,13 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-for p in sink source conn_load; do
+for p in sink source conn_load proxy_epoll; do
   gcc -O2 -Wall -o "$tmp/$p" "$root/bench/c/$p.c" -lpthread
 done
 gcc -O2 -Wall -o "$tmp/tls_load" "$root/bench/c/tls_load.c" -lssl -lcrypto -lpthread
 
-default_tools="sockbox haproxy nginx socat"
-[ -n "$SB_B" ] && default_tools="sockbox sockbox-b haproxy nginx socat"
+default_tools="sockbox haproxy nginx socat c-floor"
+[ -n "$SB_B" ] && default_tools="sockbox sockbox-b haproxy nginx socat c-floor"
 read -r -a tools <<<"${TOOLS:-$default_tools}"
 
 echo "# sockbox proxy benchmark"
@@ -117,6 +121,7 @@ start_front() {
     sockbox) setsid "$SB" -q relay "$sb_f" "$sb_b" >>"$tmp/front.log" 2>&1 & ;;
     sockbox-b) setsid "$SB_B" -q relay "$sb_f" "$sb_b" >>"$tmp/front.log" 2>&1 & ;;
     socat) setsid socat -b 262144 "$so_f" "$so_b" >>"$tmp/front.log" 2>&1 & ;;
+    c-floor) setsid "$tmp/proxy_epoll" "$front" "$back" "$(nproc)" >>"$tmp/front.log" 2>&1 & ;;
     haproxy)
       cat >"$tmp/haproxy.cfg" <<EOF
 global
