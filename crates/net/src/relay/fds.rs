@@ -203,7 +203,9 @@ async fn direction(
         let borrowed: Vec<BorrowedFd<'_>> = got.fds.iter().map(AsFd::as_fd).collect();
         match scm::send(&to.fd, to.kind, b.data(got.len), &borrowed).await {
             Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => return Ok(DirEnd::OutputClosed),
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
+                return Ok(DirEnd::OutputClosed(None))
+            }
             Err(err) => {
                 if let (Some(h), true) = (hook.as_mut(), tap::is_reset(&err)) {
                     h.reset(sink, &err).await;

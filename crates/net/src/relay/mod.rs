@@ -193,7 +193,8 @@ pub enum Ending {
     Closed,
     /// Nothing moved for the idle timeout.
     IdleTimeout,
-    /// A reader went away (`EPIPE`): e.g. stdout closed by `| head`.
+    /// A reader went away (`EPIPE` from a pipe or a program): e.g. stdout closed by `| head`.
+    /// (A socket peer that stopped reading is an error instead: its bytes were lost.)
     OutputClosed,
     /// A fault ended it: a reset, `--half-close full`, `--slow-close`.
     Faulted,
@@ -221,7 +222,11 @@ pub(crate) enum Fault {
 
 enum DirEnd {
     Eof,
-    OutputClosed,
+    /// Writing failed because the reader went. `None`: a pipe's or a program's reader
+    /// (`EPIPE`), which is success (stdout closed by `| head`, a program that exited); `Some`:
+    /// a socket peer that stopped reading ([`peer_stopped_reading`]) with this direction's
+    /// bytes undelivered, an error once the way back has drained.
+    OutputClosed(Option<Error>),
     /// A fault ends the whole connection now.
     Cut,
 }
@@ -231,6 +236,9 @@ struct Side {
     label: Arc<str>,
     transfer: Transfer,
     framing: Option<Framing>,
+    /// A program's socket (`exec:`, `sh:`): its reset after the program exits is the end of
+    /// its output, and its closing early is not an error (the exit status tells).
+    program: bool,
 }
 
 impl Side {
@@ -239,12 +247,21 @@ impl Side {
             label: c.label.clone(),
             transfer: c.transfer,
             framing: c.framing,
+            program: c.runs_program(),
         }
     }
 
     fn bytes(&self) -> bool {
         self.transfer == Transfer::Stream && self.framing.is_none()
     }
+}
+
+/// True when writing to a socket failed because its peer no longer reads it (not a program's
+/// socket: a program that exits without reading its input is not an error).
+fn peer_stopped_reading(err: &io::Error, sink: Medium, program: bool) -> bool {
+    let socket = matches!(sink, Medium::Tcp | Medium::UnixStream | Medium::Seqpacket);
+    let gone = matches!(err.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET));
+    socket && !program && gone
 }
 
 fn use_splice(mode: CopyMode, from: Medium, to: Medium) -> bool {
@@ -259,8 +276,7 @@ fn use_splice(mode: CopyMode, from: Medium, to: Medium) -> bool {
 /// Copy one direction to its end; shuts the sink's write side down at end of stream. `hook`
 /// (a tap) sees each chunk moved, the end of stream and a reset; `faults` shape the copy.
 /// `raise_sndbuf`: the sink's send buffer may be raised for a bulk copy
-/// ([`RelayOptions::raise_sndbuf`]). `program`: the source is a program's socket (`exec:`,
-/// `sh:`), whose reset after the program exits is its end.
+/// ([`RelayOptions::raise_sndbuf`]).
 #[allow(clippy::too_many_arguments)]
 async fn direction(
     reader: Option<Reader>,
@@ -273,7 +289,6 @@ async fn direction(
     mut hook: Option<Hook>,
     mut faults: Option<DirFaults>,
     raise_sndbuf: bool,
-    program: bool,
 ) -> Result<DirEnd, Error> {
     let (reader, writer) = match (reader, writer) {
         (Some(r), Some(w)) => (r, w),
@@ -365,7 +380,7 @@ async fn direction(
     // output: for a program, that is the end of its output (its exit status tells how it
     // went). socat's EXEC ends without an error there too.
     let result = match result {
-        Err(Fault::Read(e)) if program && e.kind() == io::ErrorKind::ConnectionReset => {
+        Err(Fault::Read(e)) if from.program && e.kind() == io::ErrorKind::ConnectionReset => {
             crate::narrate!("read from {}: {e}: the program's end", from.label);
             Ok(())
         }
@@ -403,7 +418,21 @@ async fn direction(
             }
             Ok(DirEnd::Eof)
         }
-        Err(Fault::Write(e)) if e.raw_os_error() == Some(libc::EPIPE) => Ok(DirEnd::OutputClosed),
+        // A socket's peer that stopped reading (closed, or shut its reading side: `EPIPE`, or
+        // `ECONNRESET` when a TCP peer's close reset the connection) before this direction's
+        // bytes were all written: they are lost, which is an error, as in socat. The way back
+        // still reads what the peer sent before it went (see `drive`). A pipe's or a program's
+        // reader going away (`EPIPE`) is the ordinary end of a pipeline.
+        Err(Fault::Write(err)) if peer_stopped_reading(&err, writer.medium, to.program) => {
+            Ok(DirEnd::OutputClosed(Some(Error::Io {
+                op: "write to",
+                target: to.label.to_string(),
+                err,
+            })))
+        }
+        Err(Fault::Write(e)) if e.raw_os_error() == Some(libc::EPIPE) => {
+            Ok(DirEnd::OutputClosed(None))
+        }
         // --half-close swallow: over, but the receiver is not told.
         Err(Fault::Ended(fault::End::KeepSink)) => Ok(DirEnd::Eof),
         Err(Fault::Ended(fault::End::Cut)) => Ok(DirEnd::Cut),
@@ -574,7 +603,6 @@ fn one_way<'o>(
     let (hook, faults) = layers(dir);
     // The sink of A to B is B (index 1), of B to A is A.
     let raise = opts.raise_sndbuf[usize::from(dir == Dir::AtoB)];
-    let program = from.runs_program();
     Box::pin(direction(
         from.reader.take(),
         Side::of(from),
@@ -586,7 +614,6 @@ fn one_way<'o>(
         hook,
         faults,
         raise,
-        program,
     ))
 }
 
@@ -662,7 +689,6 @@ pub async fn echo(c: &mut Conn, opts: &RelayOptions) -> Result<Stats, Error> {
         conn_tap.as_ref().map(|t| t.echo_hook()),
         conn_faults.as_ref().and_then(|f| f.dir(Dir::AtoB)),
         false,
-        false,
     ));
     // The way back is the same socket: an empty second direction that has ended, so a datagram
     // peer lingers as after any other end (`--linger` is for two directions, not applied).
@@ -706,9 +732,11 @@ struct Limits {
 /// source never ends by itself (a datagram socket, a terminal with no end of file), so once the
 /// other direction is done it is ended by [`DATAGRAM_LINGER`] of quiet (or by `limits.linger`).
 /// `drains`: that direction's sink is the other's source (one socket both ways), so when
-/// writing to it fails with `EPIPE` the other direction still reads what its peer sent before
-/// it went (a program that printed and exited without reading all its input); otherwise
-/// `EPIPE` ends both at once (stdout closed by `| head`: nobody is left to read).
+/// writing to it finds the reader gone ([`DirEnd::OutputClosed`]) the other direction still
+/// reads what its peer sent before it went (a program that printed and exited without reading
+/// all its input, a server that answered and closed), and the lost bytes' error, if any, comes
+/// after; otherwise that ends both at once (stdout closed by `| head`: nobody is left to
+/// read).
 async fn drive<F1, F2>(
     d1: F1,
     d2: Option<F2>,
@@ -726,6 +754,9 @@ where
     tokio::pin!(d1, d2);
     let (mut done1, mut done2) = (false, alone);
     let mut output_closed = false;
+    // A direction's lost bytes (`EPIPE` from a peer socket), reported once the other has
+    // drained what the peer sent before it went.
+    let mut lost = None;
     let moved = || {
         let (a, b) = (m1.read(), m2.read());
         a.bytes + a.messages + b.bytes + b.messages
@@ -751,17 +782,26 @@ where
                 None => std::future::pending().await,
             }
         };
+        // A direction's failure after another lost its bytes: the first is the one reported.
         tokio::select! {
-            r = &mut d1, if !done1 => match r? {
+            r = &mut d1, if !done1 => match r.map_err(|e| lost.take().unwrap_or(e))? {
                 DirEnd::Eof => done1 = true,
-                DirEnd::OutputClosed if drains.0 && !done2 => (done1, output_closed) = (true, true),
-                DirEnd::OutputClosed => return Ok(Ending::OutputClosed),
+                DirEnd::OutputClosed(e) if drains.0 && !done2 => {
+                    (done1, output_closed) = (true, true);
+                    lost = lost.or(e);
+                }
+                DirEnd::OutputClosed(Some(e)) => return Err(e),
+                DirEnd::OutputClosed(None) => return Ok(Ending::OutputClosed),
                 DirEnd::Cut => return Ok(Ending::Faulted),
             },
-            r = second, if !done2 => match r? {
+            r = second, if !done2 => match r.map_err(|e| lost.take().unwrap_or(e))? {
                 DirEnd::Eof => done2 = true,
-                DirEnd::OutputClosed if drains.1 && !done1 => (done2, output_closed) = (true, true),
-                DirEnd::OutputClosed => return Ok(Ending::OutputClosed),
+                DirEnd::OutputClosed(e) if drains.1 && !done1 => {
+                    (done2, output_closed) = (true, true);
+                    lost = lost.or(e);
+                }
+                DirEnd::OutputClosed(Some(e)) => return Err(e),
+                DirEnd::OutputClosed(None) => return Ok(Ending::OutputClosed),
                 DirEnd::Cut => return Ok(Ending::Faulted),
             },
             _ = sleep_until(deadline), if deadline.is_some() => {
@@ -771,6 +811,9 @@ where
             }
         }
         if done1 && done2 {
+            if let Some(e) = lost {
+                return Err(e);
+            }
             return Ok(if output_closed {
                 Ending::OutputClosed
             } else {
