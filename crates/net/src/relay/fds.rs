@@ -203,8 +203,14 @@ async fn direction(
         let borrowed: Vec<BorrowedFd<'_>> = got.fds.iter().map(AsFd::as_fd).collect();
         match scm::send(&to.fd, to.kind, b.data(got.len), &borrowed).await {
             Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
-                return Ok(DirEnd::OutputClosed(None))
+            // The peer stopped reading with this message unsent: an error, as for bytes
+            // (`relay::peer_stopped_reading`).
+            Err(err) if err.raw_os_error() == Some(libc::EPIPE) => {
+                return Ok(DirEnd::OutputClosed(Some(Error::Io {
+                    op: "sendmsg to",
+                    target: to.label.clone(),
+                    err,
+                })))
             }
             Err(err) => {
                 if let (Some(h), true) = (hook.as_mut(), tap::is_reset(&err)) {
