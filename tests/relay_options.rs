@@ -439,3 +439,35 @@ fn bulk_into_a_unix_socket_raises_its_send_buffer_unless_sndbuf_is_given() {
         );
     }
 }
+
+/// A Unix peer that answers, then shuts its reading side while staying connected: the 4 MiB
+/// still to be sent cannot be delivered (`EPIPE`), and the way back, quiet, ends at the
+/// `--linger`. The lost bytes are still the outcome: the answer is printed, one line says
+/// what was lost, exit 1 (not a quiet exit 0 because the linger ran out).
+#[test]
+fn bytes_lost_to_a_peer_that_stopped_reading_stay_an_error_after_a_linger() {
+    let dir = tempdir();
+    let path = dir.path().join("deaf.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"hello\n").unwrap();
+        s.shutdown(std::net::Shutdown::Read).unwrap();
+        // Connected, silent, for longer than the linger (bounded: then closed).
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let addr = format!("unix:{}", path.display());
+    let mut p = spawn_sockbox(&["connect", "--linger", "200ms", &addr]);
+    p.feed(vec![b'x'; 4 << 20]);
+    let code = p.wait_code(Duration::from_secs(10));
+    let (out, err) = (p.stdout(), p.stderr());
+    assert_eq!(
+        (code, out.as_slice()),
+        (1, &b"hello\n"[..]),
+        "stderr: {err}"
+    );
+    let err_lines: Vec<&str> = err.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(err_lines.len(), 1, "{err}");
+    assert!(err_lines[0].starts_with("sockbox: write to "), "{err}");
+    peer.join().unwrap();
+}

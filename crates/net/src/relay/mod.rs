@@ -754,7 +754,7 @@ where
     tokio::pin!(d1, d2);
     let (mut done1, mut done2) = (false, alone);
     let mut output_closed = false;
-    // A direction's lost bytes (`EPIPE` from a peer socket), reported once the other has
+    // A direction's lost bytes (its peer socket stopped reading), reported once the other has
     // drained what the peer sent before it went.
     let mut lost = None;
     let moved = || {
@@ -763,7 +763,7 @@ where
     };
     let mut last_seen = moved();
     let mut last_active = Instant::now();
-    loop {
+    let outcome = loop {
         // One of two directions has ended: the other lingers, if there is a limit to it.
         let linger = match (alone, done1, done2) {
             (false, true, false) => limits.linger.or(endless.1.then_some(DATAGRAM_LINGER)),
@@ -782,39 +782,37 @@ where
                 None => std::future::pending().await,
             }
         };
-        // A direction's failure after another lost its bytes: the first is the one reported.
         tokio::select! {
-            r = &mut d1, if !done1 => match r.map_err(|e| lost.take().unwrap_or(e))? {
-                DirEnd::Eof => done1 = true,
-                DirEnd::OutputClosed(e) if drains.0 && !done2 => {
+            r = &mut d1, if !done1 => match r {
+                Err(e) => break Err(e),
+                Ok(DirEnd::Eof) => done1 = true,
+                Ok(DirEnd::OutputClosed(e)) if drains.0 && !done2 => {
                     (done1, output_closed) = (true, true);
                     lost = lost.or(e);
                 }
-                DirEnd::OutputClosed(Some(e)) => return Err(e),
-                DirEnd::OutputClosed(None) => return Ok(Ending::OutputClosed),
-                DirEnd::Cut => return Ok(Ending::Faulted),
+                Ok(DirEnd::OutputClosed(Some(e))) => break Err(e),
+                Ok(DirEnd::OutputClosed(None)) => break Ok(Ending::OutputClosed),
+                Ok(DirEnd::Cut) => break Ok(Ending::Faulted),
             },
-            r = second, if !done2 => match r.map_err(|e| lost.take().unwrap_or(e))? {
-                DirEnd::Eof => done2 = true,
-                DirEnd::OutputClosed(e) if drains.1 && !done1 => {
+            r = second, if !done2 => match r {
+                Err(e) => break Err(e),
+                Ok(DirEnd::Eof) => done2 = true,
+                Ok(DirEnd::OutputClosed(e)) if drains.1 && !done1 => {
                     (done2, output_closed) = (true, true);
                     lost = lost.or(e);
                 }
-                DirEnd::OutputClosed(Some(e)) => return Err(e),
-                DirEnd::OutputClosed(None) => return Ok(Ending::OutputClosed),
-                DirEnd::Cut => return Ok(Ending::Faulted),
+                Ok(DirEnd::OutputClosed(Some(e))) => break Err(e),
+                Ok(DirEnd::OutputClosed(None)) => break Ok(Ending::OutputClosed),
+                Ok(DirEnd::Cut) => break Ok(Ending::Faulted),
             },
             _ = sleep_until(deadline), if deadline.is_some() => {
                 if moved() == last_seen {
-                    return Ok(if linger.is_some() { Ending::Closed } else { Ending::IdleTimeout });
+                    break Ok(if linger.is_some() { Ending::Closed } else { Ending::IdleTimeout });
                 }
             }
         }
         if done1 && done2 {
-            if let Some(e) = lost {
-                return Err(e);
-            }
-            return Ok(if output_closed {
+            break Ok(if output_closed {
                 Ending::OutputClosed
             } else {
                 Ending::Closed
@@ -823,6 +821,12 @@ where
         // A direction just ended (or time passed): quiet is counted from now.
         last_seen = moved();
         last_active = Instant::now();
+    };
+    // Bytes a direction lost (its peer stopped reading) are reported first, however the rest
+    // ended: after the way back drained, or lingered out, or failed in turn.
+    match lost {
+        Some(e) => Err(e),
+        None => outcome,
     }
 }
 
